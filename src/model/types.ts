@@ -1,0 +1,134 @@
+/**
+ * Pure model types shared by every room. Nothing here knows Kubernetes object shapes or sockets:
+ * the kube room translates objects into these on arrival (as CoreDNS shrinks objects to small
+ * internal types), and the DNS side reads only these.
+ */
+
+export type ClusterId = string;
+export type IPFamily = 'IPv4' | 'IPv6';
+export type Protocol = 'TCP' | 'UDP' | 'SCTP';
+
+/** MCS ServiceImport types. */
+export type ImportType = 'ClusterSetIP' | 'Headless';
+
+export interface ServicePort {
+  /** May be empty for a single unnamed port. */
+  name: string;
+  protocol: Protocol;
+  port: number;
+  appProtocol?: string;
+}
+
+export interface ServiceRef {
+  namespace: string;
+  name: string;
+}
+
+/** Stable map key for a service: `<namespace>/<name>` (both are DNS labels, so `/` cannot clash). */
+export function serviceKey(ref: ServiceRef): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local cluster objects (export side input). Translated from Service, EndpointSlice, ServiceExport.
+// ---------------------------------------------------------------------------------------------
+
+export type LocalServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+
+export interface LocalService extends ServiceRef {
+  type: LocalServiceType;
+  /** spec.clusterIPs, or [] for headless (clusterIP None). */
+  clusterIPs: string[];
+  headless: boolean;
+  ipFamilies: IPFamily[];
+  ports: ServicePort[];
+  sessionAffinity: 'None' | 'ClientIP';
+  publishNotReadyAddresses: boolean;
+}
+
+export interface Endpoint {
+  /** One or more addresses of one family (EndpointSlice semantics). */
+  addresses: string[];
+  hostname?: string;
+  /** conditions.ready, with nil already resolved to true. */
+  ready: boolean;
+}
+
+/** One EndpointSlice of a local Service (labelled kubernetes.io/service-name). */
+export interface LocalEndpointSlice extends ServiceRef {
+  /** metadata.name of the slice. */
+  sliceName: string;
+  /** The owning service name (label kubernetes.io/service-name); `name` above equals it. */
+  addressType: IPFamily | 'FQDN';
+  endpoints: Endpoint[];
+  ports: ServicePort[];
+}
+
+export interface LocalServiceExport extends ServiceRef {
+  /** metadata.creationTimestamp in epoch milliseconds. */
+  createdAt: number;
+  generation: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broker objects: what one cluster publishes for one exported service.
+// ---------------------------------------------------------------------------------------------
+
+/** One cluster's export of one service (an MCS ServiceImport-kind record on the broker). */
+export interface ExportRecord extends ServiceRef {
+  cluster: ClusterId;
+  type: ImportType;
+  ports: ServicePort[];
+  /** The cluster's own service IPs (ClusterSetIP) — empty for headless. */
+  serviceIPs: string[];
+  ipFamilies: IPFamily[];
+  sessionAffinity: 'None' | 'ClientIP';
+  /** The ServiceExport's creationTimestamp (epoch ms): the conflict tie-breaker. */
+  exportCreatedAt: number;
+}
+
+/**
+ * One cluster's endpoints for one exported service. ClusterSetIP: a single endpoint whose
+ * addresses are the service IPs, ready when at least one backend is ready. Headless: the pods.
+ */
+export interface ExportEndpoints extends ServiceRef {
+  cluster: ClusterId;
+  endpoints: Endpoint[];
+  ports: ServicePort[];
+}
+
+export interface ClusterLease {
+  cluster: ClusterId;
+  /** Epoch ms of the last renewal. */
+  renewedAt: number;
+  durationMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Imported state in the local cluster (ServiceImport + MCS EndpointSlices). The DNS server reads
+// only this, so any MCS implementation that writes those objects can feed it.
+// ---------------------------------------------------------------------------------------------
+
+export interface ImportedService extends ServiceRef {
+  type: ImportType;
+  /** spec.ips: clusterset VIPs, if any implementation assigned them. */
+  ips: string[];
+  ports: ServicePort[];
+  sessionAffinity: 'None' | 'ClientIP';
+  ipFamilies: IPFamily[];
+  /** status.clusters */
+  clusters: ClusterId[];
+}
+
+/** An MCS EndpointSlice for one source cluster of one imported service. */
+export interface ImportedSlice extends ServiceRef {
+  sourceCluster: ClusterId;
+  sliceName: string;
+  endpoints: Endpoint[];
+  ports: ServicePort[];
+  /**
+   * Why this cluster's endpoints must not be served (stale lease, type conflict, ...), written by
+   * the importer as an annotation. When set, every endpoint is also marked not ready.
+   */
+  excludedReason?: string;
+}
