@@ -1,0 +1,127 @@
+/**
+ * `clusterset-dns serve`: the embedded default. Member clusters come from YAML directories, the
+ * same export → broker → import pipeline runs in memory, and the DNS + HTTP servers answer from it.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { formatFlags } from '../config/flags.ts';
+import { parseServeConfig, SERVE_FLAGS, type ServeConfig } from '../config/serve-config.ts';
+import { UsageError } from '../config/flags.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { createLogger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { createDnsServer, createHttpServer } from '../server/index.ts';
+import { listClusterDirs, startEmbedded } from '../standalone/embedded.ts';
+import type { Io } from './main.ts';
+import { startSnapshotFeed } from './snapshot-feed.ts';
+import { waitForShutdownSignal } from './signals.ts';
+import { tryLines } from './try-lines.ts';
+
+const SERVE_HELP = `Usage: clusterset-dns serve --from-dir DIR --cluster-id ID [flags]
+
+Runs the whole pipeline in one process from YAML files: DIR has one sub-directory per member
+cluster (its name is the cluster ID) holding Namespace, Service, EndpointSlice, ServiceExport and
+optional ServiceImport (spec.ips) objects. Edits are picked up within a second; a file named
+OFFLINE in a cluster directory stops that cluster's lease renewals.
+
+Flags:
+${formatFlags(SERVE_FLAGS)}`;
+
+const SYNC_WAIT_MS = 30_000;
+
+function checkFromDir(config: ServeConfig): void {
+  if (!existsSync(config.fromDir) || !statSync(config.fromDir).isDirectory()) {
+    throw new UsageError(`--from-dir ${config.fromDir}: no such directory`);
+  }
+  const clusters = listClusterDirs(config.fromDir);
+  if (!clusters.includes(config.clusterId)) {
+    throw new UsageError(
+      `--cluster-id ${config.clusterId}: no directory ${config.clusterId} in ${config.fromDir} (clusters found: ${clusters.join(', ') || 'none'})`,
+    );
+  }
+}
+
+/** Resolves with the first synced snapshot, or undefined after `timeoutMs`. */
+function firstSynced(current: () => Snapshot, timeoutMs: number): Promise<Snapshot | undefined> {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + timeoutMs;
+    const poll = (): void => {
+      const s = current();
+      if (s.synced) return resolve(s);
+      if (Date.now() >= deadline) return resolve(undefined);
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+}
+
+export async function runServe(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
+  const { config, help } = parseServeConfig(argv, env);
+  if (help || !config) {
+    io.stdout.write(`${SERVE_HELP}\n`);
+    return 0;
+  }
+  checkFromDir(config);
+  const logger = createLogger({ level: config.logLevel, destination: io.stdout });
+  const metrics = createMetrics();
+
+  const embedded = await startEmbedded({
+    dir: config.fromDir,
+    localCluster: config.clusterId,
+    leaseDurationMs: config.leaseDurationMs,
+    leaseRenewMs: config.leaseRenewMs,
+    logger,
+  });
+  const server = createDnsServer(
+    {
+      dns: config.dns,
+      listen: config.listen,
+      workers: config.workers,
+      tcpIdleTimeoutMs: config.tcpIdleTimeoutMs,
+      tcpMaxConnections: config.tcpMaxConnections,
+    },
+    { logger, metrics },
+  );
+  const feed = startSnapshotFeed({
+    source: embedded.source,
+    localCluster: config.clusterId,
+    publish: (snapshot) => server.setSnapshot(snapshot),
+    onError: (err) => logger.error({ err }, 'snapshot rebuild failed; still serving the previous state'),
+  });
+  const http = createHttpServer({
+    listen: config.httpListen,
+    getSnapshot: () => feed.current(),
+    dnsOptions: config.dns,
+    metrics,
+    logger,
+  });
+
+  const stopAll = async (): Promise<void> => {
+    feed.stop();
+    await Promise.allSettled([http.stop(), server.stop()]);
+    await embedded.stop();
+  };
+
+  try {
+    const { port } = await server.start();
+    const { port: httpPort } = await http.start();
+    logger.info(
+      { dns: `${config.listen.host}:${port}`, http: `${config.httpListen.host}:${httpPort}`, cluster: config.clusterId, workers: config.workers },
+      'clusterset-dns serving',
+    );
+    const synced = await firstSynced(() => feed.current(), SYNC_WAIT_MS);
+    if (!synced) {
+      logger.warn({ waitedMs: SYNC_WAIT_MS }, 'not synced yet; answering SERVFAIL until the first full sync');
+    } else {
+      for (const p of embedded.problems()) io.stderr.write(`problem: ${p.message}\n`);
+      io.stderr.write(`${tryLines(synced, config, port, httpPort)}\n`);
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  const signal = await waitForShutdownSignal();
+  logger.info({ signal }, 'shutting down');
+  await stopAll();
+  return 0;
+}

@@ -1,0 +1,75 @@
+/**
+ * Turns "the imported state changed" notifications into numbered snapshots for the DNS server.
+ * Bursts (a directory reload, an informer resync) are coalesced: one rebuild at most every
+ * `debounceMs`, and never later than `maxDelayMs` after the first change of a burst, so an edit
+ * still reaches answers well within a second.
+ */
+import type { ImportedStateSource } from '../model/imported-state.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { buildSnapshot } from '../model/snapshot-build.ts';
+
+export interface SnapshotFeedOptions {
+  source: ImportedStateSource;
+  localCluster: string;
+  /** Receives every new snapshot, in order. Must not throw (errors are reported and swallowed). */
+  publish: (snapshot: Snapshot) => void;
+  onError: (err: unknown) => void;
+  now?: () => number;
+  debounceMs?: number;
+  maxDelayMs?: number;
+}
+
+export interface SnapshotFeed {
+  current(): Snapshot;
+  stop(): void;
+}
+
+export function startSnapshotFeed(opts: SnapshotFeedOptions): SnapshotFeed {
+  const now = opts.now ?? Date.now;
+  const debounceMs = opts.debounceMs ?? 25;
+  const maxDelayMs = opts.maxDelayMs ?? 200;
+  let version = 0;
+  let latest = build();
+  let timer: NodeJS.Timeout | undefined;
+  let burstStart = 0;
+  let stopped = false;
+
+  function build(): Snapshot {
+    version += 1;
+    return buildSnapshot(opts.source.current(), opts.localCluster, version, now());
+  }
+
+  function flush(): void {
+    timer = undefined;
+    if (stopped) return;
+    try {
+      latest = build();
+      opts.publish(latest);
+    } catch (err) {
+      // Keep serving the previous snapshot: a bad rebuild must not take answers down.
+      opts.onError(err);
+    }
+  }
+
+  const unsubscribe = opts.source.subscribe(() => {
+    if (stopped) return;
+    const t = now();
+    if (timer === undefined) {
+      burstStart = t;
+    } else {
+      clearTimeout(timer);
+    }
+    const wait = Math.max(0, Math.min(debounceMs, burstStart + maxDelayMs - t));
+    timer = setTimeout(flush, wait);
+  });
+
+  opts.publish(latest);
+  return {
+    current: () => latest,
+    stop() {
+      stopped = true;
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
