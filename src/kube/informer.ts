@@ -1,0 +1,306 @@
+/**
+ * A list+watch cache that never stops silently.
+ *
+ * client-node's own informer stops for good on any error but 410, resolves start() even when the
+ * first list fails, and turns a throwing handler into an unhandled rejection. This one:
+ * - relists and rewatches after every error, with capped exponential backoff (jitter passed in);
+ * - on relist, diffs against its cache so consumers also see deletions missed while disconnected;
+ * - resumes a cleanly ended watch from the last resourceVersion (no relist);
+ * - isolates the handler: a throw is logged and counted, never propagated;
+ * - reports `synced` (first list done) and `healthy` (last attempt worked) for fail-static answers.
+ */
+import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+
+export type InformerEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface ResourceRef {
+  apiVersion: string;
+  kind: string;
+  /** Lowercase plural resource name, e.g. `endpointslices`. */
+  plural: string;
+  /** Limit to one namespace; all namespaces when unset. */
+  namespace?: string;
+  labelSelector?: string;
+}
+
+export interface InformerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface InformerOptions {
+  kubeConfig: KubeConfig;
+  resource: ResourceRef;
+  /** Called for every change; should only enqueue work. Throws are caught and counted. */
+  onEvent: (type: InformerEventType, obj: KubernetesObject) => void;
+  /** Called after every successful (re)list, once its events were delivered. */
+  onSynced?: () => void;
+  logger: InformerLogger;
+  /** Counts restarts by a bounded reason: `list-error`, `watch-error`, `expired`, `handler-error`. */
+  onRestart?: (reason: InformerRestartReason) => void;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** In [0, 1); the backoff is multiplied by (0.5 + random()) to spread reconnect storms. */
+  random?: () => number;
+  /** Server-side watch timeout; below client-node's 30 s inactivity timeout so watches end cleanly. */
+  watchTimeoutSeconds?: number;
+  pageSize?: number;
+}
+
+export type InformerRestartReason = 'list-error' | 'watch-error' | 'expired' | 'handler-error';
+
+export interface InformerStatus {
+  synced: boolean;
+  healthy: boolean;
+  lastError?: string;
+  /** Epoch ms since when the informer has been failing (unset while healthy). */
+  failingSince?: number;
+  restarts: number;
+}
+
+export function objectKey(obj: KubernetesObject): string {
+  const ns = obj.metadata?.namespace;
+  return ns ? `${ns}/${obj.metadata?.name ?? ''}` : (obj.metadata?.name ?? '');
+}
+
+function resourcePath(r: ResourceRef): string {
+  const base = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
+  return r.namespace ? `${base}/namespaces/${encodeURIComponent(r.namespace)}/${r.plural}` : `${base}/${r.plural}`;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown; statusCode?: unknown }).statusCode ?? (err as { code?: unknown }).code;
+    return code !== undefined ? `${err.message} (${String(code)})` : err.message;
+  }
+  return String(err);
+}
+
+/** The generated client returns class instances with Date fields; the watch returns plain JSON. Align them. */
+function plain<T>(obj: T): T {
+  return JSON.parse(JSON.stringify(obj)) as T;
+}
+
+export class Informer {
+  private readonly opts: Required<Omit<InformerOptions, 'onSynced' | 'onRestart'>> & Pick<InformerOptions, 'onSynced' | 'onRestart'>;
+  private readonly cache = new Map<string, KubernetesObject>();
+  private readonly objectApi: KubernetesObjectApi;
+  private resourceVersion = '';
+  private stopped = true;
+  private abort: AbortController | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private backoffMs: number;
+  private readonly state: InformerStatus = { synced: false, healthy: false, restarts: 0 };
+  private firstSync: { promise: Promise<void>; resolve: () => void };
+
+  constructor(options: InformerOptions) {
+    this.opts = {
+      initialBackoffMs: 500,
+      maxBackoffMs: 30_000,
+      random: Math.random,
+      watchTimeoutSeconds: 25,
+      pageSize: 500,
+      ...options,
+    };
+    this.backoffMs = this.opts.initialBackoffMs;
+    this.objectApi = KubernetesObjectApi.makeApiClient(options.kubeConfig);
+    let resolve!: () => void;
+    this.firstSync = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+  }
+
+  get name(): string {
+    const r = this.opts.resource;
+    return r.namespace ? `${r.plural}@${r.namespace}` : r.plural;
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    void this.relist();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.abort?.abort();
+    this.abort = undefined;
+  }
+
+  /** Resolves after the first successful list, or rejects after `timeoutMs`. */
+  async waitForSync(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${this.name}: not synced after ${timeoutMs} ms (last error: ${this.state.lastError ?? 'none'})`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.firstSync.promise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  status(): InformerStatus {
+    return { ...this.state };
+  }
+
+  list(): KubernetesObject[] {
+    return [...this.cache.values()];
+  }
+
+  get(key: string): KubernetesObject | undefined {
+    return this.cache.get(key);
+  }
+
+  private emit(type: InformerEventType, obj: KubernetesObject): void {
+    try {
+      this.opts.onEvent(type, obj);
+    } catch (err) {
+      this.opts.logger.error({ informer: this.name, err: describe(err) }, 'informer event handler threw; event dropped');
+      this.opts.onRestart?.('handler-error');
+    }
+  }
+
+  private fail(reason: InformerRestartReason, err: unknown): void {
+    if (this.stopped) return;
+    const message = describe(err);
+    this.state.healthy = false;
+    this.state.lastError = message;
+    this.state.failingSince ??= Date.now();
+    this.state.restarts += 1;
+    this.opts.onRestart?.(reason);
+    const delay = Math.min(this.opts.maxBackoffMs, this.backoffMs) * (0.5 + this.opts.random());
+    this.backoffMs = Math.min(this.opts.maxBackoffMs, this.backoffMs * 2);
+    this.opts.logger.warn({ informer: this.name, reason, err: message, retryInMs: Math.round(delay) }, 'informer failed; relisting after backoff');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.relist();
+    }, delay);
+  }
+
+  private async relist(): Promise<void> {
+    if (this.stopped) return;
+    const r = this.opts.resource;
+    const fresh = new Map<string, KubernetesObject>();
+    let listVersion = '';
+    try {
+      let token: string | undefined;
+      // Paged, so a large cluster does not need one huge response; bounded by the server's continue tokens.
+      for (let page = 0; page < 100_000; page++) {
+        const list = await this.objectApi.list(r.apiVersion, r.kind, r.namespace, undefined, undefined, undefined, undefined, r.labelSelector, this.opts.pageSize, token);
+        for (const item of list.items) {
+          const obj = plain(item);
+          obj.apiVersion ??= r.apiVersion;
+          obj.kind ??= r.kind;
+          fresh.set(objectKey(obj), obj);
+        }
+        listVersion = list.metadata?.resourceVersion ?? listVersion;
+        token = list.metadata?._continue || undefined;
+        if (!token) break;
+      }
+    } catch (err) {
+      this.fail('list-error', err);
+      return;
+    }
+    if (this.stopped) return;
+
+    // Deliver the difference, so a consumer sees exactly what changed while we were away.
+    for (const [key, old] of this.cache) {
+      if (!fresh.has(key)) {
+        this.cache.delete(key);
+        this.emit('DELETED', old);
+      }
+    }
+    for (const [key, obj] of fresh) {
+      const old = this.cache.get(key);
+      this.cache.set(key, obj);
+      if (!old) this.emit('ADDED', obj);
+      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('MODIFIED', obj);
+    }
+    this.resourceVersion = listVersion;
+    this.markHealthy();
+    if (!this.state.synced) {
+      this.state.synced = true;
+      this.firstSync.resolve();
+    }
+    try {
+      this.opts.onSynced?.();
+    } catch (err) {
+      this.opts.logger.error({ informer: this.name, err: describe(err) }, 'informer onSynced threw');
+    }
+    void this.watch();
+  }
+
+  private markHealthy(): void {
+    if (!this.state.healthy && this.state.failingSince !== undefined) {
+      this.opts.logger.info({ informer: this.name, downMs: Date.now() - this.state.failingSince }, 'informer recovered');
+    }
+    this.state.healthy = true;
+    this.state.failingSince = undefined;
+    this.state.lastError = undefined;
+    this.backoffMs = this.opts.initialBackoffMs;
+  }
+
+  private async watch(): Promise<void> {
+    if (this.stopped) return;
+    const r = this.opts.resource;
+    let expired = false;
+    let errorEvent: string | undefined;
+    let finished = false;
+    const onDone = (err: unknown): void => {
+      if (finished) return;
+      finished = true;
+      if (this.stopped) return;
+      if (expired) {
+        this.opts.onRestart?.('expired');
+        void this.relist();
+      } else if (err || errorEvent) {
+        this.fail('watch-error', err ?? new Error(errorEvent));
+      } else {
+        // A clean server-side end (timeoutSeconds): resume from where we are, no relist needed.
+        void this.watch();
+      }
+    };
+    try {
+      const watch = new Watch(this.opts.kubeConfig);
+      this.abort = await watch.watch(
+        resourcePath(r),
+        {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: this.opts.watchTimeoutSeconds,
+          labelSelector: r.labelSelector,
+        },
+        (type: string, obj: KubernetesObject & { code?: number; message?: string }) => {
+          if (this.stopped) return;
+          if (type === 'ERROR') {
+            // 410 Gone: our resourceVersion is too old; anything else is a real failure.
+            if (obj.code === 410) expired = true;
+            else errorEvent = obj.message ?? 'watch ERROR event';
+            this.abort?.abort();
+            return;
+          }
+          const version = obj.metadata?.resourceVersion;
+          if (version) this.resourceVersion = version;
+          if (type === 'BOOKMARK') return;
+          const key = objectKey(obj);
+          if (type === 'DELETED') {
+            this.cache.delete(key);
+            this.emit('DELETED', obj);
+          } else if (type === 'ADDED' || type === 'MODIFIED') {
+            const existed = this.cache.has(key);
+            this.cache.set(key, obj);
+            this.emit(existed ? 'MODIFIED' : 'ADDED', obj);
+          }
+        },
+        onDone,
+      );
+    } catch (err) {
+      onDone(err);
+    }
+  }
+}
