@@ -78,8 +78,8 @@ function convert(spec: FlagSpec, raw: string, source: string): string | number |
 }
 
 /**
- * Parses `argv` (without the command name) against `specs`. `env` is passed in so nothing here
- * reads process.env.
+ * Parses `argv` (without the command name) against `specs`. The environment is passed in as a
+ * plain record, so this module stays pure and testable.
  */
 export function parseArgs(
   command: string,
