@@ -1,0 +1,158 @@
+/**
+ * One imported state that exercises every row of DESIGN.md's DNS table, shared by the pure unit
+ * tables and the `dig` table through real sockets. Local cluster: `east`.
+ */
+import type { DnsOptions } from '../../src/config/options.ts';
+import type { ImportedState } from '../../src/model/imported-state.ts';
+import { buildSnapshot } from '../../src/model/snapshot-build.ts';
+import type { Snapshot } from '../../src/model/snapshot.ts';
+import type { Endpoint, ImportedService, ImportedSlice, ImportType, ServicePort } from '../../src/model/types.ts';
+
+export const LOCAL = 'east';
+export const ZONE = 'clusterset.local';
+export const STALE_WEST = 'lease expired at 2026-01-01T00:00:00.000Z';
+export const BIG_HEADLESS_SIZE = 120;
+
+export const OPTIONS: DnsOptions = {
+  zones: [ZONE, 'mcs.example'],
+  ttl: 5,
+  negativeTtl: 7,
+  policy: 'local-first',
+  clusterNames: true,
+  ede: true,
+  panicMode: 'nodata',
+};
+
+export function port(name: string, num: number, protocol: ServicePort['protocol'] = 'TCP'): ServicePort {
+  return { name, protocol, port: num };
+}
+
+export function ep(addresses: string[], ready = true, hostname?: string): Endpoint {
+  return hostname === undefined ? { addresses, ready } : { addresses, ready, hostname };
+}
+
+interface ClusterSpec {
+  endpoints: Endpoint[];
+  ports?: ServicePort[];
+  excludedReason?: string;
+}
+
+/** A ServiceImport plus one slice per cluster (ports default to the service's). */
+export function imported(
+  namespace: string,
+  name: string,
+  type: ImportType,
+  ports: ServicePort[],
+  clusters: Record<string, ClusterSpec>,
+  ips: string[] = [],
+): { service: ImportedService; slices: ImportedSlice[] } {
+  const ids = Object.keys(clusters);
+  const service: ImportedService = {
+    namespace,
+    name,
+    type,
+    ips,
+    ports,
+    sessionAffinity: 'None',
+    ipFamilies: ['IPv4'],
+    clusters: ids,
+  };
+  const slices = ids.map((cluster): ImportedSlice => {
+    const spec = clusters[cluster] as ClusterSpec;
+    const slice: ImportedSlice = {
+      namespace,
+      name,
+      sourceCluster: cluster,
+      sliceName: `${name}-${cluster}`,
+      endpoints: spec.endpoints,
+      ports: spec.ports ?? ports,
+    };
+    if (spec.excludedReason !== undefined) slice.excludedReason = spec.excludedReason;
+    return slice;
+  });
+  return { service, slices };
+}
+
+const webPorts = [port('http', 80), port('metrics', 9090)];
+
+export function fixtureState(): ImportedState {
+  const parts = [
+    // ClusterSetIP without VIP: local healthy, west stale, a two-label cluster ID.
+    imported('shop', 'web', 'ClusterSetIP', webPorts, {
+      east: { endpoints: [ep(['10.1.0.10'])] },
+      west: { endpoints: [ep(['10.2.0.10'], false)], excludedReason: STALE_WEST },
+      'eu.prod': { endpoints: [ep(['10.3.0.10'])] },
+    }),
+    // ClusterSetIP with dual-stack clusterset VIPs.
+    imported('shop', 'api', 'ClusterSetIP', [port('grpc', 8080)], {
+      east: { endpoints: [ep(['10.1.0.20'])] },
+      west: { endpoints: [ep(['10.2.0.20'])] },
+    }, ['242.0.0.1', 'fd00:242::1']),
+    // A VIP is answered even when no cluster behind it is healthy (with an EDE).
+    imported('shop', 'vipdown', 'ClusterSetIP', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.0.25'], false)] },
+    }, ['242.0.0.2']),
+    // The local cluster does not export: every healthy remote answers.
+    imported('shop', 'remote', 'ClusterSetIP', [port('http', 80)], {
+      north: { endpoints: [ep(['10.4.0.30'])] },
+      west: { endpoints: [ep(['10.2.0.30'])] },
+    }),
+    // The local cluster exports but has no ready backend: fail over to remotes, say so.
+    imported('shop', 'failover', 'ClusterSetIP', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.0.40'], false)] },
+      north: { endpoints: [ep(['10.4.0.40'])] },
+    }),
+    // Every candidate unhealthy: panic.
+    imported('shop', 'down', 'ClusterSetIP', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.0.50'], false)] },
+      west: { endpoints: [ep(['10.2.0.50'], false)], excludedReason: STALE_WEST },
+    }),
+    // Dual-stack service IPs without VIP, and an IPv6-only service.
+    imported('shop', 'dual', 'ClusterSetIP', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.0.60']), ep(['fd00:1::60'])] },
+    }),
+    imported('shop', 'v6only', 'ClusterSetIP', [port('http', 80)], {
+      east: { endpoints: [ep(['fd00:1::70'])] },
+    }),
+    // Two ports sharing one number: bare-name SRV de-duplicates by (target, port).
+    imported('shop', 'dns', 'ClusterSetIP', [port('dns', 53, 'UDP'), port('dns-tcp', 53, 'TCP')], {
+      east: { endpoints: [ep(['10.1.0.80'])] },
+    }),
+    // Headless: named and hostname-less pods, a not-ready pod, a stale cluster, a target port.
+    imported('shop', 'db', 'Headless', [port('postgres', 5432)], {
+      east: {
+        endpoints: [ep(['10.1.1.1'], true, 'db-0'), ep(['10.1.1.2']), ep(['10.1.1.3'], false, 'db-2')],
+        ports: [port('postgres', 15432)],
+      },
+      west: { endpoints: [ep(['10.2.1.1'], false, 'db-0')], excludedReason: STALE_WEST },
+      'eu.prod': { endpoints: [ep(['fd00:3::1'], true, 'db-5')] },
+    }),
+    // Headless with nothing ready: NXDOMAIN.
+    imported('shop', 'cold', 'Headless', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.2.1'], false, 'cold-0')] },
+    }),
+    // Headless where `eu.prod` is a cluster and `eu` a host in cluster `prod`.
+    imported('shop', 'amb', 'Headless', [port('http', 80)], {
+      prod: { endpoints: [ep(['10.5.0.1'], true, 'eu')] },
+      'eu.prod': { endpoints: [ep(['10.6.0.1'], true, 'x')] },
+    }),
+    // A headless answer too big for one UDP message.
+    imported('shop', 'big', 'Headless', [port('http', 80)], {
+      east: {
+        endpoints: Array.from({ length: BIG_HEADLESS_SIZE }, (_, i) => ep([`10.9.${Math.floor(i / 250)}.${(i % 250) + 1}`])),
+      },
+    }),
+    imported('billing', 'pay', 'ClusterSetIP', [port('http', 80)], {
+      west: { endpoints: [ep(['10.2.0.90'])] },
+    }),
+  ];
+  return {
+    synced: true,
+    services: parts.map((p) => p.service),
+    slices: parts.flatMap((p) => p.slices),
+  };
+}
+
+export function fixtureSnapshot(overrides: Partial<ImportedState> = {}, version = 42): Snapshot {
+  return buildSnapshot({ ...fixtureState(), ...overrides }, LOCAL, version, Date.UTC(2026, 0, 1, 0, 5));
+}
