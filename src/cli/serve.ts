@@ -7,10 +7,10 @@ import { formatFlags } from '../config/flags.ts';
 import { parseServeConfig, SERVE_FLAGS, type ServeConfig } from '../config/serve-config.ts';
 import { UsageError } from '../config/flags.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import { createLogger } from '../observability/logger.ts';
-import { createMetrics } from '../observability/metrics.ts';
+import { createLogger, createMetrics } from '../observability/index.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
-import { listClusterDirs, startEmbedded } from '../standalone/embedded.ts';
+import { startEmbedded } from '../standalone/embedded.ts';
+import { formatProblem, listClusterIds } from '../standalone/loader.ts';
 import type { Io } from './main.ts';
 import { startSnapshotFeed } from './snapshot-feed.ts';
 import { waitForShutdownSignal } from './signals.ts';
@@ -28,11 +28,11 @@ ${formatFlags(SERVE_FLAGS)}`;
 
 const SYNC_WAIT_MS = 30_000;
 
-function checkFromDir(config: ServeConfig): void {
+async function checkFromDir(config: ServeConfig): Promise<void> {
   if (!existsSync(config.fromDir) || !statSync(config.fromDir).isDirectory()) {
     throw new UsageError(`--from-dir ${config.fromDir}: no such directory`);
   }
-  const clusters = listClusterDirs(config.fromDir);
+  const clusters = await listClusterIds(config.fromDir);
   if (!clusters.includes(config.clusterId)) {
     throw new UsageError(
       `--cluster-id ${config.clusterId}: no directory ${config.clusterId} in ${config.fromDir} (clusters found: ${clusters.join(', ') || 'none'})`,
@@ -60,7 +60,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     io.stdout.write(`${SERVE_HELP}\n`);
     return 0;
   }
-  checkFromDir(config);
+  await checkFromDir(config);
   const logger = createLogger({ level: config.logLevel, destination: io.stdout });
   const metrics = createMetrics();
 
@@ -93,6 +93,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     dnsOptions: config.dns,
     metrics,
     logger,
+    healthProblem: () => server.healthProblem?.() ?? null,
   });
 
   const stopAll = async (): Promise<void> => {
@@ -112,7 +113,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     if (!synced) {
       logger.warn({ waitedMs: SYNC_WAIT_MS }, 'not synced yet; answering SERVFAIL until the first full sync');
     } else {
-      for (const p of embedded.problems()) io.stderr.write(`problem: ${p.message}\n`);
+      for (const p of embedded.problems()) io.stderr.write(`problem: ${formatProblem(p)}\n`);
       io.stderr.write(`${tryLines(synced, config, port, httpPort)}\n`);
     }
   } catch (err) {
