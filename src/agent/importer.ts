@@ -1,0 +1,277 @@
+/**
+ * Import side of the agent: from every cluster's broker records, endpoints and leases, keep this
+ * cluster's ImportedServices and ImportedSlices equal to computeServiceImport(). Fail static: while
+ * the broker is unreachable nothing local changes. Time-driven changes (a lease expiring, a GC
+ * grace ending) come from a single timer set at the next liveness transition.
+ */
+import type { Logger } from 'pino';
+import { deepEqual } from '../model/equal.ts';
+import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
+import { type ClusterLiveness, type ImportConfig, clusterLiveness, computeServiceImport, nextLivenessChange } from './imports.ts';
+import { WorkQueue, type WorkQueueOptions } from './queue.ts';
+import {
+  type AgentMetrics,
+  type BrokerChange,
+  type BrokerStore,
+  type LocalChange,
+  type LocalClusterStore,
+  parseRefKey,
+  refKey,
+} from './stores.ts';
+import { type Clock, type Timers, realTimers } from './timers.ts';
+import { validateEndpoints, validateLease, validateRecord } from './validate-broker.ts';
+
+export interface ImporterOptions {
+  cluster: ClusterId;
+  local: LocalClusterStore;
+  broker: BrokerStore;
+  logger: Logger;
+  gcGraceMs: number;
+  now?: Clock;
+  timers?: Timers;
+  random?: () => number;
+  metrics?: AgentMetrics;
+  queue?: Pick<WorkQueueOptions, 'baseDelayMs' | 'maxDelayMs' | 'jitter' | 'concurrency' | 'maxSize'>;
+  resyncMs?: number;
+}
+
+export class Importer {
+  private readonly cluster: ClusterId;
+  private readonly local: LocalClusterStore;
+  private readonly broker: BrokerStore;
+  private readonly logger: Logger;
+  private readonly gcGraceMs: number;
+  private readonly now: Clock;
+  private readonly timers: Timers;
+  private readonly metrics: AgentMetrics;
+  private readonly resyncMs: number;
+  private readonly queue: WorkQueue;
+  private readonly config: ImportConfig;
+  private unsubscribers: (() => void)[] = [];
+  /**
+   * Keys whose reconcile is writing right now: the echo of our own write (synchronous with
+   * in-memory stores) needs no second pass. Echoes that arrive later just find nothing to do.
+   */
+  private readonly writing = new Set<string>();
+  private livenessTimer: unknown;
+  private resyncTimer: unknown;
+  /** Last known liveness state per cluster, to queue only the services of clusters that changed. */
+  private livenessStates = new Map<ClusterId, string>();
+  /** Broker objects currently rejected (logged once when they become invalid). */
+  private readonly rejected = new Set<string>();
+  private stopped = false;
+
+  constructor(options: ImporterOptions) {
+    this.cluster = options.cluster;
+    this.local = options.local;
+    this.broker = options.broker;
+    this.logger = options.logger.child({ component: 'importer', cluster: options.cluster });
+    this.gcGraceMs = options.gcGraceMs;
+    this.now = options.now ?? Date.now;
+    this.timers = options.timers ?? realTimers;
+    this.metrics = options.metrics ?? {};
+    this.resyncMs = options.resyncMs ?? 0;
+    this.config = {
+      gcGraceMs: this.gcGraceMs,
+      namespaceExists: (ns) => this.local.hasNamespace(ns),
+      vipFor: (ref) => this.local.getClusterSetVip(ref)?.ips,
+    };
+    this.queue = new WorkQueue({
+      ...options.queue,
+      handler: (key) => this.reconcile(key),
+      timers: this.timers,
+      now: this.now,
+      ...(options.random === undefined ? {} : { random: options.random }),
+      onDepth: (depth) => this.metrics.queueDepth?.('importer', depth),
+      onRetry: (key, attempt, delayMs, error) => {
+        this.metrics.retried?.('importer');
+        this.logger.warn({ key, attempt, delayMs, err: error }, 'import failed, retrying with backoff');
+      },
+      onOverflow: (key) => this.logger.error({ key }, 'import queue full, key dropped until the next resync'),
+    });
+  }
+
+  start(): void {
+    this.unsubscribers.push(this.local.subscribe((c) => this.onLocalChange(c)));
+    this.unsubscribers.push(this.broker.subscribe((c) => this.onBrokerChange(c)));
+    this.refreshLiveness();
+    this.resyncAll();
+    this.scheduleResync();
+  }
+
+  whenIdle(): Promise<void> {
+    return this.queue.whenIdle();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const u of this.unsubscribers) u();
+    this.unsubscribers = [];
+    if (this.livenessTimer !== undefined) this.timers.clearTimeout(this.livenessTimer);
+    if (this.resyncTimer !== undefined) this.timers.clearTimeout(this.resyncTimer);
+    await this.queue.stop();
+  }
+
+  /** Queues every service known on the broker or already imported locally. */
+  resyncAll(): void {
+    for (const r of this.broker.listRecords()) this.queue.add(refKey(r));
+    for (const s of this.local.listImportedServices()) this.queue.add(refKey(s));
+  }
+
+  private scheduleResync(): void {
+    if (this.resyncMs <= 0) return;
+    this.resyncTimer = this.timers.setTimeout(() => {
+      this.resyncAll();
+      this.scheduleResync();
+    }, this.resyncMs);
+  }
+
+  private onLocalChange(change: LocalChange): void {
+    switch (change.kind) {
+      case 'Namespace':
+        // Imports appear when their namespace is created (and go when it is deleted).
+        for (const r of this.broker.listRecords()) if (r.namespace === change.namespace) this.queue.add(refKey(r));
+        for (const s of this.local.listImportedServices()) if (s.namespace === change.namespace) this.queue.add(refKey(s));
+        break;
+      case 'ClusterSetVip':
+        this.queue.add(refKey(change));
+        break;
+      case 'ImportedService':
+      case 'ImportedSlice':
+        // Someone else's change (an imported slice deleted by hand) is repaired.
+        if (!this.writing.has(refKey(change))) this.queue.add(refKey(change));
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onBrokerChange(change: BrokerChange): void {
+    switch (change.kind) {
+      case 'ExportRecord':
+      case 'ExportEndpoints':
+        this.queue.add(refKey(change));
+        break;
+      case 'Lease':
+        this.refreshLiveness();
+        break;
+      case 'Connectivity':
+        if (this.broker.connectivity().reachable) {
+          this.logger.info('broker reachable again: resyncing imports');
+          this.refreshLiveness();
+          this.resyncAll();
+        } else {
+          this.logger.warn({ reason: this.broker.connectivity().reason }, 'broker unreachable: keeping the last imported state (fail static)');
+        }
+        break;
+    }
+  }
+
+  private validLeases(): ClusterLease[] {
+    return this.broker.listLeases().filter((l) => this.accept('lease', `lease/${l.cluster}`, validateLease(l)));
+  }
+
+  private leaseOf(cluster: ClusterId): ClusterLease | undefined {
+    const lease = this.broker.getLease(cluster);
+    return lease !== undefined && validateLease(lease).length === 0 ? lease : undefined;
+  }
+
+  /**
+   * Recomputes every cluster's liveness, queues the services of clusters whose state changed and
+   * arms one timer for the next transition. Does nothing while the broker is unreachable: an
+   * expired lease only means "stale" when we can see the broker.
+   */
+  private refreshLiveness(): void {
+    if (this.stopped) return;
+    if (this.livenessTimer !== undefined) this.timers.clearTimeout(this.livenessTimer);
+    this.livenessTimer = undefined;
+    if (!this.broker.connectivity().reachable) return;
+    const now = this.now();
+    const leases = this.validLeases();
+    const next = new Map<ClusterId, string>();
+    for (const l of leases) {
+      const state = clusterLiveness(l.cluster, l, now, this.gcGraceMs);
+      next.set(l.cluster, state.state === 'live' ? 'live' : `${state.state}:${state.reason}`);
+    }
+    const changed = new Set<ClusterId>();
+    for (const [c, s] of next) if (this.livenessStates.get(c) !== s) changed.add(c);
+    for (const c of this.livenessStates.keys()) if (!next.has(c)) changed.add(c);
+    if (changed.size > 0) {
+      for (const c of changed) {
+        const s = next.get(c) ?? 'no lease';
+        const before = this.livenessStates.get(c);
+        if (s !== 'live') this.logger.warn({ sourceCluster: c, state: s }, 'source cluster is not live');
+        else if (before !== undefined) this.logger.info({ sourceCluster: c, before }, 'source cluster is live again');
+      }
+      for (const r of this.broker.listRecords()) if (changed.has(r.cluster)) this.queue.add(refKey(r));
+    }
+    this.livenessStates = next;
+    const at = nextLivenessChange(leases, now, this.gcGraceMs);
+    if (at !== undefined) {
+      this.livenessTimer = this.timers.setTimeout(() => this.refreshLiveness(), Math.max(1, at - now));
+    }
+  }
+
+  private accept(kind: 'record' | 'endpoints' | 'lease', id: string, problems: string[]): boolean {
+    if (problems.length === 0) {
+      this.rejected.delete(id);
+      return true;
+    }
+    if (!this.rejected.has(id)) {
+      this.rejected.add(id);
+      this.metrics.brokerObjectRejected?.(kind);
+      this.logger.error({ object: id, problems }, 'rejected an invalid broker object');
+    }
+    return false;
+  }
+
+  async reconcile(key: string): Promise<void> {
+    this.writing.add(key);
+    try {
+      await this.reconcileRef(parseRefKey(key));
+      this.metrics.reconciled?.('importer', 'ok');
+    } catch (err) {
+      this.metrics.reconciled?.('importer', 'error');
+      throw err;
+    } finally {
+      this.writing.delete(key);
+    }
+  }
+
+  private async reconcileRef(ref: ServiceRef): Promise<void> {
+    // Fail static: with the broker out of reach, what we imported last stays as it is.
+    if (!this.broker.connectivity().reachable) return;
+    const now = this.now();
+    const records: ExportRecord[] = this.broker
+      .listRecordsFor(ref)
+      .filter((r) => this.accept('record', `record/${r.cluster}/${refKey(r)}`, validateRecord(r)));
+    const endpoints: ExportEndpoints[] = this.broker
+      .listEndpointsFor(ref)
+      .filter((e) => this.accept('endpoints', `endpoints/${e.cluster}/${refKey(e)}`, validateEndpoints(e)));
+    const liveness = new Map<ClusterId, ClusterLiveness>();
+    const livenessOf = (c: ClusterId): ClusterLiveness => {
+      let l = liveness.get(c);
+      if (l === undefined) {
+        l = clusterLiveness(c, this.leaseOf(c), now, this.gcGraceMs);
+        liveness.set(c, l);
+      }
+      return l;
+    };
+    const desired = computeServiceImport(ref, records, endpoints, livenessOf, this.config);
+
+    const currentSlices = this.local.listImportedSlices(ref);
+    const wanted = new Set(desired.slices.map((s) => s.sourceCluster));
+    if (desired.service === undefined && this.local.getImportedService(ref) !== undefined) {
+      await this.local.deleteImportedService(ref);
+    }
+    for (const slice of desired.slices) {
+      const current = currentSlices.find((s) => s.sourceCluster === slice.sourceCluster);
+      if (!deepEqual(current, slice)) await this.local.applyImportedSlice(slice);
+    }
+    for (const s of currentSlices) if (!wanted.has(s.sourceCluster)) await this.local.deleteImportedSlice(ref, s.sourceCluster);
+    // The service last, so DNS never sees a service without its slices.
+    if (desired.service !== undefined && !deepEqual(this.local.getImportedService(ref), desired.service)) {
+      await this.local.applyImportedService(desired.service);
+    }
+  }
+}

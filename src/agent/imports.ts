@@ -1,0 +1,165 @@
+/**
+ * Pure: the imported state one cluster should hold (ImportedService + one ImportedSlice per source
+ * cluster, its own exports included), from every cluster's broker records, endpoints and leases.
+ * Stale clusters are kept but excluded (endpoints not ready, with a reason) until a longer GC grace
+ * has passed; clusters whose type conflicts with the aggregated service are excluded the same way.
+ */
+import { type ServiceAggregate, aggregateService } from '../model/aggregate.ts';
+import type {
+  ClusterId,
+  ClusterLease,
+  ExportEndpoints,
+  ExportRecord,
+  ImportedService,
+  ImportedSlice,
+  ServiceRef,
+} from '../model/types.ts';
+import { refKey } from './stores.ts';
+
+export interface ImportConfig {
+  gcGraceMs: number;
+  /** Imports exist only in namespaces that exist in the local cluster (as in Lighthouse). */
+  namespaceExists: (namespace: string) => boolean;
+  /** Clusterset VIPs from a user-provided local ServiceImport. */
+  vipFor: (ref: ServiceRef) => readonly string[] | undefined;
+}
+
+export type ClusterLiveness =
+  | { state: 'live'; expiresAt: number }
+  | { state: 'stale'; reason: string; gcAt: number }
+  /** Past the GC grace: the cluster's objects are ignored and imports of it removed. */
+  | { state: 'gone'; reason: string }
+  /** No lease seen: served as excluded, never garbage-collected (no clock to judge by). */
+  | { state: 'unknown'; reason: string };
+
+export function clusterLiveness(cluster: ClusterId, lease: ClusterLease | undefined, now: number, gcGraceMs: number): ClusterLiveness {
+  if (lease === undefined) return { state: 'unknown', reason: `no lease from cluster ${cluster} on the broker` };
+  const expiresAt = lease.renewedAt + lease.durationMs;
+  if (now <= expiresAt) return { state: 'live', expiresAt };
+  const reason = `lease expired at ${new Date(expiresAt).toISOString()}`;
+  const gcAt = expiresAt + gcGraceMs;
+  if (now <= gcAt) return { state: 'stale', reason, gcAt };
+  return { state: 'gone', reason };
+}
+
+/** The earliest time after `now` at which some cluster's liveness changes, if any. */
+export function nextLivenessChange(leases: readonly ClusterLease[], now: number, gcGraceMs: number): number | undefined {
+  let next: number | undefined;
+  for (const lease of leases) {
+    const l = clusterLiveness(lease.cluster, lease, now, gcGraceMs);
+    const at = l.state === 'live' ? l.expiresAt + 1 : l.state === 'stale' ? l.gcAt + 1 : undefined;
+    if (at !== undefined && (next === undefined || at < next)) next = at;
+  }
+  return next;
+}
+
+export function importedSliceName(ref: ServiceRef, cluster: ClusterId): string {
+  return `${ref.name}-${cluster}`;
+}
+
+export interface ServiceImportResult {
+  service?: ImportedService;
+  slices: ImportedSlice[];
+  aggregate?: ServiceAggregate;
+}
+
+/** The imports of ONE service. `records`/`endpoints` may hold any clusters, already validated. */
+export function computeServiceImport(
+  ref: ServiceRef,
+  records: readonly ExportRecord[],
+  endpoints: readonly ExportEndpoints[],
+  liveness: (cluster: ClusterId) => ClusterLiveness,
+  cfg: ImportConfig,
+): ServiceImportResult {
+  if (!cfg.namespaceExists(ref.namespace)) return { slices: [] };
+  const present = records.filter((r) => liveness(r.cluster).state !== 'gone');
+  const aggregate = aggregateService(present);
+  if (aggregate === undefined) return { slices: [] };
+
+  const vip = aggregate.type === 'ClusterSetIP' ? (cfg.vipFor(ref) ?? []) : [];
+  const service: ImportedService = {
+    namespace: ref.namespace,
+    name: ref.name,
+    type: aggregate.type,
+    ips: [...vip],
+    ports: aggregate.ports,
+    sessionAffinity: aggregate.sessionAffinity,
+    ipFamilies: aggregate.ipFamilies,
+    clusters: aggregate.clusters,
+  };
+
+  const endpointsByCluster = new Map(endpoints.map((e) => [e.cluster, e]));
+  const slices: ImportedSlice[] = [];
+  for (const record of [...present].sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0))) {
+    const l = liveness(record.cluster);
+    const reasons: string[] = [];
+    if (l.state === 'stale' || l.state === 'unknown') reasons.push(l.reason);
+    const typeConflict = aggregate.excluded.get(record.cluster);
+    if (typeConflict !== undefined) reasons.push(typeConflict);
+    const ep = endpointsByCluster.get(record.cluster);
+    const excluded = reasons.length > 0;
+    const slice: ImportedSlice = {
+      namespace: ref.namespace,
+      name: ref.name,
+      sourceCluster: record.cluster,
+      sliceName: importedSliceName(ref, record.cluster),
+      endpoints: (ep?.endpoints ?? []).map((e) => ({ ...e, addresses: [...e.addresses], ready: excluded ? false : e.ready })),
+      ports: (ep?.ports ?? record.ports).map((p) => ({ ...p })),
+    };
+    if (excluded) slice.excludedReason = reasons.join('; ');
+    slices.push(slice);
+  }
+  return { service, slices, aggregate };
+}
+
+export interface ImportsResult {
+  services: ImportedService[];
+  slices: ImportedSlice[];
+  /** When the result changes next by time alone (a lease expiring or a GC grace ending). */
+  nextChangeAt?: number;
+}
+
+/** The imports of every service (whole-world form of computeServiceImport). */
+export function computeImports(
+  records: readonly ExportRecord[],
+  endpoints: readonly ExportEndpoints[],
+  leases: readonly ClusterLease[],
+  now: number,
+  cfg: ImportConfig,
+): ImportsResult {
+  const leaseByCluster = new Map(leases.map((l) => [l.cluster, l]));
+  const livenessCache = new Map<ClusterId, ClusterLiveness>();
+  const liveness = (cluster: ClusterId): ClusterLiveness => {
+    let l = livenessCache.get(cluster);
+    if (l === undefined) {
+      l = clusterLiveness(cluster, leaseByCluster.get(cluster), now, cfg.gcGraceMs);
+      livenessCache.set(cluster, l);
+    }
+    return l;
+  };
+  const recordsByService = new Map<string, ExportRecord[]>();
+  for (const r of records) {
+    const k = refKey(r);
+    const list = recordsByService.get(k);
+    if (list === undefined) recordsByService.set(k, [r]);
+    else list.push(r);
+  }
+  const endpointsByService = new Map<string, ExportEndpoints[]>();
+  for (const e of endpoints) {
+    const k = refKey(e);
+    const list = endpointsByService.get(k);
+    if (list === undefined) endpointsByService.set(k, [e]);
+    else list.push(e);
+  }
+  const services: ImportedService[] = [];
+  const slices: ImportedSlice[] = [];
+  for (const k of [...recordsByService.keys()].sort()) {
+    const list = recordsByService.get(k)!;
+    const first = list[0]!;
+    const result = computeServiceImport({ namespace: first.namespace, name: first.name }, list, endpointsByService.get(k) ?? [], liveness, cfg);
+    if (result.service !== undefined) services.push(result.service);
+    slices.push(...result.slices);
+  }
+  const nextChangeAt = nextLivenessChange(leases, now, cfg.gcGraceMs);
+  return nextChangeAt === undefined ? { services, slices } : { services, slices, nextChangeAt };
+}

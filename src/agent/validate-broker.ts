@@ -1,0 +1,87 @@
+/**
+ * Pure checks of objects read from the broker before an importer uses them: another cluster (or
+ * anyone with write access to the broker) must not be able to inject names, sizes or addresses
+ * that break this cluster's DNS. Each check returns the problems found (empty = valid).
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { isDns1035Label, isDnsLabel, isValidClusterId } from '../model/names.ts';
+import type { ClusterLease, Endpoint, ExportEndpoints, ExportRecord, ServicePort } from '../model/types.ts';
+
+export const BROKER_LIMITS = {
+  maxPorts: 100,
+  /** Per cluster and service: enough for big headless StatefulSets, small enough to bound memory. */
+  maxEndpoints: 10_000,
+  maxAddressesPerEndpoint: 100,
+  maxLeaseDurationMs: 3_600_000,
+} as const;
+
+function checkRef(o: { namespace: unknown; name: unknown; cluster: unknown }, out: string[]): void {
+  if (typeof o.namespace !== 'string' || !isDnsLabel(o.namespace)) out.push(`namespace ${JSON.stringify(o.namespace)} is not a DNS label`);
+  if (typeof o.name !== 'string' || !isDns1035Label(o.name)) out.push(`name ${JSON.stringify(o.name)} is not a DNS-1035 label`);
+  if (typeof o.cluster !== 'string' || !isValidClusterId(o.cluster)) out.push(`cluster ${JSON.stringify(o.cluster)} is not a valid cluster ID`);
+}
+
+function checkPorts(ports: readonly ServicePort[], out: string[]): void {
+  if (!Array.isArray(ports)) {
+    out.push('ports is not a list');
+    return;
+  }
+  if (ports.length > BROKER_LIMITS.maxPorts) out.push(`${ports.length} ports (at most ${BROKER_LIMITS.maxPorts})`);
+  ports.slice(0, BROKER_LIMITS.maxPorts).forEach((p, i) => {
+    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) out.push(`ports[${i}].port ${p.port} is not 1-65535`);
+    if (!['TCP', 'UDP', 'SCTP'].includes(p.protocol)) out.push(`ports[${i}].protocol ${JSON.stringify(p.protocol)} is unknown`);
+    if (typeof p.name !== 'string' || (p.name !== '' && !isDnsLabel(p.name))) out.push(`ports[${i}].name ${JSON.stringify(p.name)} is not a DNS label`);
+  });
+}
+
+function isIP(value: unknown): boolean {
+  return typeof value === 'string' && (isIPv4(value) || isIPv6(value));
+}
+
+export function validateRecord(r: ExportRecord): string[] {
+  const out: string[] = [];
+  checkRef(r, out);
+  if (r.type !== 'ClusterSetIP' && r.type !== 'Headless') out.push(`type ${JSON.stringify(r.type)} is unknown`);
+  checkPorts(r.ports, out);
+  if (!Array.isArray(r.serviceIPs) || r.serviceIPs.length > 2 || !r.serviceIPs.every(isIP)) out.push('serviceIPs must be at most 2 IP addresses');
+  if (!Array.isArray(r.ipFamilies) || r.ipFamilies.length > 2 || !r.ipFamilies.every((f) => f === 'IPv4' || f === 'IPv6')) out.push('ipFamilies must be IPv4/IPv6');
+  if (r.sessionAffinity !== 'None' && r.sessionAffinity !== 'ClientIP') out.push(`sessionAffinity ${JSON.stringify(r.sessionAffinity)} is unknown`);
+  if (!Number.isFinite(r.exportCreatedAt) || r.exportCreatedAt < 0) out.push('exportCreatedAt is not a time');
+  return out;
+}
+
+function checkEndpoint(e: Endpoint, i: number, out: string[]): void {
+  if (!Array.isArray(e.addresses) || e.addresses.length === 0 || e.addresses.length > BROKER_LIMITS.maxAddressesPerEndpoint) {
+    out.push(`endpoints[${i}] must have 1-${BROKER_LIMITS.maxAddressesPerEndpoint} addresses`);
+    return;
+  }
+  if (!e.addresses.every(isIP)) out.push(`endpoints[${i}] has an address that is not an IP`);
+  if (e.hostname !== undefined && (typeof e.hostname !== 'string' || !isDnsLabel(e.hostname))) out.push(`endpoints[${i}].hostname is not a DNS label`);
+  if (typeof e.ready !== 'boolean') out.push(`endpoints[${i}].ready is not a boolean`);
+}
+
+export function validateEndpoints(e: ExportEndpoints): string[] {
+  const out: string[] = [];
+  checkRef(e, out);
+  checkPorts(e.ports, out);
+  if (!Array.isArray(e.endpoints)) {
+    out.push('endpoints is not a list');
+    return out;
+  }
+  if (e.endpoints.length > BROKER_LIMITS.maxEndpoints) {
+    out.push(`${e.endpoints.length} endpoints (at most ${BROKER_LIMITS.maxEndpoints})`);
+    return out;
+  }
+  e.endpoints.forEach((ep, i) => checkEndpoint(ep, i, out));
+  return out;
+}
+
+export function validateLease(l: ClusterLease): string[] {
+  const out: string[] = [];
+  if (typeof l.cluster !== 'string' || !isValidClusterId(l.cluster)) out.push(`cluster ${JSON.stringify(l.cluster)} is not a valid cluster ID`);
+  if (!Number.isFinite(l.renewedAt) || l.renewedAt < 0) out.push('renewedAt is not a time');
+  if (!Number.isFinite(l.durationMs) || l.durationMs <= 0 || l.durationMs > BROKER_LIMITS.maxLeaseDurationMs) {
+    out.push(`durationMs must be 1-${BROKER_LIMITS.maxLeaseDurationMs}`);
+  }
+  return out;
+}

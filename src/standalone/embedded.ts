@@ -1,0 +1,326 @@
+/**
+ * The embedded default: member clusters loaded from a directory of YAML files, an in-memory
+ * broker, and the SAME agent code as production (exporter + lease per member cluster, importer for
+ * the local cluster). The local cluster's imported state is what the DNS server answers from.
+ */
+import type { Logger } from 'pino';
+import { Exporter } from '../agent/exporter.ts';
+import { Importer } from '../agent/importer.ts';
+import { LeaseRenewer } from '../agent/lease.ts';
+import type { AgentMetrics } from '../agent/stores.ts';
+import type { ImportedState, ImportedStateSource } from '../model/imported-state.ts';
+import type { ClusterId, ImportedService, ImportedSlice } from '../model/types.ts';
+import { watchDir, type DirWatcher } from './dir-watcher.ts';
+import { DirLoader, type LoadedDir, type Problem, formatProblem } from './loader.ts';
+import { MemoryBroker, type MemoryBrokerConnection } from './memory-broker.ts';
+import { type ClusterInputs, MemoryLocalCluster, emptyInputs } from './memory-cluster.ts';
+
+export interface EmbeddedOptions {
+  dir: string;
+  localCluster: ClusterId;
+  logger: Logger;
+  /** Lease duration: a cluster is stale this long after its last renewal. Default 10 s. */
+  leaseDurationMs?: number;
+  /** Lease renew interval. Default 2 s. */
+  leaseRenewMs?: number;
+  /** How long a stale cluster's imports stay (excluded) before they are removed. Default 120 s. */
+  gcGraceMs?: number;
+  now?: () => number;
+  /** Watch DIR and reload on change. Default true. */
+  watch?: boolean;
+  /** Debounce of file events. Default 50 ms. */
+  debounceMs?: number;
+  /** Poll instead of fs.watch (file systems without inotify). */
+  forcePolling?: boolean;
+  metrics?: AgentMetrics;
+}
+
+export interface EmbeddedDefault {
+  source: ImportedStateSource;
+  /** Current problems of the loaded files (bad YAML, invalid objects), as of the last reload. */
+  problems(): Problem[];
+  /** Cluster IDs currently loaded. */
+  clusterIds(): ClusterId[];
+  /** Reloads DIR now and resolves once the change has reached the imported state. */
+  reload(): Promise<void>;
+  /** The local importer's broker connection (fault injection: setReachable(false)). */
+  localBrokerConnection: MemoryBrokerConnection;
+  stop(): Promise<void>;
+}
+
+interface Member {
+  cluster: ClusterId;
+  /** The inputs last applied (the loader hands back the same object for an unchanged cluster). */
+  inputs: ClusterInputs;
+  store: MemoryLocalCluster;
+  connection: MemoryBrokerConnection;
+  exporter: Exporter;
+  lease: LeaseRenewer;
+}
+
+/** The ImportedStateSource over the local cluster's in-memory store. */
+class EmbeddedStateSource implements ImportedStateSource {
+  private readonly store: MemoryLocalCluster;
+  private readonly connection: MemoryBrokerConnection;
+  private readonly listeners = new Set<() => void>();
+  private cached: ImportedState | undefined;
+  private notifyScheduled = false;
+  private synced = false;
+
+  constructor(store: MemoryLocalCluster, connection: MemoryBrokerConnection) {
+    this.store = store;
+    this.connection = connection;
+  }
+
+  markSynced(): void {
+    this.synced = true;
+    this.changed();
+  }
+
+  changed(): void {
+    this.cached = undefined;
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    // One notification per burst: an import pass writes many objects back to back.
+    setImmediate(() => {
+      this.notifyScheduled = false;
+      for (const l of this.listeners) {
+        try {
+          l();
+        } catch {
+          // A listener's failure is its own; the others still hear about the change.
+        }
+      }
+    });
+  }
+
+  current(): ImportedState {
+    if (this.cached !== undefined) return this.cached;
+    const byKey = (a: ImportedService | ImportedSlice, b: ImportedService | ImportedSlice): number =>
+      a.namespace !== b.namespace ? (a.namespace < b.namespace ? -1 : 1) : a.name !== b.name ? (a.name < b.name ? -1 : 1) : 0;
+    const services = this.store.listImportedServices().sort(byKey);
+    const slices = this.store
+      .allImportedSlices()
+      .sort((a, b) => byKey(a, b) || (a.sourceCluster < b.sourceCluster ? -1 : a.sourceCluster > b.sourceCluster ? 1 : 0));
+    const conn = this.connection.connectivity();
+    const state: ImportedState = { synced: this.synced, services, slices };
+    if (!conn.reachable) state.staleSource = { reason: conn.reason ?? 'broker unreachable', since: conn.since };
+    this.cached = state;
+    return state;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedDefault> {
+  const logger = options.logger.child({ component: 'embedded' });
+  const now = options.now ?? Date.now;
+  const leaseDurationMs = options.leaseDurationMs ?? 10_000;
+  const leaseRenewMs = options.leaseRenewMs ?? 2_000;
+  const gcGraceMs = options.gcGraceMs ?? 120_000;
+  const broker = new MemoryBroker(now);
+
+  // Exports without a creationTimestamp get the time they were first loaded, kept across reloads
+  // so that editing a file never changes which export is the oldest.
+  const firstSeen = new Map<string, number>();
+  const loader = new DirLoader({
+    dir: options.dir,
+    defaultCreatedAt: (cluster, ns, name) => {
+      const k = `${cluster}/${ns}/${name}`;
+      let t = firstSeen.get(k);
+      if (t === undefined) firstSeen.set(k, (t = now()));
+      return t;
+    },
+  });
+
+  const members = new Map<ClusterId, Member>();
+  let problems: Problem[] = [];
+  let reported = new Set<string>();
+  let stopped = false;
+
+  const first = await loader.load();
+  if (!first.clusters.has(options.localCluster)) {
+    throw new Error(`no directory for cluster ${JSON.stringify(options.localCluster)} in ${options.dir} (found: ${[...first.clusters.keys()].join(', ') || 'none'})`);
+  }
+
+  const createMember = async (cluster: ClusterId, loaded: LoadedDir['clusters'] extends Map<string, infer V> ? V : never): Promise<Member> => {
+    const store = new MemoryLocalCluster(cluster);
+    const connection = broker.connect();
+    // The agent components add their own `cluster` binding.
+    const memberLogger = options.logger;
+    const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: leaseDurationMs, renewMs: leaseRenewMs, logger: memberLogger, now, ...(options.metrics ? { metrics: options.metrics } : {}) });
+    const exporter = new Exporter({ cluster, local: store, broker: connection, logger: memberLogger, gcGraceMs, now, ...(options.metrics ? { metrics: options.metrics } : {}) });
+    store.replaceInputs(loaded.inputs);
+    // The first lease is written even for an OFFLINE cluster: it simulates an agent that ran and
+    // then died, so its lease expires and importers show it as stale (not as never seen).
+    await lease.start();
+    if (loaded.offline) lease.pause();
+    exporter.start();
+    const member: Member = { cluster, inputs: loaded.inputs, store, connection, exporter, lease };
+    members.set(cluster, member);
+    logger.info({ cluster, offline: loaded.offline }, 'member cluster started');
+    return member;
+  };
+
+  const removeMember = async (member: Member): Promise<void> => {
+    // A removed directory is a cluster leaving the clusterset: withdraw its exports and lease.
+    member.inputs = emptyInputs();
+    member.store.replaceInputs(member.inputs);
+    await member.exporter.whenIdle();
+    await member.exporter.stop();
+    await member.lease.stop();
+    await member.connection.deleteLease(member.cluster).catch(() => undefined);
+    member.connection.close();
+    members.delete(member.cluster);
+    logger.info({ cluster: member.cluster }, 'member cluster removed');
+  };
+
+  const reportProblems = (next: Problem[]): void => {
+    const texts = new Set<string>();
+    for (const p of next) {
+      const text = formatProblem(p);
+      texts.add(text);
+      if (reported.has(text)) continue;
+      const fields = { file: p.file, document: p.document, object: p.object, field: p.field };
+      if (p.severity === 'error') logger.error(fields, text);
+      else logger.warn(fields, text);
+    }
+    for (const text of reported) if (!texts.has(text)) logger.info({ problem: text }, 'problem resolved');
+    reported = texts;
+    problems = next;
+  };
+
+  const applyLoad = async (loaded: LoadedDir): Promise<void> => {
+    reportProblems(loaded.problems);
+    for (const [cluster, c] of loaded.clusters) {
+      const member = members.get(cluster);
+      if (member === undefined) {
+        await createMember(cluster, c);
+        continue;
+      }
+      if (c.inputs === member.inputs && c.offline === member.lease.isPaused) continue; // unchanged cluster
+      if (c.offline) {
+        // The agent is "down": its cluster's edits are not exported until it comes back.
+        if (!member.lease.isPaused) logger.warn({ cluster }, 'OFFLINE marker found: lease renewals stop');
+        member.lease.pause();
+      } else {
+        member.store.replaceInputs(c.inputs);
+        member.inputs = c.inputs;
+        if (member.lease.isPaused) {
+          logger.info({ cluster }, 'OFFLINE marker removed: lease renewals resume');
+          await member.lease.resume();
+        }
+      }
+    }
+    for (const member of [...members.values()]) {
+      if (!loaded.clusters.has(member.cluster) && member.cluster !== options.localCluster) await removeMember(member);
+    }
+    const local = members.get(options.localCluster);
+    if (local !== undefined && !loaded.clusters.has(options.localCluster)) {
+      local.inputs = emptyInputs();
+      local.store.replaceInputs(local.inputs);
+    }
+    // Forget load times of exports that are gone (a re-created export is a new object).
+    for (const k of firstSeen.keys()) {
+      const [cluster = '', namespace = '', name = ''] = k.split('/');
+      if (members.get(cluster)?.store.getServiceExport({ namespace, name }) === undefined) firstSeen.delete(k);
+    }
+  };
+
+  const settle = async (): Promise<void> => {
+    await Promise.all([...members.values()].map((m) => m.exporter.whenIdle()));
+    await importer.whenIdle();
+  };
+
+  await applyLoad(first);
+  await Promise.all([...members.values()].map((m) => m.exporter.whenIdle()));
+
+  const localMember = members.get(options.localCluster)!;
+  const importerConnection = broker.connect();
+  const importer = new Importer({
+    cluster: options.localCluster,
+    local: localMember.store,
+    broker: importerConnection,
+    logger: options.logger,
+    gcGraceMs,
+    now,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+  });
+  const source = new EmbeddedStateSource(localMember.store, importerConnection);
+  const unsubscribeStore = localMember.store.subscribe((c) => {
+    if (c.kind === 'ImportedService' || c.kind === 'ImportedSlice') source.changed();
+  });
+  const unsubscribeBroker = importerConnection.subscribe((c) => {
+    if (c.kind === 'Connectivity') source.changed();
+  });
+  importer.start();
+  await importer.whenIdle();
+  source.markSynced();
+  logger.info(
+    { clusters: [...members.keys()], services: localMember.store.listImportedServices().length, problems: problems.length },
+    'embedded default synced',
+  );
+
+  let reloading: Promise<void> | undefined;
+  let again = false;
+  const reload = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
+    if (reloading !== undefined) {
+      again = true;
+      return reloading;
+    }
+    reloading = (async () => {
+      do {
+        again = false;
+        try {
+          const started = Date.now();
+          await applyLoad(await loader.load());
+          await settle();
+          logger.debug({ ms: Date.now() - started }, 'reloaded');
+        } catch (err) {
+          logger.error({ err }, 'reload failed; keeping the previous state');
+        }
+      } while (again && !stopped);
+    })().finally(() => {
+      reloading = undefined;
+    });
+    return reloading;
+  };
+
+  let watcher: DirWatcher | undefined;
+  if (options.watch !== false) {
+    watcher = watchDir({
+      dir: options.dir,
+      logger,
+      onChange: () => void reload(),
+      ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
+      ...(options.forcePolling === undefined ? {} : { forcePolling: options.forcePolling }),
+    });
+  }
+
+  return {
+    source,
+    problems: () => [...problems],
+    clusterIds: () => [...members.keys()].sort(),
+    reload,
+    localBrokerConnection: importerConnection,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      watcher?.close();
+      await reloading;
+      unsubscribeStore();
+      unsubscribeBroker();
+      await importer.stop();
+      importerConnection.close();
+      for (const m of members.values()) {
+        await m.exporter.stop();
+        await m.lease.stop();
+        m.connection.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * The embedded default's broker: every cluster's export records, endpoints and leases in memory,
+ * with watch semantics. Each agent talks to it through its own connection (a BrokerStore view),
+ * which can be cut to simulate that agent losing the broker: writes then fail, watch events stop
+ * and connectivity() says why. Reads still see the live maps (there is no cache to go stale here);
+ * reconcilers do not act on them while the connection is cut.
+ */
+import type { BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
+import { refKey } from '../agent/stores.ts';
+import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
+
+export class MemoryBroker {
+  /** service key → cluster → record */
+  private readonly records = new Map<string, Map<ClusterId, ExportRecord>>();
+  private readonly endpoints = new Map<string, Map<ClusterId, ExportEndpoints>>();
+  private readonly leases = new Map<ClusterId, ClusterLease>();
+  private readonly listeners = new Set<(change: BrokerChange) => void>();
+  private readonly now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.now = now;
+  }
+
+  /** A connection for one agent. */
+  connect(): MemoryBrokerConnection {
+    return new MemoryBrokerConnection(this, this.now);
+  }
+
+  /** Internal to connections: raw access and change fan-out. */
+  listen(listener: (change: BrokerChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: BrokerChange): void {
+    for (const l of this.listeners) l(change);
+  }
+
+  listRecords(): ExportRecord[] {
+    const out: ExportRecord[] = [];
+    for (const m of this.records.values()) out.push(...m.values());
+    return out;
+  }
+  listRecordsFor(ref: ServiceRef): ExportRecord[] {
+    const m = this.records.get(refKey(ref));
+    return m === undefined ? [] : [...m.values()];
+  }
+  getRecord(cluster: ClusterId, ref: ServiceRef): ExportRecord | undefined {
+    return this.records.get(refKey(ref))?.get(cluster);
+  }
+  listEndpointsFor(ref: ServiceRef): ExportEndpoints[] {
+    const m = this.endpoints.get(refKey(ref));
+    return m === undefined ? [] : [...m.values()];
+  }
+  getEndpoints(cluster: ClusterId, ref: ServiceRef): ExportEndpoints | undefined {
+    return this.endpoints.get(refKey(ref))?.get(cluster);
+  }
+  listLeases(): ClusterLease[] {
+    return [...this.leases.values()];
+  }
+  getLease(cluster: ClusterId): ClusterLease | undefined {
+    return this.leases.get(cluster);
+  }
+
+  putRecord(record: ExportRecord): void {
+    put(this.records, refKey(record), record.cluster, record);
+    this.emit({ kind: 'ExportRecord', cluster: record.cluster, namespace: record.namespace, name: record.name });
+  }
+  removeRecord(cluster: ClusterId, ref: ServiceRef): void {
+    if (remove(this.records, refKey(ref), cluster)) this.emit({ kind: 'ExportRecord', cluster, namespace: ref.namespace, name: ref.name });
+  }
+  putEndpoints(endpoints: ExportEndpoints): void {
+    put(this.endpoints, refKey(endpoints), endpoints.cluster, endpoints);
+    this.emit({ kind: 'ExportEndpoints', cluster: endpoints.cluster, namespace: endpoints.namespace, name: endpoints.name });
+  }
+  removeEndpoints(cluster: ClusterId, ref: ServiceRef): void {
+    if (remove(this.endpoints, refKey(ref), cluster)) this.emit({ kind: 'ExportEndpoints', cluster, namespace: ref.namespace, name: ref.name });
+  }
+  putLease(lease: ClusterLease): void {
+    this.leases.set(lease.cluster, lease);
+    this.emit({ kind: 'Lease', cluster: lease.cluster });
+  }
+  removeLease(cluster: ClusterId): void {
+    if (this.leases.delete(cluster)) this.emit({ kind: 'Lease', cluster });
+  }
+}
+
+function put<V>(index: Map<string, Map<ClusterId, V>>, key: string, cluster: ClusterId, value: V): void {
+  let m = index.get(key);
+  if (m === undefined) index.set(key, (m = new Map()));
+  m.set(cluster, value);
+}
+
+function remove<V>(index: Map<string, Map<ClusterId, V>>, key: string, cluster: ClusterId): boolean {
+  const m = index.get(key);
+  if (m === undefined || !m.delete(cluster)) return false;
+  if (m.size === 0) index.delete(key);
+  return true;
+}
+
+export class MemoryBrokerConnection implements BrokerStore {
+  private readonly broker: MemoryBroker;
+  private readonly now: () => number;
+  private state: BrokerConnectivity;
+  private readonly listeners = new Set<(change: BrokerChange) => void>();
+  private readonly unlisten: () => void;
+
+  constructor(broker: MemoryBroker, now: () => number) {
+    this.broker = broker;
+    this.now = now;
+    this.state = { reachable: true, since: now() };
+    this.unlisten = broker.listen((change) => {
+      if (this.state.reachable) this.emit(change);
+    });
+  }
+
+  /** Cuts or restores this connection (tests, fault injection). */
+  setReachable(reachable: boolean, reason = 'connection to the broker lost'): void {
+    if (this.state.reachable === reachable) return;
+    this.state = reachable ? { reachable, since: this.now() } : { reachable, since: this.now(), reason };
+    this.emit({ kind: 'Connectivity' });
+  }
+
+  close(): void {
+    this.unlisten();
+    this.listeners.clear();
+  }
+
+  connectivity(): BrokerConnectivity {
+    return this.state;
+  }
+
+  subscribe(listener: (change: BrokerChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(change: BrokerChange): void {
+    for (const l of this.listeners) l(change);
+  }
+
+  private check(): void {
+    if (!this.state.reachable) throw new Error(`broker unreachable: ${this.state.reason ?? 'unknown reason'}`);
+  }
+
+  listRecords(): ExportRecord[] {
+    return this.broker.listRecords();
+  }
+  listRecordsFor(ref: ServiceRef): ExportRecord[] {
+    return this.broker.listRecordsFor(ref);
+  }
+  getRecord(cluster: ClusterId, ref: ServiceRef): ExportRecord | undefined {
+    return this.broker.getRecord(cluster, ref);
+  }
+  listEndpointsFor(ref: ServiceRef): ExportEndpoints[] {
+    return this.broker.listEndpointsFor(ref);
+  }
+  getEndpoints(cluster: ClusterId, ref: ServiceRef): ExportEndpoints | undefined {
+    return this.broker.getEndpoints(cluster, ref);
+  }
+  listLeases(): ClusterLease[] {
+    return this.broker.listLeases();
+  }
+  getLease(cluster: ClusterId): ClusterLease | undefined {
+    return this.broker.getLease(cluster);
+  }
+  async applyRecord(record: ExportRecord): Promise<void> {
+    this.check();
+    this.broker.putRecord(record);
+  }
+  async deleteRecord(cluster: ClusterId, ref: ServiceRef): Promise<void> {
+    this.check();
+    this.broker.removeRecord(cluster, ref);
+  }
+  async applyEndpoints(endpoints: ExportEndpoints): Promise<void> {
+    this.check();
+    this.broker.putEndpoints(endpoints);
+  }
+  async deleteEndpoints(cluster: ClusterId, ref: ServiceRef): Promise<void> {
+    this.check();
+    this.broker.removeEndpoints(cluster, ref);
+  }
+  async applyLease(lease: ClusterLease): Promise<void> {
+    this.check();
+    this.broker.putLease(lease);
+  }
+  async deleteLease(cluster: ClusterId): Promise<void> {
+    this.check();
+    this.broker.removeLease(cluster);
+  }
+}

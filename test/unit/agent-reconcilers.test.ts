@@ -1,0 +1,403 @@
+/**
+ * The exporter, importer and lease renewer driven end to end over the in-memory stores, on a
+ * manual clock (no sleeps).
+ */
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Exporter } from '../../src/agent/exporter.ts';
+import { Importer } from '../../src/agent/importer.ts';
+import { LeaseRenewer } from '../../src/agent/lease.ts';
+import type { Timers } from '../../src/agent/timers.ts';
+import type { LocalService } from '../../src/model/types.ts';
+import { MemoryBroker } from '../../src/standalone/memory-broker.ts';
+import { type ClusterInputs, MemoryLocalCluster, emptyInputs } from '../../src/standalone/memory-cluster.ts';
+
+const logger = pino({ level: 'silent' });
+const T0 = Date.parse('2024-05-01T12:00:00Z');
+
+function fakeTime() {
+  let now = T0;
+  let nextId = 1;
+  const pending = new Map<number, { at: number; fn: () => void }>();
+  const timers: Timers = {
+    setTimeout(fn, ms) {
+      const id = nextId++;
+      pending.set(id, { at: now + ms, fn });
+      return id;
+    },
+    clearTimeout(h) {
+      pending.delete(h as number);
+    },
+  };
+  const flush = async () => {
+    for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+  };
+  return {
+    timers,
+    now: () => now,
+    flush,
+    async advance(ms: number) {
+      const target = now + ms;
+      await flush();
+      for (;;) {
+        let best: [number, { at: number; fn: () => void }] | undefined;
+        for (const e of pending) if (e[1].at <= target && (best === undefined || e[1].at < best[1].at)) best = e;
+        if (best === undefined) break;
+        pending.delete(best[0]);
+        now = best[1].at;
+        best[1].fn();
+        await flush();
+      }
+      now = target;
+      await flush();
+    },
+  };
+}
+
+function svc(name: string, ip: string, over: Partial<LocalService> = {}): LocalService {
+  return {
+    namespace: 'shop',
+    name,
+    type: 'ClusterIP',
+    clusterIPs: [ip],
+    headless: false,
+    ipFamilies: ['IPv4'],
+    ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+    sessionAffinity: 'None',
+    publishNotReadyAddresses: false,
+    ...over,
+  };
+}
+
+function inputs(over: Partial<ClusterInputs>): ClusterInputs {
+  return { ...emptyInputs(), namespaces: ['shop'], ...over };
+}
+
+function webInputs(ip: string, createdAt: number, port = 80): ClusterInputs {
+  return inputs({
+    services: [svc('web', ip, { ports: [{ name: 'http', protocol: 'TCP', port }] })],
+    endpointSlices: [{ namespace: 'shop', name: 'web', sliceName: 'web-1', addressType: 'IPv4', endpoints: [{ addresses: ['10.9.9.9'], ready: true }], ports: [] }],
+    serviceExports: [{ namespace: 'shop', name: 'web', createdAt, generation: 1 }],
+  });
+}
+
+/** A clusterset of named clusters, each with an exporter and lease; `east` also imports. */
+function clusterset(t: ReturnType<typeof fakeTime>, names: string[], opts: { gcGraceMs?: number; leaseMs?: number } = {}) {
+  const broker = new MemoryBroker(t.now);
+  const gcGraceMs = opts.gcGraceMs ?? 60_000;
+  const members = new Map(
+    names.map((cluster) => {
+      const store = new MemoryLocalCluster(cluster);
+      const connection = broker.connect();
+      const exporter = new Exporter({ cluster, local: store, broker: connection, logger, gcGraceMs, now: t.now, timers: t.timers, random: () => 0.5 });
+      const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: opts.leaseMs ?? 10_000, renewMs: 2_000, logger, now: t.now, timers: t.timers });
+      return [cluster, { store, connection, exporter, lease }] as const;
+    }),
+  );
+  const east = members.get('east')!;
+  const importConnection = broker.connect();
+  const importer = new Importer({ cluster: 'east', local: east.store, broker: importConnection, logger, gcGraceMs, now: t.now, timers: t.timers, random: () => 0.5 });
+  return {
+    broker,
+    members,
+    east,
+    importer,
+    importConnection,
+    m: (n: string) => members.get(n)!,
+    async start() {
+      for (const m of members.values()) {
+        await m.lease.start();
+        m.exporter.start();
+      }
+      importer.start();
+      await this.settle();
+    },
+    async settle() {
+      for (let i = 0; i < 3; i++) {
+        await t.flush();
+        await Promise.all([...members.values()].map((m) => m.exporter.whenIdle()));
+        await importer.whenIdle();
+      }
+    },
+    async stop() {
+      await importer.stop();
+      for (const m of members.values()) {
+        await m.exporter.stop();
+        await m.lease.stop();
+      }
+    },
+  };
+}
+
+function conditionsOf(store: MemoryLocalCluster, name = 'web') {
+  return store.getExportConditions({ namespace: 'shop', name })?.map((c) => `${c.type}=${c.status}/${c.reason}`);
+}
+
+describe('exporter', () => {
+  it('an export created before its Service starts working when the Service appears', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east']);
+    cs.east.store.replaceInputs(inputs({ serviceExports: [{ namespace: 'shop', name: 'web', createdAt: 1, generation: 1 }] }));
+    await cs.start();
+    expect(conditionsOf(cs.east.store)).toEqual(['Valid=False/NoService', 'Ready=False/Failed', 'Conflict=False/NoConflicts']);
+    expect(cs.broker.listRecords()).toEqual([]);
+
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 1));
+    await cs.settle();
+    expect(conditionsOf(cs.east.store)).toEqual(['Valid=True/Valid', 'Ready=True/Exported', 'Conflict=False/NoConflicts']);
+    expect(cs.broker.listRecords().map((r) => r.cluster)).toEqual(['east']);
+    expect(cs.east.store.listImportedSlices({ namespace: 'shop', name: 'web' }).map((s) => s.sourceCluster)).toEqual(['east']);
+    await cs.stop();
+  });
+
+  it('ExternalName is rejected with InvalidServiceType and nothing is published', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east']);
+    cs.east.store.replaceInputs(inputs({ services: [svc('web', '', { type: 'ExternalName', clusterIPs: [] })], serviceExports: [{ namespace: 'shop', name: 'web', createdAt: 1, generation: 1 }] }));
+    await cs.start();
+    expect(conditionsOf(cs.east.store)?.[0]).toBe('Valid=False/InvalidServiceType');
+    expect(cs.broker.listRecords()).toEqual([]);
+    await cs.stop();
+  });
+
+  it('unexport and Service deletion remove this cluster’s broker objects', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'west']);
+    cs.m('west').store.replaceInputs(webInputs('10.2.0.10', 1));
+    await cs.start();
+    expect(cs.broker.getRecord('west', { namespace: 'shop', name: 'web' })).toBeDefined();
+
+    const noService = webInputs('10.2.0.10', 1);
+    noService.services = [];
+    cs.m('west').store.replaceInputs(noService);
+    await cs.settle();
+    expect(cs.broker.getRecord('west', { namespace: 'shop', name: 'web' })).toBeUndefined();
+    expect(cs.broker.getEndpoints('west', { namespace: 'shop', name: 'web' })).toBeUndefined();
+    expect(conditionsOf(cs.m('west').store)?.[0]).toBe('Valid=False/NoService');
+
+    cs.m('west').store.replaceInputs(webInputs('10.2.0.10', 1));
+    await cs.settle();
+    expect(cs.broker.getRecord('west', { namespace: 'shop', name: 'web' })).toBeDefined();
+    cs.m('west').store.replaceInputs(inputs({}));
+    await cs.settle();
+    expect(cs.broker.listRecords()).toEqual([]);
+    expect(cs.east.store.listImportedServices()).toEqual([]);
+    await cs.stop();
+  });
+
+  it('Conflict=True is reported on every involved export, the winner too', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'west']);
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 5, 8080));
+    cs.m('west').store.replaceInputs(webInputs('10.2.0.10', 1, 80));
+    await cs.start();
+    expect(conditionsOf(cs.east.store)?.[2]).toBe('Conflict=True/PortConflict');
+    expect(conditionsOf(cs.m('west').store)?.[2]).toBe('Conflict=True/PortConflict');
+    expect(cs.east.store.getImportedService({ namespace: 'shop', name: 'web' })?.ports).toEqual([{ name: 'http', protocol: 'TCP', port: 80 }]);
+
+    // Fixing east's port clears the condition on both sides.
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 5, 80));
+    await cs.settle();
+    expect(conditionsOf(cs.east.store)?.[2]).toBe('Conflict=False/NoConflicts');
+    expect(conditionsOf(cs.m('west').store)?.[2]).toBe('Conflict=False/NoConflicts');
+    await cs.stop();
+  });
+
+  it('a broker write failure is Ready=False/Failed and retried with backoff until it works', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east']);
+    await cs.start();
+    cs.east.connection.setReachable(false, 'test cut');
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 1));
+    await cs.settle();
+    expect(conditionsOf(cs.east.store)?.[1]).toBe('Ready=False/Failed');
+    expect(cs.broker.listRecords()).toEqual([]);
+    cs.east.connection.setReachable(true);
+    await t.advance(1_000);
+    await cs.settle();
+    expect(conditionsOf(cs.east.store)?.[1]).toBe('Ready=True/Exported');
+    expect(cs.broker.listRecords().length).toBe(1);
+    await cs.stop();
+  });
+
+  it('converges after a restart: a record whose export vanished meanwhile is withdrawn', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east']);
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 1));
+    await cs.start();
+    await cs.m('east').exporter.stop();
+    cs.east.store.replaceInputs(inputs({})); // deleted while the agent was down
+    expect(cs.broker.listRecords().length).toBe(1);
+    const restarted = new Exporter({ cluster: 'east', local: cs.east.store, broker: cs.east.connection, logger, gcGraceMs: 60_000, now: t.now, timers: t.timers });
+    restarted.start();
+    await restarted.whenIdle();
+    expect(cs.broker.listRecords()).toEqual([]);
+    await restarted.stop();
+    await cs.stop();
+  });
+
+  it('never rewrites objects that are already right', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'west']);
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 1));
+    cs.m('west').store.replaceInputs(webInputs('10.2.0.10', 2));
+    await cs.start();
+    let brokerWrites = 0;
+    let localWrites = 0;
+    cs.broker.listen((c) => {
+      if (c.kind !== 'Lease') brokerWrites++;
+    });
+    // Count apply calls, not events: the in-memory store would hide identical writes.
+    const applySvc = cs.east.store.applyImportedService.bind(cs.east.store);
+    const applySlice = cs.east.store.applyImportedSlice.bind(cs.east.store);
+    cs.east.store.applyImportedService = async (x) => {
+      localWrites++;
+      await applySvc(x);
+    };
+    cs.east.store.applyImportedSlice = async (x) => {
+      localWrites++;
+      await applySlice(x);
+    };
+    const writeStatus = cs.east.store.writeExportConditions.bind(cs.east.store);
+    let statusWrites = 0;
+    cs.east.store.writeExportConditions = async (ref, c) => {
+      statusWrites++;
+      await writeStatus(ref, c);
+    };
+    // Same inputs again, resyncs and a minute of lease renewals: nothing else changes.
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 1));
+    cs.m('east').exporter.resyncAll();
+    cs.importer.resyncAll();
+    await t.advance(60_000);
+    await cs.settle();
+    expect([brokerWrites, localWrites, statusWrites]).toEqual([0, 0, 0]);
+    await cs.stop();
+  });
+});
+
+describe('importer', () => {
+  it('a stale cluster is excluded when its lease expires, removed after the GC grace, back when it renews', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'south'], { gcGraceMs: 30_000, leaseMs: 10_000 });
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 1));
+    cs.m('south').store.replaceInputs(webInputs('10.4.0.10', 2));
+    await cs.start();
+    const ref = { namespace: 'shop', name: 'web' };
+    const southSlice = () => cs.east.store.listImportedSlices(ref).find((s) => s.sourceCluster === 'south');
+    expect(southSlice()?.excludedReason).toBeUndefined();
+
+    cs.m('south').lease.pause(); // last renewal at T0
+    await t.advance(10_000);
+    expect(southSlice()?.excludedReason).toBeUndefined(); // expires strictly after the duration
+    await t.advance(5);
+    expect(southSlice()?.excludedReason).toBe('lease expired at 2024-05-01T12:00:10.000Z');
+    expect(southSlice()?.endpoints.every((e) => !e.ready)).toBe(true);
+
+    await t.advance(30_000);
+    expect(southSlice()).toBeUndefined();
+    expect(cs.east.store.getImportedService(ref)?.clusters).toEqual(['east']);
+
+    await cs.m('south').lease.resume();
+    await cs.settle();
+    expect(southSlice()?.excludedReason).toBeUndefined();
+    expect(southSlice()?.endpoints[0]?.ready).toBe(true);
+    await cs.stop();
+  });
+
+  it('fail static: with the broker unreachable nothing changes locally, not even staleness', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'west']);
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 1));
+    cs.m('west').store.replaceInputs(webInputs('10.2.0.10', 2));
+    await cs.start();
+    const before = cs.east.store.allImportedSlices();
+    cs.importConnection.setReachable(false, 'partition');
+    cs.m('west').store.replaceInputs(inputs({})); // west withdraws while we cannot see the broker
+    for (const m of cs.members.values()) await m.lease.stop(); // and every lease expires
+    await t.advance(20_000);
+    await cs.settle();
+    expect(cs.east.store.allImportedSlices()).toEqual(before);
+
+    cs.importConnection.setReachable(true);
+    await cs.settle();
+    expect(cs.east.store.listImportedSlices({ namespace: 'shop', name: 'web' }).map((s) => [s.sourceCluster, s.excludedReason])).toEqual([
+      ['east', 'lease expired at 2024-05-01T12:00:10.000Z'],
+    ]);
+    await cs.stop();
+  });
+
+  it('imports appear when their namespace is created locally', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'west']);
+    cs.east.store.replaceInputs({ ...emptyInputs(), namespaces: ['default'] });
+    cs.m('west').store.replaceInputs(webInputs('10.2.0.10', 2));
+    await cs.start();
+    expect(cs.east.store.listImportedServices()).toEqual([]);
+    cs.east.store.replaceInputs({ ...emptyInputs(), namespaces: ['default', 'shop'] });
+    await cs.settle();
+    expect(cs.east.store.listImportedServices().map((s) => s.name)).toEqual(['web']);
+    await cs.stop();
+  });
+
+  it('repairs an imported slice deleted by someone else', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east']);
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 1));
+    await cs.start();
+    await cs.east.store.deleteImportedSlice({ namespace: 'shop', name: 'web' }, 'east');
+    await cs.settle();
+    expect(cs.east.store.listImportedSlices({ namespace: 'shop', name: 'web' }).length).toBe(1);
+    await cs.stop();
+  });
+
+  it('rejects invalid broker objects and counts them', async () => {
+    const t = fakeTime();
+    const rejected: string[] = [];
+    const broker = new MemoryBroker(t.now);
+    const store = new MemoryLocalCluster('east');
+    store.replaceInputs(inputs({}));
+    const importer = new Importer({ cluster: 'east', local: store, broker: broker.connect(), logger, gcGraceMs: 1000, now: t.now, timers: t.timers, metrics: { brokerObjectRejected: (k) => rejected.push(k) } });
+    broker.putLease({ cluster: 'evil', renewedAt: t.now(), durationMs: 10_000 });
+    broker.putRecord({ namespace: 'shop', name: 'web', cluster: 'evil', type: 'ClusterSetIP', ports: [{ name: 'http', protocol: 'TCP', port: 99999 }], serviceIPs: ['1.2.3.4'], ipFamilies: ['IPv4'], sessionAffinity: 'None', exportCreatedAt: 1 });
+    importer.start();
+    await t.flush();
+    await importer.whenIdle();
+    expect(store.listImportedServices()).toEqual([]);
+    expect(rejected).toEqual(['record']);
+    await importer.stop();
+  });
+});
+
+describe('lease renewer', () => {
+  it('renews every interval, stops while paused, renews at once on resume', async () => {
+    const t = fakeTime();
+    const broker = new MemoryBroker(t.now);
+    const lease = new LeaseRenewer({ cluster: 'east', broker: broker.connect(), durationMs: 10_000, renewMs: 2_000, logger, now: t.now, timers: t.timers });
+    await lease.start();
+    expect(broker.getLease('east')?.renewedAt).toBe(T0);
+    await t.advance(4_000);
+    expect(broker.getLease('east')?.renewedAt).toBe(T0 + 4_000);
+    lease.pause();
+    await t.advance(6_000);
+    expect(broker.getLease('east')?.renewedAt).toBe(T0 + 4_000);
+    await lease.resume();
+    expect(broker.getLease('east')?.renewedAt).toBe(T0 + 10_000);
+    await lease.stop();
+  });
+
+  it('keeps trying after failures', async () => {
+    const t = fakeTime();
+    const broker = new MemoryBroker(t.now);
+    const conn = broker.connect();
+    const outcomes: string[] = [];
+    const lease = new LeaseRenewer({ cluster: 'east', broker: conn, durationMs: 10_000, renewMs: 1_000, logger, now: t.now, timers: t.timers, metrics: { leaseRenewal: (o) => outcomes.push(o) } });
+    conn.setReachable(false);
+    await lease.start();
+    await t.advance(1_000);
+    conn.setReachable(true);
+    await t.advance(1_000);
+    expect(outcomes).toEqual(['error', 'error', 'ok']);
+    expect(broker.getLease('east')?.renewedAt).toBe(T0 + 2_000);
+    await lease.stop();
+  });
+});
