@@ -2,6 +2,9 @@
 import type { DnsServerConfig } from '../config/serve-config.ts';
 import type { ServiceEntry, Snapshot } from '../model/snapshot.ts';
 
+/** The banner names a handful of services; a 10,000-service state must not flood the terminal. */
+const LISTED_SERVICES = 8;
+
 /** IPv6 hosts need brackets inside a URL. */
 export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
@@ -48,6 +51,8 @@ export function tryLines(snapshot: Snapshot, config: DnsServerConfig, port: numb
     lines.push(`Why an answer is what it is:`);
     lines.push(`  npx clusterset-dns explain ${fqdn(first)} --server ${http}`);
   }
-  lines.push(`Metrics: ${http}/metrics   Services: ${services.map((s) => `${s.namespace}/${s.name}`).join(', ') || 'none yet'}`);
+  const listed = services.slice(0, LISTED_SERVICES).map((s) => `${s.namespace}/${s.name}`);
+  if (services.length > LISTED_SERVICES) listed.push(`(+${services.length - LISTED_SERVICES} more)`);
+  lines.push(`Metrics: ${http}/metrics   Services: ${listed.join(', ') || 'none yet'}`);
   return lines.join('\n');
 }

@@ -1,6 +1,9 @@
 /** The public surface of the server room, fixed early so the CLI and tests can code against it. */
 import type { DnsOptions, ListenAddress } from '../config/options.ts';
 import type { Snapshot } from '../model/snapshot.ts';
+import type { Logger } from 'pino';
+import type { Answer, Question } from '../dns/types.ts';
+import type { Metrics } from '../observability/metrics.ts';
 
 export interface DnsServerOptions {
   dns: DnsOptions;
@@ -18,4 +21,16 @@ export interface DnsServer {
   /** Atomically replace the state answers come from (and ship it to workers). */
   setSnapshot(snapshot: Snapshot): void;
   stop(): Promise<void>;
+  /** Why the server is not healthy (not started, stopped, no live worker), or null when it is. */
+  healthProblem?(): string | null;
+}
+
+/**
+ * What the server needs from the process around it (added by the server room). `answerFn` exists
+ * for tests that need a failing answer function; production always uses dns/answer.ts.
+ */
+export interface ServerDeps {
+  logger: Logger;
+  metrics: Metrics;
+  answerFn?: (snapshot: Snapshot, question: Question, opts: DnsOptions) => Answer;
 }

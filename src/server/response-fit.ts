@@ -1,0 +1,88 @@
+/**
+ * Size rules for a response (RFC 1035 §4.2.1, RFC 6891, RFC 2181 §9), applied to an encoded
+ * message by slicing at recorded section boundaries, never by re-encoding:
+ * 1. it fits: send it whole;
+ * 2. otherwise drop the Additional section (keeping OPT): no TC needed, it is optional data;
+ * 3. otherwise set TC=1 and keep as many whole answer records as fit when they are addresses
+ *    (a usable subset), or none for other types; authority is dropped.
+ */
+import type { EncodedMessage } from './response-encoder.ts';
+import { HEADER_SIZE } from './query-parser.ts';
+
+/** A ready-to-patch reply: bytes plus where the question name copies and the OPT record are. */
+export interface FittedResponse {
+  bytes: Buffer;
+  /** Offsets where the question name is written literally (12, plus literal owner names). */
+  qnameOffsets: number[];
+  /** Start of the OPT record, or -1. */
+  optOffset: number;
+}
+
+export const MIN_UDP_SIZE = 512;
+export const MAX_TCP_SIZE = 65535;
+
+/** The largest reply we may send over UDP for a query (with or without its EDNS payload size). */
+export function udpLimit(ednsPayloadSize: number | null, ourMax: number): number {
+  if (ednsPayloadSize === null) return MIN_UDP_SIZE;
+  return Math.min(Math.max(ednsPayloadSize, MIN_UDP_SIZE), ourMax);
+}
+
+export function fitResponse(msg: EncodedMessage, limit: number): FittedResponse {
+  const { bytes } = msg;
+  const optLength = bytes.length - msg.additionalEnd;
+  const allOffsets = [HEADER_SIZE, ...msg.ownerOffsets];
+  if (bytes.length <= limit) {
+    return { bytes, qnameOffsets: allOffsets, optOffset: msg.hasOpt ? msg.additionalEnd : -1 };
+  }
+  if (msg.authorityEnd + optLength <= limit) {
+    return cut(msg, msg.authorityEnd, { ancount: msg.answerEnds.length, nscount: -1, truncated: false });
+  }
+  let kept = 0;
+  if (msg.answersAreAddresses) {
+    while (kept < msg.answerEnds.length && msg.answerEnds[kept]! + optLength <= limit) kept++;
+  }
+  const end = kept > 0 ? msg.answerEnds[kept - 1]! : msg.questionEnd;
+  return cut(msg, end, { ancount: kept, nscount: 0, truncated: true });
+}
+
+/** Keeps bytes [0, end) plus the OPT record and fixes the counts (nscount -1 = unchanged). */
+function cut(msg: EncodedMessage, end: number, counts: { ancount: number; nscount: number; truncated: boolean }): FittedResponse {
+  const optLength = msg.bytes.length - msg.additionalEnd;
+  const out = Buffer.allocUnsafe(end + optLength);
+  msg.bytes.copy(out, 0, 0, end);
+  msg.bytes.copy(out, end, msg.additionalEnd);
+  out.writeUInt16BE(counts.ancount, 6);
+  if (counts.nscount >= 0) out.writeUInt16BE(counts.nscount, 8);
+  out.writeUInt16BE(msg.hasOpt ? 1 : 0, 10);
+  if (counts.truncated) out[2]! |= 0x02;
+  return {
+    bytes: out,
+    qnameOffsets: [HEADER_SIZE, ...msg.ownerOffsets.filter((offset) => offset < end)],
+    optOffset: msg.hasOpt ? end : -1,
+  };
+}
+
+/**
+ * Copies a fitted reply and stamps the per-query parts: ID, RD and CD copied from the query, the
+ * question name exactly as sent (0x20 case echo, also in literal owner names) and the DO bit.
+ */
+export function patchResponse(
+  fitted: FittedResponse,
+  query: Buffer,
+  id: number,
+  queryFlagsHi: number,
+  queryFlagsLo: number,
+  qnameEnd: number,
+  dnssecOk: boolean,
+): Buffer {
+  const out = Buffer.allocUnsafe(fitted.bytes.length);
+  fitted.bytes.copy(out);
+  out[0] = id >>> 8;
+  out[1] = id & 0xff;
+  out[2]! |= queryFlagsHi & 0x01; // RD
+  out[3]! |= queryFlagsLo & 0x10; // CD
+  for (const offset of fitted.qnameOffsets) query.copy(out, offset, HEADER_SIZE, qnameEnd);
+  // OPT: name(1) type(2) class(2) then TTL = ext-rcode(1) version(1) flags(2); DO is the top flag bit.
+  if (dnssecOk && fitted.optOffset >= 0) out[fitted.optOffset + 7]! |= 0x80;
+  return out;
+}

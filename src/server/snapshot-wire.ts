@@ -1,0 +1,54 @@
+/**
+ * Snapshot <-> plain JSON-safe object, for shipping the state to DNS worker processes over IPC
+ * (Maps and Sets do not survive the default JSON serialization of child-process messages).
+ */
+import type { ServiceEntry, Snapshot } from '../model/snapshot.ts';
+import { serviceKey } from '../model/types.ts';
+
+export interface SnapshotWire {
+  version: number;
+  synced: boolean;
+  localCluster: string;
+  services: ServiceEntry[];
+  namespaces: string[];
+  builtAt: number;
+  staleSource?: { reason: string; since: number };
+}
+
+export function snapshotToWire(snapshot: Snapshot): SnapshotWire {
+  const wire: SnapshotWire = {
+    version: snapshot.version,
+    synced: snapshot.synced,
+    localCluster: snapshot.localCluster,
+    services: [...snapshot.services.values()],
+    namespaces: [...snapshot.namespaces],
+    builtAt: snapshot.builtAt,
+  };
+  if (snapshot.staleSource) wire.staleSource = snapshot.staleSource;
+  return wire;
+}
+
+export function snapshotFromWire(wire: SnapshotWire): Snapshot {
+  const snapshot: Snapshot = {
+    version: wire.version,
+    synced: wire.synced,
+    localCluster: wire.localCluster,
+    services: new Map(wire.services.map((entry) => [serviceKey(entry), entry])),
+    namespaces: new Set(wire.namespaces),
+    builtAt: wire.builtAt,
+  };
+  if (wire.staleSource) snapshot.staleSource = wire.staleSource;
+  return snapshot;
+}
+
+/** Per source cluster: true when at least one of its backends is not excluded (lease, conflict…). */
+export function clusterHealth(snapshot: Snapshot): Map<string, boolean> {
+  const health = new Map<string, boolean>();
+  for (const service of snapshot.services.values()) {
+    for (const backend of service.backends) {
+      const healthy = backend.excludedReason === undefined || backend.excludedReason === '';
+      health.set(backend.cluster, (health.get(backend.cluster) ?? false) || healthy);
+    }
+  }
+  return health;
+}

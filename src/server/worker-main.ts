@@ -1,0 +1,105 @@
+/**
+ * Entry point of a DNS worker process (forked by worker-pool.ts with node:cluster). It binds its own
+ * UDP socket with SO_REUSEPORT (the kernel spreads datagrams over workers), shares the primary's
+ * TCP listener, answers from its own copy of the snapshot with its own cache, and reports metrics
+ * when the primary asks. It exits when the primary says so or goes away.
+ */
+import cluster from 'node:cluster';
+import type { LevelWithSilent } from 'pino';
+import { createLogger } from '../observability/logger.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import { Responder } from './responder.ts';
+import { snapshotFromWire } from './snapshot-wire.ts';
+import { listenTcp, type TcpListener } from './tcp-listener.ts';
+import { listenUdp, type UdpListener } from './udp-listener.ts';
+import { isMessage, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.ts';
+
+if (!cluster.isWorker) throw new Error('worker-main.ts is started by the DNS server primary, not directly');
+
+function send(message: FromWorker, then?: () => void): void {
+  if (process.connected && process.send) process.send(message, undefined, undefined, () => then?.());
+  else then?.();
+}
+
+function runWorker(): void {
+  const metrics = createMetrics();
+  let responder: Responder | null = null;
+  let listeners: { udp: UdpListener; tcp: TcpListener } | null = null;
+  let pendingSnapshot: ToWorker & { type: 'snapshot' } | null = null;
+  let logger = createLogger({ level: 'info', base: { component: 'dns-worker' } });
+
+  const applySnapshot = (message: ToWorker & { type: 'snapshot' }) => {
+    if (!responder) {
+      pendingSnapshot = message;
+      return;
+    }
+    responder.setSnapshot(snapshotFromWire(message.snapshot));
+    send({ type: 'snapshot-applied', version: message.snapshot.version });
+  };
+
+  const init = async (message: WorkerInit) => {
+    logger = createLogger({ level: message.logLevel as LevelWithSilent, base: { component: 'dns-worker', slot: message.slot } });
+    const current = new Responder({ dns: message.dns, stats: metrics.stats, logger });
+    responder = current;
+    if (pendingSnapshot) applySnapshot(pendingSnapshot);
+    pendingSnapshot = null;
+    try {
+      const udp = await listenUdp({ host: message.host, port: message.port, reusePort: true, responder: current, logger });
+      try {
+        const tcp = await listenTcp({
+          host: message.host,
+          port: message.port,
+          exclusive: false,
+          idleTimeoutMs: message.tcpIdleTimeoutMs,
+          maxConnections: message.tcpMaxConnections,
+          responder: current,
+          stats: metrics.stats,
+          logger,
+        });
+        listeners = { udp, tcp };
+      } catch (error) {
+        await udp.close();
+        throw error;
+      }
+      send({ type: 'listening' });
+    } catch (error) {
+      send({ type: 'bind-error', message: error instanceof Error ? error.message : String(error) }, () => process.exit(1));
+    }
+  };
+
+  const stop = async () => {
+    const current = listeners;
+    listeners = null;
+    if (current) await Promise.allSettled([current.udp.close(), current.tcp.close()]);
+    process.exit(0);
+  };
+
+  process.on('message', (raw: unknown) => {
+    if (!isMessage<ToWorker>(raw)) return;
+    switch (raw.type) {
+      case 'init':
+        void init(raw);
+        break;
+      case 'snapshot':
+        applySnapshot(raw);
+        break;
+      case 'metrics-request':
+        metrics
+          .exportForAggregation()
+          .then((json) => send({ type: 'metrics-response', id: raw.id, metrics: json }))
+          .catch((error: unknown) => logger.warn({ err: error }, 'could not export worker metrics'));
+        break;
+      case 'stop':
+        void stop();
+        break;
+    }
+  });
+  // The primary is gone (crashed or killed): nothing will ever stop us, so stop now.
+  process.on('disconnect', () => void stop());
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'DNS worker crashed; the primary restarts it');
+    process.exit(1);
+  });
+}
+
+runWorker();

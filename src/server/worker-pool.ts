@@ -1,0 +1,275 @@
+/**
+ * The primary side of `workers: N`: forks N DNS worker processes (node:cluster), ships each new
+ * snapshot to them (coalesced: a worker that is still receiving one gets only the newest next),
+ * restarts workers that die (with backoff; logged and counted), gathers their metrics for /metrics,
+ * and stops them within a bounded time.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { DnsServer, DnsServerOptions, ServerDeps } from './api.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import type { MetricsJson } from '../observability/metrics.ts';
+import { bindBoth } from './bind-both.ts';
+import { clusterHealth, snapshotToWire, type SnapshotWire } from './snapshot-wire.ts';
+import { isMessage, type FromWorker, type ToWorker } from './worker-protocol.ts';
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+const METRICS_TIMEOUT_MS = 2_000;
+const RESTART_BACKOFF_MIN_MS = 250;
+const RESTART_BACKOFF_MAX_MS = 10_000;
+/** A worker that stayed up this long resets its slot's backoff. */
+const STABLE_AFTER_MS = 30_000;
+
+interface Slot {
+  index: number;
+  worker: Worker | null;
+  listening: boolean;
+  startedAt: number;
+  failures: number;
+  /** A snapshot send is in flight; `pending` holds the newest one to send after it. */
+  sending: boolean;
+  pending: SnapshotWire | null;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+function workerEntry(): string {
+  // Source runs (.ts, Node type stripping) and the compiled build (.js) each fork their own kind.
+  const file = import.meta.url.endsWith('.ts') ? './worker-main.ts' : './worker-main.js';
+  return fileURLToPath(new URL(file, import.meta.url));
+}
+
+export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): DnsServer {
+  const { logger, metrics } = deps;
+  const slots: Slot[] = [];
+  let port = options.listen.port;
+  let latest: SnapshotWire | null = null;
+  let state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+  let metricsRequestId = 0;
+  const metricsWaiters = new Map<number, (workerId: number, json: MetricsJson) => void>();
+
+  metrics.addRemoteSource(() => collectWorkerMetrics());
+
+  function sendSnapshot(slot: Slot): void {
+    const worker = slot.worker;
+    if (!worker || !slot.pending || slot.sending || !worker.isConnected()) return;
+    const snapshot = slot.pending;
+    slot.pending = null;
+    slot.sending = true;
+    const message: ToWorker = { type: 'snapshot', snapshot };
+    worker.send(message, undefined, (error: Error | null) => {
+      slot.sending = false;
+      if (error) logger.warn({ err: error, slot: slot.index }, 'could not send snapshot to DNS worker');
+      sendSnapshot(slot);
+    });
+  }
+
+  function fork(slot: Slot, onListening?: (error?: Error) => void): void {
+    cluster.setupPrimary({ exec: workerEntry(), execArgv: [], args: [] });
+    const worker = cluster.fork();
+    slot.worker = worker;
+    slot.listening = false;
+    slot.startedAt = Date.now();
+    slot.sending = false;
+    worker.on('message', (raw: unknown) => {
+      if (!isMessage<FromWorker>(raw)) return;
+      switch (raw.type) {
+        case 'listening':
+          slot.listening = true;
+          logger.info({ slot: slot.index, workerPid: worker.process.pid }, 'DNS worker listening');
+          onListening?.();
+          onListening = undefined;
+          break;
+        case 'bind-error':
+          logger.error({ slot: slot.index, error: raw.message }, 'DNS worker could not bind');
+          onListening?.(new Error(raw.message));
+          onListening = undefined;
+          break;
+        case 'metrics-response':
+          metricsWaiters.get(raw.id)?.(worker.id, raw.metrics);
+          break;
+        case 'snapshot-applied':
+          break;
+      }
+    });
+    worker.on('error', (error) => logger.warn({ err: error, slot: slot.index }, 'DNS worker IPC error'));
+    worker.on('exit', (code, signal) => {
+      if (slot.worker !== worker) return;
+      slot.worker = null;
+      slot.listening = false;
+      onListening?.(new Error(`DNS worker exited before listening (code ${code}, signal ${signal})`));
+      onListening = undefined;
+      if (state !== 'running') return;
+      scheduleRestart(slot, code, signal);
+    });
+    const init: ToWorker = {
+      type: 'init',
+      dns: options.dns,
+      host: options.listen.host,
+      port,
+      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs,
+      tcpMaxConnections: Math.max(1, Math.ceil(options.tcpMaxConnections / options.workers)),
+      logLevel: logger.level,
+      slot: slot.index,
+    };
+    worker.send(init);
+    slot.pending = latest;
+    sendSnapshot(slot);
+  }
+
+  function scheduleRestart(slot: Slot, code: number | null, signal: string | null): void {
+    if (Date.now() - slot.startedAt > STABLE_AFTER_MS) slot.failures = 0;
+    const delay = Math.min(RESTART_BACKOFF_MIN_MS * 2 ** slot.failures, RESTART_BACKOFF_MAX_MS);
+    slot.failures++;
+    metrics.workerRestarts.inc();
+    logger.warn({ slot: slot.index, code, signal, restartInMs: delay }, 'DNS worker died; restarting it');
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = null;
+      if (state === 'running') fork(slot);
+    }, delay);
+  }
+
+  async function collectWorkerMetrics(): Promise<MetricsJson[]> {
+    const live = slots.map((s) => s.worker).filter((w): w is Worker => w !== null && w.isConnected());
+    if (live.length === 0) return [];
+    const id = ++metricsRequestId;
+    const results = new Map<number, MetricsJson>();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, METRICS_TIMEOUT_MS);
+      metricsWaiters.set(id, (workerId, json) => {
+        results.set(workerId, json);
+        if (results.size === live.length) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      for (const worker of live) {
+        try {
+          worker.send({ type: 'metrics-request', id } satisfies ToWorker);
+        } catch (error) {
+          logger.debug({ err: error }, 'metrics request to a DNS worker failed');
+        }
+      }
+    });
+    metricsWaiters.delete(id);
+    return [...results.values()];
+  }
+
+  async function stopWorkers(): Promise<void> {
+    for (const slot of slots) {
+      if (slot.restartTimer) clearTimeout(slot.restartTimer);
+      slot.restartTimer = null;
+    }
+    const exits = slots
+      .map((slot) => slot.worker)
+      .filter((w): w is Worker => w !== null)
+      .map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) return resolve();
+            const timer = setTimeout(() => {
+              logger.warn({ pid: worker.process.pid }, 'DNS worker did not stop in time; killing it');
+              worker.process.kill('SIGKILL');
+            }, STOP_TIMEOUT_MS);
+            worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            try {
+              if (worker.isConnected()) worker.send({ type: 'stop' } satisfies ToWorker);
+              else worker.process.kill('SIGTERM');
+            } catch {
+              worker.process.kill('SIGTERM');
+            }
+          }),
+      );
+    await Promise.all(exits);
+  }
+
+  return {
+    async start() {
+      if (state !== 'new') throw new Error(`DNS server cannot start: it is ${state}`);
+      state = 'starting';
+      try {
+        if (port === 0) port = await findFreePort(options);
+        const started = Array.from({ length: options.workers }, (_, index) => {
+          const slot: Slot = { index, worker: null, listening: false, startedAt: 0, failures: 0, sending: false, pending: null, restartTimer: null };
+          slots.push(slot);
+          return new Promise<void>((resolve, reject) => fork(slot, (error) => (error ? reject(error) : resolve())));
+        });
+        await withTimeout(Promise.all(started), START_TIMEOUT_MS, `DNS workers did not start within ${START_TIMEOUT_MS} ms`);
+      } catch (error) {
+        state = 'stopped';
+        await stopWorkers();
+        throw error;
+      }
+      state = 'running';
+      logger.info({ host: options.listen.host, port, workers: options.workers }, 'DNS server listening (UDP and TCP) in worker processes');
+      return { port };
+    },
+    setSnapshot(snapshot: Snapshot) {
+      metrics.setSnapshotInfo({ version: snapshot.version, builtAt: snapshot.builtAt, clusterHealthy: clusterHealth(snapshot) });
+      latest = snapshotToWire(snapshot);
+      for (const slot of slots) {
+        slot.pending = latest;
+        sendSnapshot(slot);
+      }
+    },
+    async stop() {
+      if (state === 'stopped' || state === 'new') {
+        state = 'stopped';
+        return;
+      }
+      state = 'stopped';
+      await stopWorkers();
+      logger.info('DNS server stopped (workers terminated)');
+    },
+    healthProblem() {
+      if (state !== 'running') return `DNS server is ${state}`;
+      const up = slots.filter((s) => s.listening).length;
+      return up > 0 ? null : `none of the ${slots.length} DNS workers is listening`;
+    },
+  };
+}
+
+/** Port 0 with workers: pick a port free for both UDP and TCP here, then let every worker bind it. */
+async function findFreePort(options: DnsServerOptions): Promise<number> {
+  const { udp, tcp } = await bindBoth(
+    options.listen,
+    (h, p) =>
+      new Promise<{ port: number; close(): Promise<void> }>((resolve, reject) => {
+        const socket = dgram.createSocket(net.isIPv6(h) ? 'udp6' : 'udp4');
+        socket.once('error', reject);
+        socket.bind({ address: h, port: p, exclusive: true }, () =>
+          resolve({ port: socket.address().port, close: () => new Promise((done) => socket.close(() => done())) }),
+        );
+      }),
+    (h, p) =>
+      new Promise<{ close(): Promise<void> }>((resolve, reject) => {
+        const server = net.createServer();
+        server.once('error', reject);
+        server.listen({ host: h, port: p, exclusive: true }, () => resolve({ close: () => new Promise((done) => server.close(() => done())) }));
+      }),
+  );
+  const port = udp.port;
+  await Promise.all([udp.close(), tcp.close()]);
+  return port;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

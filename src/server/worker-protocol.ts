@@ -1,0 +1,31 @@
+/** Messages between the primary and DNS worker processes (JSON over the cluster IPC channel). */
+import type { DnsOptions } from '../config/options.ts';
+import type { MetricsJson } from '../observability/metrics.ts';
+import type { SnapshotWire } from './snapshot-wire.ts';
+
+export interface WorkerInit {
+  type: 'init';
+  dns: DnsOptions;
+  host: string;
+  port: number;
+  tcpIdleTimeoutMs: number;
+  tcpMaxConnections: number;
+  logLevel: string;
+  slot: number;
+}
+
+export type ToWorker =
+  | WorkerInit
+  | { type: 'snapshot'; snapshot: SnapshotWire }
+  | { type: 'metrics-request'; id: number }
+  | { type: 'stop' };
+
+export type FromWorker =
+  | { type: 'listening' }
+  | { type: 'bind-error'; message: string }
+  | { type: 'snapshot-applied'; version: number }
+  | { type: 'metrics-response'; id: number; metrics: MetricsJson };
+
+export function isMessage<T extends { type: string }>(value: unknown): value is T {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}

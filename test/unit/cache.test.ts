@@ -1,0 +1,85 @@
+/**
+ * The encoded-answer cache: keyed by snapshot version (a new snapshot never serves old bytes),
+ * by EDNS presence, qtype and class, and case-insensitively by name; bounded in size.
+ */
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.ts';
+import { QueryStats } from '../../src/observability/query-stats.ts';
+import { cacheKey } from '../../src/server/answer-cache.ts';
+import { Responder, TRANSPORT_UDP } from '../../src/server/responder.ts';
+import { fixtureSnapshot, fixtureState, OPTIONS } from '../helpers/dns-fixture.ts';
+import { buildQuery, decodeReply, type QuerySpec } from '../e2e/server-helpers.ts';
+
+const logger = createLogger({ level: 'silent' });
+
+function setup(cacheMaxBytes?: number) {
+  const stats = new QueryStats();
+  const responder = new Responder(cacheMaxBytes === undefined ? { dns: OPTIONS, stats, logger } : { dns: OPTIONS, stats, logger, cacheMaxBytes });
+  const ask = (spec: QuerySpec) => decodeReply(responder.respond(buildQuery(spec), TRANSPORT_UDP)!);
+  return { stats, responder, ask };
+}
+
+describe('answer cache', () => {
+  it('serves a repeated question from the cache, whatever its case', () => {
+    const { stats, responder, ask } = setup();
+    responder.setSnapshot(fixtureSnapshot());
+    ask({ name: 'api.shop.svc.clusterset.local', qtype: 1 });
+    const again = ask({ name: 'API.Shop.svc.clusterset.local', qtype: 1, id: 77 });
+    expect([stats.cacheMisses, stats.cacheHits]).toEqual([1, 1]);
+    expect([again.id, again.packet.answers[0]!.name, again.packet.answers[0]!.address]).toEqual([77, 'API.Shop.svc.clusterset.local', '242.0.0.1']);
+  });
+
+  it('keeps separate entries with and without EDNS, and per qtype', () => {
+    const { stats, responder, ask } = setup();
+    responder.setSnapshot(fixtureSnapshot());
+    const name = 'api.shop.svc.clusterset.local';
+    const plain = ask({ name, qtype: 1 });
+    const edns = ask({ name, qtype: 1, edns: {} });
+    const aaaa = ask({ name, qtype: 28 });
+    expect(stats.cacheMisses).toBe(3);
+    expect([plain.packet.additionals.length, edns.packet.additionals.length]).toEqual([0, 1]);
+    expect(aaaa.packet.answers.map((a) => a.address)).toEqual(['fd00:242::1']);
+  });
+
+  it('a new snapshot version is answered from the new state, not old bytes', () => {
+    const { responder, ask } = setup();
+    responder.setSnapshot(fixtureSnapshot({}, 1));
+    expect(ask({ name: 'pay.billing.svc.clusterset.local', qtype: 1 }).rcode).toBe(0);
+    const state = fixtureState();
+    const withoutPay = { services: state.services.filter((s) => s.name !== 'pay'), slices: state.slices.filter((s) => s.name !== 'pay') };
+    responder.setSnapshot(fixtureSnapshot(withoutPay, 2));
+    expect(ask({ name: 'pay.billing.svc.clusterset.local', qtype: 1 }).rcode).toBe(3);
+  });
+
+  it('a repeated version number (a restarted source) drops cached bytes', () => {
+    const { responder, ask } = setup();
+    responder.setSnapshot(fixtureSnapshot({}, 5));
+    expect(ask({ name: 'pay.billing.svc.clusterset.local', qtype: 1 }).rcode).toBe(0);
+    const state = fixtureState();
+    responder.setSnapshot(fixtureSnapshot({ services: state.services.filter((s) => s.name !== 'pay') }, 5));
+    expect(ask({ name: 'pay.billing.svc.clusterset.local', qtype: 1 }).rcode).toBe(3);
+  });
+
+  it('key parts are all significant', () => {
+    const base = { version: 1, edns: false, qtype: 1, qclass: 1, nameKey: '\u0001a\u0000' };
+    const keys = new Set([
+      cacheKey(base),
+      cacheKey({ ...base, version: 2 }),
+      cacheKey({ ...base, edns: true }),
+      cacheKey({ ...base, qtype: 28 }),
+      cacheKey({ ...base, qclass: 3 }),
+      cacheKey({ ...base, nameKey: '\u0001b\u0000' }),
+    ]);
+    expect(keys.size).toBe(6);
+  });
+
+  it('stays within its byte bound under many distinct names', () => {
+    const { stats, responder, ask } = setup(64 * 1024);
+    responder.setSnapshot(fixtureSnapshot());
+    for (let i = 0; i < 2000; i++) ask({ name: `n${i}.shop.svc.clusterset.local`, qtype: 1 });
+    expect(stats.cacheMisses).toBe(2000);
+    // Old entries were evicted: asking the first name again is a miss.
+    ask({ name: 'n0.shop.svc.clusterset.local', qtype: 1 });
+    expect(stats.cacheMisses).toBe(2001);
+  });
+});
