@@ -1,0 +1,236 @@
+/**
+ * `clusterset-dns agent`: the production agent of one member cluster. The same reconcilers as the
+ * embedded default (Exporter, Importer, LeaseRenewer) run against informer-backed stores on this
+ * cluster's API server and on the broker's.
+ */
+import type { KubeConfig } from '../kube/client.ts';
+import type { Logger } from 'pino';
+import { Exporter } from '../agent/exporter.ts';
+import { Importer } from '../agent/importer.ts';
+import { LeaseRenewer } from '../agent/lease.ts';
+import { parseAgentConfig, AGENT_FLAGS, type AgentConfig } from '../config/agent-config.ts';
+import { formatFlags, UsageError } from '../config/flags.ts';
+import { KubeBrokerStore } from '../kube/broker-store.ts';
+import { describeApiError, discoverMcsVersion, loadKubeConfig, serverOf } from '../kube/client.ts';
+import { KubeLocalClusterStore } from '../kube/local-cluster-store.ts';
+import { createLogger } from '../observability/index.ts';
+import { createAgentHttp } from './agent-http.ts';
+import { createAgentMetrics, type AgentMetricsRegistry } from './agent-metrics.ts';
+import type { Io } from './main.ts';
+import { waitForShutdownSignal } from './signals.ts';
+
+const AGENT_HELP = `Usage: clusterset-dns agent --cluster-id ID --broker-kubeconfig FILE [flags]
+
+Runs in every member cluster. Exports this cluster's ServiceExported services to the broker (one
+record, its EndpointSlices and a heartbeat Lease per cluster, in --broker-namespace) and imports
+every cluster's exports back as ServiceImports and MCS EndpointSlices in this cluster. Uses the
+pod's service account unless --kubeconfig is given. If the broker is unreachable, imports stay as
+they are (fail static) and the metric clusterset_dns_agent_broker_reachable says 0.
+
+Flags:
+${formatFlags(AGENT_FLAGS)}`;
+
+export interface AgentRuntimeOptions {
+  clusterId: string;
+  local: KubeConfig;
+  broker: KubeConfig;
+  brokerNamespace: string;
+  namespaces?: readonly string[];
+  leaseDurationMs: number;
+  leaseRenewMs: number;
+  gcGraceMs: number;
+  resyncMs: number;
+  concurrency: number;
+  logger: Logger;
+  metrics?: AgentMetricsRegistry;
+  /** Informer backoff (tests use short ones). */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Retry delay of failed reconciles. */
+  retryBaseMs?: number;
+}
+
+export interface RunningAgent {
+  /** Resolves once both caches synced and the reconcilers run (rejects if stopped first). */
+  readonly started: Promise<void>;
+  /** Why the agent is not ready (caches not synced), or null. */
+  notReady(): string | null;
+  readonly local: KubeLocalClusterStore;
+  readonly broker: KubeBrokerStore;
+  /** Resolves when both reconcilers' queues are empty. */
+  whenIdle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const DISCOVERY_RETRY_MS = 2_000;
+const SYNC_LOG_EVERY_MS = 30_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Retries API discovery until it works or `stopped()` (an API server may start after the agent). */
+async function discoverUntil(kc: KubeConfig, what: string, logger: Logger, stopped: () => boolean): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await discoverMcsVersion(kc);
+    } catch (err) {
+      if (stopped()) throw new Error('stopped');
+      if (attempt === 1 || attempt % 15 === 0) logger.warn({ server: serverOf(kc), err: describeApiError(err), attempt }, `${what}: API discovery failed; retrying`);
+      await sleep(DISCOVERY_RETRY_MS);
+    }
+  }
+}
+
+export function startAgent(options: AgentRuntimeOptions): RunningAgent {
+  const logger = options.logger.child({ cluster: options.clusterId });
+  const metrics = options.metrics ?? createAgentMetrics({ defaultMetrics: false });
+  const backoff = {
+    ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
+    ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
+  };
+  let stopped = false;
+  let local: KubeLocalClusterStore | undefined;
+  let broker: KubeBrokerStore | undefined;
+  let exporter: Exporter | undefined;
+  let importer: Importer | undefined;
+  let lease: LeaseRenewer | undefined;
+  let synced = false;
+  let phase = 'discovering the MCS API versions';
+
+  const started = (async () => {
+    const [localVersion, brokerVersion] = await Promise.all([
+      discoverUntil(options.local, 'local cluster', logger, () => stopped),
+      discoverUntil(options.broker, 'broker', logger, () => stopped),
+    ]);
+    if (stopped) throw new Error('stopped');
+    logger.info({ local: serverOf(options.local), localMcs: localVersion, broker: serverOf(options.broker), brokerMcs: brokerVersion, brokerNamespace: options.brokerNamespace }, 'agent starting');
+    local = new KubeLocalClusterStore({
+      kubeConfig: options.local,
+      cluster: options.clusterId,
+      mcsVersion: localVersion,
+      ...(options.namespaces === undefined ? {} : { namespaces: options.namespaces }),
+      logger,
+      metrics: metrics.hooks,
+      ...backoff,
+    });
+    broker = new KubeBrokerStore({
+      kubeConfig: options.broker,
+      namespace: options.brokerNamespace,
+      cluster: options.clusterId,
+      mcsVersion: brokerVersion,
+      // Our own renewals must show up in the watch well before anyone else's lease could look expired.
+      heartbeatTimeoutMs: Math.max(options.leaseRenewMs + 500, options.leaseDurationMs - options.leaseRenewMs - 2_000),
+      logger,
+      metrics: metrics.hooks,
+      ...backoff,
+    });
+    local.start();
+    broker.start();
+    phase = 'waiting for the local and broker caches to sync';
+    // Reconcile nothing before both caches are complete: a partial cache would look like deletions.
+    for (;;) {
+      try {
+        await Promise.all([local.waitForSync(SYNC_LOG_EVERY_MS), broker.waitForSync(SYNC_LOG_EVERY_MS)]);
+        break;
+      } catch (err) {
+        if (stopped) throw new Error('stopped');
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'caches not synced yet; still waiting');
+      }
+    }
+    if (stopped) throw new Error('stopped');
+    const queue = { concurrency: options.concurrency, ...(options.retryBaseMs === undefined ? {} : { baseDelayMs: options.retryBaseMs }) };
+    lease = new LeaseRenewer({ cluster: options.clusterId, broker, durationMs: options.leaseDurationMs, renewMs: options.leaseRenewMs, logger, metrics: metrics.hooks });
+    exporter = new Exporter({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs });
+    importer = new Importer({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs });
+    await lease.start();
+    exporter.start();
+    importer.start();
+    // The reconcilers' resync starts from records and ServiceImports; slices left without either
+    // by a crash between two writes are visited too, and removed when nothing wants them.
+    broker.replayOwnEndpoints();
+    local.replayImportedSlices();
+    synced = true;
+    phase = 'running';
+    logger.info({ exports: local.listServiceExports().length, brokerRecords: broker.listRecords().length }, 'agent synced: reconciling every key');
+  })();
+  // The caller awaits `started`; this keeps an early stop() from surfacing as an unhandled rejection.
+  started.catch(() => undefined);
+
+  return {
+    started,
+    notReady: () => (synced ? null : phase),
+    get local() {
+      if (local === undefined) throw new Error('agent not started yet');
+      return local;
+    },
+    get broker() {
+      if (broker === undefined) throw new Error('agent not started yet');
+      return broker;
+    },
+    async whenIdle() {
+      await Promise.all([exporter?.whenIdle(), importer?.whenIdle()]);
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await started.catch(() => undefined);
+      // The lease is left to expire, not deleted: a restarting agent must not make its cluster
+      // vanish from every other cluster's answers.
+      await Promise.allSettled([exporter?.stop(), importer?.stop(), lease?.stop()]);
+      local?.stop();
+      broker?.stop();
+      logger.info('agent stopped');
+    },
+  };
+}
+
+function loadOrUsage(path: string | undefined, what: string): KubeConfig {
+  try {
+    return loadKubeConfig(path, what);
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+export async function runAgent(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
+  const { config, help } = parseAgentConfig(argv, env);
+  if (help || !config) {
+    io.stdout.write(`${AGENT_HELP}\n`);
+    return 0;
+  }
+  return runAgentWith(config, io);
+}
+
+async function runAgentWith(config: AgentConfig, io: Io): Promise<number> {
+  const local = loadOrUsage(config.kubeconfig, '--kubeconfig');
+  const broker = loadOrUsage(config.brokerKubeconfig, '--broker-kubeconfig');
+  const logger = createLogger({ level: config.logLevel, destination: io.stdout });
+  const metrics = createAgentMetrics();
+  const agent = startAgent({
+    clusterId: config.clusterId,
+    local,
+    broker,
+    brokerNamespace: config.brokerNamespace,
+    ...(config.namespaces === undefined ? {} : { namespaces: config.namespaces }),
+    leaseDurationMs: config.leaseDurationMs,
+    leaseRenewMs: config.leaseRenewMs,
+    gcGraceMs: config.gcGraceMs,
+    resyncMs: config.resyncMs,
+    concurrency: config.concurrency,
+    logger,
+    metrics,
+  });
+  const http = createAgentHttp({ listen: config.httpListen, metrics: () => metrics.render(), notReady: () => agent.notReady(), logger });
+  try {
+    const { port } = await http.start();
+    logger.info({ http: `${config.httpListen.host}:${port}` }, 'agent HTTP listening (/metrics, /healthz, /readyz)');
+  } catch (err) {
+    await agent.stop();
+    throw err;
+  }
+  const signal = await waitForShutdownSignal();
+  logger.info({ signal }, 'shutting down');
+  await Promise.allSettled([agent.stop(), http.stop()]);
+  return 0;
+}

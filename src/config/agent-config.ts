@@ -1,0 +1,73 @@
+/** The `agent` command's flags (each with an environment equivalent) and its validated config. */
+import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
+import { LOG_LEVELS, type LogLevel } from './serve-config.ts';
+import type { ListenAddress } from './options.ts';
+import { parseClusterId, parseListen } from './validate.ts';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+export const AGENT_FLAGS: readonly FlagSpec[] = [
+  { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'this cluster\'s ID: one or two DNS labels (required)' },
+  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of this cluster (default: in-cluster service account)' },
+  { name: 'broker-kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the broker API server (required)' },
+  { name: 'broker-namespace', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_NAMESPACE', metavar: 'NS', default: 'clusterset-broker', help: 'broker namespace holding every cluster\'s records, slices and leases' },
+  { name: 'namespaces', kind: 'list', env: 'CLUSTERSET_DNS_NAMESPACES', metavar: 'NS', default: [], help: 'watch only these namespaces; repeatable or comma-separated (default: all)' },
+  { name: 'lease-duration', kind: 'int', env: 'CLUSTERSET_DNS_LEASE_DURATION', metavar: 'SECONDS', min: 1, max: 3600, default: 30, help: 'this cluster\'s lease duration: importers mark it stale this long after its last renewal' },
+  { name: 'lease-renew', kind: 'int', env: 'CLUSTERSET_DNS_LEASE_RENEW', metavar: 'SECONDS', min: 1, max: 3600, default: 10, help: 'lease renewal interval (less than --lease-duration)' },
+  { name: 'gc-grace', kind: 'int', env: 'CLUSTERSET_DNS_GC_GRACE', metavar: 'SECONDS', min: 0, max: 604800, default: 600, help: 'how long a stale cluster\'s imports stay (excluded) before they are removed' },
+  { name: 'resync', kind: 'int', env: 'CLUSTERSET_DNS_RESYNC', metavar: 'SECONDS', min: 0, max: 86400, default: 300, help: 'full reconcile of every key this often, a safety net for missed events (0: off)' },
+  { name: 'concurrency', kind: 'int', env: 'CLUSTERSET_DNS_CONCURRENCY', metavar: 'N', min: 1, max: 64, default: 8, help: 'keys reconciled in parallel, per direction (export, import)' },
+  { name: 'http-listen', kind: 'string', env: 'CLUSTERSET_DNS_AGENT_HTTP_LISTEN', metavar: 'HOST:PORT', default: '127.0.0.1:9154', help: 'HTTP address for /metrics, /healthz, /readyz' },
+  { name: 'log-level', kind: 'enum', env: 'CLUSTERSET_DNS_LOG_LEVEL', metavar: 'LEVEL', choices: LOG_LEVELS, default: 'info', help: 'log level' },
+];
+
+export interface AgentConfig {
+  clusterId: string;
+  /** Undefined: in-cluster config. */
+  kubeconfig?: string;
+  brokerKubeconfig: string;
+  brokerNamespace: string;
+  /** Undefined: every namespace. */
+  namespaces?: string[];
+  leaseDurationMs: number;
+  leaseRenewMs: number;
+  gcGraceMs: number;
+  resyncMs: number;
+  concurrency: number;
+  httpListen: ListenAddress;
+  logLevel: LogLevel;
+}
+
+function parseNamespace(raw: string, what: string): string {
+  if (!DNS_LABEL.test(raw)) throw new UsageError(`${what} must be a namespace name (a DNS label), got ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): { config?: AgentConfig; help: boolean } {
+  const parsed = parseArgs('agent', argv, AGENT_FLAGS, env);
+  if (parsed.help) return { help: true };
+  const v = parsed.values;
+  if (v['cluster-id'] === undefined) throw new UsageError('agent: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)');
+  if (v['broker-kubeconfig'] === undefined) throw new UsageError('agent: --broker-kubeconfig FILE is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG)');
+  const leaseDurationMs = (v['lease-duration'] as number) * 1000;
+  const leaseRenewMs = (v['lease-renew'] as number) * 1000;
+  if (leaseRenewMs >= leaseDurationMs) {
+    throw new UsageError(`--lease-renew (${leaseRenewMs / 1000}s) must be shorter than --lease-duration (${leaseDurationMs / 1000}s)`);
+  }
+  const namespaces = (v['namespaces'] as string[]).map((ns) => parseNamespace(ns, '--namespaces'));
+  const config: AgentConfig = {
+    clusterId: parseClusterId(v['cluster-id'] as string, '--cluster-id'),
+    brokerKubeconfig: v['broker-kubeconfig'] as string,
+    brokerNamespace: parseNamespace(v['broker-namespace'] as string, '--broker-namespace'),
+    leaseDurationMs,
+    leaseRenewMs,
+    gcGraceMs: (v['gc-grace'] as number) * 1000,
+    resyncMs: (v['resync'] as number) * 1000,
+    concurrency: v['concurrency'] as number,
+    httpListen: parseListen(v['http-listen'] as string, '--http-listen'),
+    logLevel: v['log-level'] as LogLevel,
+  };
+  if (v['kubeconfig'] !== undefined) config.kubeconfig = v['kubeconfig'] as string;
+  if (namespaces.length > 0) config.namespaces = [...new Set(namespaces)];
+  return { help: false, config };
+}

@@ -1,0 +1,29 @@
+/** The `dns` command's flags: the DNS server flags of `serve`, plus where the imports are read. */
+import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
+import { DNS_SERVER_FLAGS, dnsServerConfigFrom, type DnsServerConfig } from './serve-config.ts';
+import { parseClusterId } from './validate.ts';
+
+export const DNS_FLAGS: readonly FlagSpec[] = [
+  { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'the cluster this server runs in (local-first answers prefer it; required)' },
+  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of this cluster (default: in-cluster service account)' },
+  ...DNS_SERVER_FLAGS,
+];
+
+export interface DnsCommandConfig extends DnsServerConfig {
+  clusterId: string;
+  kubeconfig?: string;
+}
+
+export function parseDnsConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  cores?: number,
+): { config?: DnsCommandConfig; help: boolean } {
+  const parsed = parseArgs('dns', argv, DNS_FLAGS, env);
+  if (parsed.help) return { help: true };
+  const v = parsed.values;
+  if (v['cluster-id'] === undefined) throw new UsageError('dns: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)');
+  const config: DnsCommandConfig = { ...dnsServerConfigFrom(v, cores), clusterId: parseClusterId(v['cluster-id'] as string, '--cluster-id') };
+  if (v['kubeconfig'] !== undefined) config.kubeconfig = v['kubeconfig'] as string;
+  return { help: false, config };
+}

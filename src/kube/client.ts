@@ -1,0 +1,116 @@
+/**
+ * Kubernetes client configuration: a kubeconfig file when one is given, the pod's in-cluster
+ * service-account config otherwise, and API discovery of which MCS versions a cluster serves.
+ */
+import { existsSync } from 'node:fs';
+import { ApisApi, KubeConfig, ServerConfiguration, createConfiguration, type Configuration, type RequestContext } from '@kubernetes/client-node';
+import { MCS_GROUP } from './objects.ts';
+
+/** Loads a kubeconfig file, or the in-cluster config (service-account token + CA) when `path` is unset. */
+export function loadKubeConfig(path: string | undefined, what: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path !== undefined) {
+    if (!existsSync(path)) throw new Error(`${what} ${path}: no such file`);
+    try {
+      kc.loadFromFile(path);
+    } catch (err) {
+      throw new Error(`${what} ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  } else {
+    kc.loadFromCluster();
+    if (kc.getCurrentCluster()?.server === 'https://undefined:undefined') {
+      throw new Error(`${what}: not running in a pod (KUBERNETES_SERVICE_HOST unset); pass a kubeconfig file`);
+    }
+  }
+  if (kc.getCurrentCluster() === null) throw new Error(`${what}: the kubeconfig has no current cluster`);
+  return kc;
+}
+
+/**
+ * An API client whose requests share one connection pool. client-node 2.0.1 builds a new undici
+ * Agent for every request when TLS options are set (a CA, client certificates), so each write
+ * paid a TCP + TLS handshake, on both ends; under load that was most of an agent's write cost.
+ * Authentication is still applied per request (rotated tokens are picked up); only the dispatcher
+ * is reused — so a rotated client certificate needs a restart.
+ */
+export function makePooledApiClient<T>(kc: KubeConfig, apiType: new (config: Configuration) => T): T {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
+  let dispatcher: ReturnType<RequestContext['getDispatcher']>;
+  const auth = {
+    getName: (): string => 'pooled kubeconfig authentication',
+    async applySecurityAuthentication(context: RequestContext): Promise<void> {
+      await kc.applySecurityAuthentication(context);
+      if (dispatcher === undefined) dispatcher = context.getDispatcher();
+      else context.setDispatcher(dispatcher);
+    },
+  };
+  return new apiType(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
+}
+
+/** The API server a config talks to, for logs. */
+export function serverOf(kc: KubeConfig): string {
+  return kc.getCurrentCluster()?.server ?? '(unknown)';
+}
+
+/** The MCS API versions this project can read, in order of preference. */
+export const PREFERRED_MCS_VERSIONS = ['v1beta1', 'v1alpha1'] as const;
+export type McsVersion = (typeof PREFERRED_MCS_VERSIONS)[number];
+
+/**
+ * Which MCS version (`multicluster.x-k8s.io/<v>`) the cluster serves: v1beta1 when served,
+ * v1alpha1 otherwise. Both versions have the same shape (conversion None), so one watch on the
+ * preferred version sees every object whichever version it was written with.
+ */
+export async function discoverMcsVersion(kc: KubeConfig, timeoutMs = 10_000): Promise<McsVersion> {
+  const apis = kc.makeApiClient(ApisApi);
+  const groups = await withTimeout(apis.getAPIVersions(), timeoutMs, 'API discovery');
+  const group = groups.groups.find((g) => g.name === MCS_GROUP);
+  if (group === undefined) {
+    throw new Error(`the API server does not serve ${MCS_GROUP}: apply the CRDs from manifests/crds first`);
+  }
+  const served = new Set(group.versions.map((v) => v.version));
+  const version = PREFERRED_MCS_VERSIONS.find((v) => served.has(v));
+  if (version === undefined) {
+    throw new Error(`${MCS_GROUP} is served in versions ${[...served].join(', ')}; clusterset-dns needs v1beta1 or v1alpha1`);
+  }
+  return version;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** HTTP status of a client-node ApiException, if it is one. */
+export function statusCodeOf(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** A short, readable message for an API error (status and the API server's own message). */
+export function describeApiError(err: unknown): string {
+  const code = statusCodeOf(err);
+  if (code !== undefined) {
+    const body = (err as { body?: unknown }).body;
+    let message = '';
+    try {
+      const parsed = typeof body === 'string' ? (JSON.parse(body) as { message?: unknown }) : (body as { message?: unknown } | undefined);
+      message = typeof parsed?.message === 'string' ? parsed.message : '';
+    } catch {
+      message = typeof body === 'string' ? body.slice(0, 200) : '';
+    }
+    return message === '' ? `HTTP ${code}` : `HTTP ${code}: ${message}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+export type { KubeConfig } from '@kubernetes/client-node';

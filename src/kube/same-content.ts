@@ -1,0 +1,71 @@
+/**
+ * Pure: does an object from the watch cache already hold what we would apply? Compared on the
+ * fields we write only (our labels and annotations, the body fields we set), normalized for the
+ * API server's defaults, so that an unchanged object is never rewritten (no flapping, no write
+ * storm) while a field someone else changed, or one we stopped setting, is repaired.
+ */
+import { deepEqual } from '../model/equal.ts';
+import {
+  ANNOTATION_EXCLUDED_REASON,
+  ANNOTATION_EXPORT_CREATED_AT,
+  ANNOTATION_SERVICE_IPS,
+  ANNOTATION_SOURCE_CLUSTER,
+} from './labels.ts';
+import type { KubeObject } from './object-builders.ts';
+
+/** Annotations we may set: their absence from a desired object means "must not be there". */
+const OWNED_ANNOTATIONS = [ANNOTATION_EXCLUDED_REASON, ANNOTATION_EXPORT_CREATED_AT, ANNOTATION_SERVICE_IPS, ANNOTATION_SOURCE_CLUSTER];
+
+type Obj = Record<string, unknown>;
+
+function asObj(v: unknown): Obj | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
+}
+
+function normalize(value: unknown, key: string): unknown {
+  if (Array.isArray(value)) {
+    if (key === 'endpoints') {
+      return value.map((e) => {
+        const o = asObj(e) ?? {};
+        const ready = asObj(o['conditions'])?.['ready'];
+        return { addresses: o['addresses'], hostname: o['hostname'], ready: typeof ready === 'boolean' ? ready : true };
+      });
+    }
+    if (key === 'ports') {
+      return value.map((p) => {
+        const o = asObj(p) ?? {};
+        return { name: o['name'] ?? '', protocol: o['protocol'] ?? 'TCP', port: o['port'], appProtocol: o['appProtocol'] };
+      });
+    }
+    if (key === 'clusters') return value.map((c) => asObj(c)?.['cluster']);
+    return value.map((v) => normalize(v, ''));
+  }
+  const o = asObj(value);
+  if (o === undefined) return value;
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(o)) out[k] = normalize(v, k);
+  return out;
+}
+
+export function sameContent(desired: KubeObject, current: unknown): boolean {
+  const cur = asObj(current);
+  if (cur === undefined) return false;
+  const curMeta = asObj(cur['metadata']) ?? {};
+  const curLabels = asObj(curMeta['labels']) ?? {};
+  for (const [k, v] of Object.entries(desired.metadata.labels ?? {})) if (curLabels[k] !== v) return false;
+  const curAnnotations = asObj(curMeta['annotations']) ?? {};
+  for (const k of OWNED_ANNOTATIONS) if (curAnnotations[k] !== desired.metadata.annotations?.[k]) return false;
+  for (const [key, want] of Object.entries(desired)) {
+    if (key === 'apiVersion' || key === 'kind' || key === 'metadata') continue;
+    const have = cur[key];
+    const wantObj = asObj(want);
+    if (wantObj !== undefined) {
+      // spec / status: only the fields we set; others (e.g. spec.ips set by a VIP allocator) are not ours.
+      const haveObj = asObj(have) ?? {};
+      for (const [k, v] of Object.entries(wantObj)) if (!deepEqual(normalize(v, k), normalize(haveObj[k], k))) return false;
+    } else if (!deepEqual(normalize(want, key), normalize(have, key))) {
+      return false;
+    }
+  }
+  return true;
+}

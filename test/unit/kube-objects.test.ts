@@ -1,0 +1,272 @@
+/**
+ * The Kubernetes shapes of what the agent writes: every model value survives the trip through
+ * its object (so the agent never rewrites what is already right), names are valid, bounded and
+ * collision-free, and objects another cluster could forge are rejected with a reason.
+ */
+import { describe, expect, it } from 'vitest';
+import { isDnsSubdomain } from '../../src/model/names.ts';
+import type { ExportEndpoints, ExportRecord, ImportedSlice } from '../../src/model/types.ts';
+import { brokerRecordName, brokerSliceName, clusterLabelValue, importedSliceObjectName, leaseName } from '../../src/kube/names.ts';
+import {
+  buildBrokerRecord,
+  buildBrokerSlices,
+  buildExportStatus,
+  buildImportedServiceImport,
+  buildImportedSlices,
+  buildLease,
+} from '../../src/kube/object-builders.ts';
+import {
+  assembleSlices,
+  parseBrokerRecord,
+  parseBrokerSlice,
+  parseImportedServiceImport,
+  parseImportedSlice,
+  parseLease,
+  readExportConditions,
+  type ParsedSlice,
+} from '../../src/kube/object-parsers.ts';
+import { sameContent } from '../../src/kube/same-content.ts';
+
+const record: ExportRecord = {
+  namespace: 'shop',
+  name: 'web',
+  cluster: 'east',
+  type: 'ClusterSetIP',
+  ports: [
+    { name: 'http', protocol: 'TCP', port: 80, appProtocol: 'http' },
+    { name: 'dns', protocol: 'UDP', port: 53 },
+  ],
+  serviceIPs: ['10.96.0.10', 'fd00::10'],
+  ipFamilies: ['IPv4', 'IPv6'],
+  sessionAffinity: 'ClientIP',
+  exportCreatedAt: Date.parse('2024-05-01T10:00:00.123Z'),
+};
+
+function parseAll(objects: unknown[], parse: (o: unknown) => ReturnType<typeof parseBrokerSlice>): ParsedSlice[] {
+  return objects.map((o) => {
+    const p = parse(o);
+    if (!p.ok) throw new Error(p.problems.join('; '));
+    return p.value;
+  });
+}
+
+/** What the API server adds on the way back: defaults, metadata we never set, list order kept. */
+function asServed<T>(obj: T): T {
+  const copy = JSON.parse(JSON.stringify(obj)) as { metadata: Record<string, unknown> };
+  copy.metadata['uid'] = '9a1c';
+  copy.metadata['resourceVersion'] = '42';
+  copy.metadata['managedFields'] = [{ manager: 'clusterset-dns' }];
+  return copy as T;
+}
+
+describe('broker records round-trip', () => {
+  it('an ExportRecord comes back exactly from its ServiceImport', () => {
+    const parsed = parseBrokerRecord(asServed(buildBrokerRecord(record, 'clusterset-broker', 'v1beta1')));
+    expect(parsed).toEqual({ ok: true, value: record });
+  });
+
+  it('a headless record carries no IPs', () => {
+    const headless: ExportRecord = { ...record, type: 'Headless', serviceIPs: [], ports: [], sessionAffinity: 'None' };
+    const obj = buildBrokerRecord(headless, 'clusterset-broker', 'v1alpha1');
+    expect((obj['spec'] as Record<string, unknown>)['ips']).toBeUndefined();
+    expect(obj.apiVersion).toBe('multicluster.x-k8s.io/v1alpha1');
+    expect(parseBrokerRecord(obj)).toEqual({ ok: true, value: headless });
+  });
+
+  it('carries the labels importers select and validate on', () => {
+    expect(buildBrokerRecord(record, 'clusterset-broker', 'v1beta1').metadata).toMatchObject({
+      name: 'web.shop.east',
+      namespace: 'clusterset-broker',
+      labels: {
+        'app.kubernetes.io/managed-by': 'clusterset-dns',
+        'multicluster.kubernetes.io/service-name': 'web',
+        'multicluster.kubernetes.io/source-cluster': 'east',
+        'clusterset-dns.io/source-namespace': 'shop',
+      },
+      annotations: { 'clusterset-dns.io/export-created-at': '2024-05-01T10:00:00.123Z' },
+    });
+  });
+});
+
+describe('endpoints round-trip through per-family, 1,000-endpoint slices', () => {
+  const cases: Array<{ name: string; endpoints: ExportEndpoints['endpoints']; slices: string[] }> = [
+    { name: 'dual-stack service IP: one endpoint, two slices', endpoints: [{ addresses: ['10.96.0.10', 'fd00::10'], ready: true }], slices: ['web.shop.east.ipv4', 'web.shop.east.ipv6'] },
+    { name: 'IPv6-first service IP keeps its order', endpoints: [{ addresses: ['fd00::10', '10.96.0.10'], ready: false }], slices: ['web.shop.east.ipv4', 'web.shop.east.ipv6'] },
+    { name: 'no endpoints: one empty slice (exported, nothing ready)', endpoints: [], slices: ['web.shop.east.ipv4'] },
+    {
+      name: 'headless pods with hostnames',
+      endpoints: [
+        { addresses: ['10.1.0.1'], hostname: 'db-0', ready: true },
+        { addresses: ['10.1.0.2'], hostname: 'db-1', ready: false },
+      ],
+      slices: ['web.shop.east.ipv4'],
+    },
+    {
+      name: '2,500 pods: three chunks',
+      endpoints: Array.from({ length: 2500 }, (_, i) => ({ addresses: [`10.2.${i >> 8}.${i & 255}`], ready: i % 3 !== 0 })),
+      slices: ['web.shop.east.ipv4', 'web.shop.east.ipv4-1', 'web.shop.east.ipv4-2'],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const endpoints: ExportEndpoints = { namespace: 'shop', name: 'web', cluster: 'east', endpoints: c.endpoints, ports: record.ports };
+      const objects = buildBrokerSlices(endpoints, 'clusterset-broker').map(asServed);
+      expect(objects.map((o) => o.metadata.name)).toEqual(c.slices);
+      for (const o of objects) expect((o['endpoints'] as unknown[]).length).toBeLessThanOrEqual(1000);
+      const parts = parseAll(objects.reverse(), parseBrokerSlice);
+      expect(assembleSlices(parts)).toEqual({ endpoints: c.endpoints, ports: record.ports });
+    });
+  }
+
+  it('imported MCS slices keep the exclusion reason and never claim the local Service', () => {
+    const slice: ImportedSlice = {
+      namespace: 'shop',
+      name: 'web',
+      sourceCluster: 'west',
+      sliceName: 'web-west',
+      endpoints: [{ addresses: ['10.97.0.5'], ready: false }],
+      ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+      excludedReason: 'lease expired at 2024-05-01T10:00:00.000Z',
+    };
+    const [obj] = buildImportedSlices(slice);
+    expect(obj!.metadata.labels).toEqual({
+      'app.kubernetes.io/managed-by': 'clusterset-dns',
+      'endpointslice.kubernetes.io/managed-by': 'clusterset-dns',
+      'multicluster.kubernetes.io/service-name': 'web',
+      'multicluster.kubernetes.io/source-cluster': 'west',
+    });
+    // kube-proxy would route the local Service "web" to these addresses if it carried this label.
+    expect(obj!.metadata.labels?.['kubernetes.io/service-name']).toBeUndefined();
+    const parts = parseAll([asServed(obj)], (o) => parseImportedSlice(o, true));
+    expect(assembleSlices(parts)).toEqual({ endpoints: slice.endpoints, ports: slice.ports, excludedReason: slice.excludedReason });
+  });
+});
+
+describe('names', () => {
+  it('are distinct where hyphen-joining would collide', () => {
+    const a = brokerRecordName({ name: 'a-b', namespace: 'c' }, 'east');
+    const b = brokerRecordName({ name: 'a', namespace: 'b-c' }, 'east');
+    expect(a).not.toBe(b);
+    expect(importedSliceObjectName({ name: 'web', namespace: 'x' }, 'east-1', 'IPv4', 0)).not.toBe(importedSliceObjectName({ name: 'web-east', namespace: 'x' }, '1', 'IPv4', 0));
+  });
+
+  it('stay valid and unique at the longest inputs', () => {
+    const long63 = `a${'b'.repeat(61)}c`;
+    const cluster = `${long63}.${long63}`;
+    const names = [
+      brokerRecordName({ name: long63, namespace: long63 }, cluster),
+      brokerSliceName({ name: long63, namespace: long63 }, cluster, 'IPv4', 0),
+      brokerSliceName({ name: long63, namespace: long63 }, cluster, 'IPv4', 1),
+      brokerSliceName({ name: long63, namespace: long63 }, cluster, 'IPv6', 0),
+      importedSliceObjectName({ name: long63, namespace: 'x' }, cluster, 'IPv4', 9),
+      leaseName(cluster),
+    ];
+    for (const n of names) expect(isDnsSubdomain(n), n).toBe(true);
+    expect(new Set(names).size).toBe(names.length);
+    const label = clusterLabelValue(cluster);
+    expect(label.length).toBeLessThanOrEqual(63);
+    expect(label).toMatch(/^[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$/);
+    expect(clusterLabelValue('east.prod')).toBe('east.prod');
+  });
+
+  it('a long cluster ID survives through the annotation', () => {
+    const cluster = `${'e'.repeat(60)}.${'p'.repeat(60)}`;
+    const parsed = parseBrokerRecord(buildBrokerRecord({ ...record, cluster }, 'b', 'v1beta1'));
+    expect(parsed.ok && parsed.value.cluster).toBe(cluster);
+  });
+});
+
+describe('broker objects another cluster could forge are rejected', () => {
+  const good = buildBrokerRecord(record, 'clusterset-broker', 'v1beta1');
+  const with_ = (edit: (o: Record<string, any>) => void): unknown => {
+    const o = JSON.parse(JSON.stringify(good)) as Record<string, any>;
+    edit(o);
+    return o;
+  };
+  const cases: Array<{ name: string; obj: unknown; problem: RegExp }> = [
+    { name: 'not ours', obj: with_((o) => delete o.metadata.labels['app.kubernetes.io/managed-by']), problem: /managed-by/ },
+    { name: 'name does not match its labels', obj: with_((o) => (o.metadata.name = 'web.shop.west')), problem: /is not "web.shop.east"/ },
+    { name: 'claims another cluster through the label', obj: with_((o) => (o.metadata.labels['multicluster.kubernetes.io/source-cluster'] = 'West_1')), problem: /not one or two DNS labels/ },
+    { name: 'bad namespace label', obj: with_((o) => (o.metadata.labels['clusterset-dns.io/source-namespace'] = 'Shop')), problem: /namespace name/ },
+    { name: 'too many ports', obj: with_((o) => (o.spec.ports = Array.from({ length: 101 }, (_, i) => ({ port: i + 1 })))), problem: /at most 100/ },
+    { name: 'an IP that is not one', obj: with_((o) => (o.spec.ips = ['10.0.0.300'])), problem: /IP addresses/ },
+    { name: 'unknown type', obj: with_((o) => (o.spec.type = 'ExternalName')), problem: /ClusterSetIP or Headless/ },
+    { name: 'no creation time', obj: with_((o) => delete o.metadata.annotations['clusterset-dns.io/export-created-at']), problem: /not a time/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const parsed = parseBrokerRecord(c.obj);
+      expect(parsed.ok).toBe(false);
+      if (!parsed.ok) expect(parsed.problems.join('; ')).toMatch(c.problem);
+    });
+  }
+
+  it('a slice with addresses of the wrong family', () => {
+    const [slice] = buildBrokerSlices({ namespace: 'shop', name: 'web', cluster: 'east', endpoints: [{ addresses: ['10.0.0.1'], ready: true }], ports: [] }, 'b');
+    (slice!['endpoints'] as Array<{ addresses: string[] }>)[0]!.addresses = ['fd00::1'];
+    const parsed = parseBrokerSlice(slice);
+    expect(parsed.ok).toBe(false);
+  });
+});
+
+describe('leases and conditions', () => {
+  it('a lease round-trips through MicroTime and whole seconds', () => {
+    const lease = { cluster: 'east.prod', renewedAt: Date.parse('2024-05-01T10:00:00.123Z'), durationMs: 30_000 };
+    const obj = buildLease(lease, 'clusterset-broker');
+    expect((obj['spec'] as Record<string, unknown>)['renewTime']).toBe('2024-05-01T10:00:00.123000Z');
+    expect(parseLease(obj)).toEqual({ ok: true, value: lease });
+  });
+
+  it('export conditions carry observedGeneration and second-precision times', () => {
+    const status = buildExportStatus(
+      { namespace: 'shop', name: 'web' },
+      [{ type: 'Ready', status: 'True', reason: 'Exported', message: 'exported to the broker', lastTransitionTime: Date.parse('2024-05-01T10:00:00.999Z') }],
+      3,
+      'v1beta1',
+    );
+    const served = { ...status, metadata: { ...status.metadata, generation: 3 } };
+    expect(readExportConditions(served)).toEqual({
+      conditions: [{ type: 'Ready', status: 'True', reason: 'Exported', message: 'exported to the broker', lastTransitionTime: Date.parse('2024-05-01T10:00:00Z') }],
+      observedGeneration: 3,
+      generation: 3,
+    });
+  });
+
+  it('an imported ServiceImport reads back with its status clusters', () => {
+    const service = { namespace: 'shop', name: 'web', type: 'ClusterSetIP' as const, ips: [], ports: record.ports, sessionAffinity: 'None' as const, ipFamilies: ['IPv4' as const], clusters: ['east', 'west'] };
+    const { object, status } = buildImportedServiceImport(service, 'v1beta1');
+    expect(parseImportedServiceImport({ ...object, status: status['status'] })).toEqual({ ok: true, value: service });
+  });
+});
+
+describe('sameContent: rewrite only what differs', () => {
+  const slice: ImportedSlice = { namespace: 'shop', name: 'web', sourceCluster: 'west', sliceName: 'web-west', endpoints: [{ addresses: ['10.97.0.5'], ready: true }], ports: [{ name: '', protocol: 'TCP', port: 80 }] };
+  const desired = buildImportedSlices(slice)[0]!;
+
+  it('an object as the API server returns it is the same', () => {
+    const served = asServed(desired) as Record<string, any>;
+    served.metadata.labels['team'] = 'payments';
+    served.metadata.annotations = { 'kubectl.kubernetes.io/last-applied': '{}' };
+    delete served.endpoints[0].conditions; // nil ready means ready
+    delete served.ports[0].name;
+    expect(sameContent(desired, served)).toBe(true);
+  });
+
+  it('a changed readiness, a removed exclusion or a foreign edit of our label differ', () => {
+    const notReady = buildImportedSlices({ ...slice, endpoints: [{ addresses: ['10.97.0.5'], ready: false }] })[0]!;
+    expect(sameContent(notReady, desired)).toBe(false);
+    const excluded = buildImportedSlices({ ...slice, excludedReason: 'stale' })[0]!;
+    expect(sameContent(desired, excluded)).toBe(false);
+    const edited = asServed(desired) as Record<string, any>;
+    edited.metadata.labels['multicluster.kubernetes.io/source-cluster'] = 'north';
+    expect(sameContent(desired, edited)).toBe(false);
+    expect(sameContent(desired, undefined)).toBe(false);
+  });
+
+  it('spec fields we do not own (a VIP set by an allocator) are not ours to compare', () => {
+    const { object } = buildImportedServiceImport({ namespace: 'shop', name: 'web', type: 'ClusterSetIP', ips: [], ports: [], sessionAffinity: 'None', ipFamilies: ['IPv4'], clusters: [] }, 'v1beta1');
+    const served = asServed(object) as Record<string, any>;
+    served.spec.ips = ['242.0.0.1'];
+    expect(sameContent(object, served)).toBe(true);
+  });
+});
