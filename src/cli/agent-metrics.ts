@@ -15,9 +15,16 @@ export interface AgentMetricsRegistry {
   render(): Promise<{ contentType: string; body: string }>;
 }
 
-export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): AgentMetricsRegistry {
-  const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+export interface AgentMetricsOptions {
+  /** Register Node's process metrics (default true; ignored when `registry` is given). */
+  defaultMetrics?: boolean;
+  /** Register into this registry instead of a new one (the embedded default shares the DNS server's). */
+  registry?: RegistryT;
+}
+
+export function createAgentMetrics(options: AgentMetricsOptions = {}): AgentMetricsRegistry {
+  const registry = options.registry ?? new Registry();
+  if (options.registry === undefined && options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const reconciles = new Counter({
     name: 'clusterset_dns_agent_reconciles_total',
     help: 'Reconciles of one service key, by reconciler (exporter, importer) and outcome (ok, error).',

@@ -12,6 +12,7 @@ import { createDnsServer, createHttpServer } from '../server/index.ts';
 import { startEmbedded } from '../standalone/embedded.ts';
 import { formatProblem, listClusterIds } from '../standalone/loader.ts';
 import type { Io } from './main.ts';
+import { createAgentMetrics } from './agent-metrics.ts';
 import { startSnapshotFeed } from './snapshot-feed.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { tryLines } from './try-lines.ts';
@@ -63,6 +64,8 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   await checkFromDir(config);
   const logger = createLogger({ level: config.logLevel, destination: io.stdout });
   const metrics = createMetrics();
+  // The embedded default's reconcilers report into the same registry, so one /metrics shows both.
+  const agentMetrics = createAgentMetrics({ registry: metrics.registry });
 
   const embedded = await startEmbedded({
     dir: config.fromDir,
@@ -70,7 +73,10 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     leaseDurationMs: config.leaseDurationMs,
     leaseRenewMs: config.leaseRenewMs,
     logger,
+    metrics: agentMetrics.hooks,
   });
+  // The in-memory broker lives in this process: it is reachable for as long as we run.
+  agentMetrics.hooks.brokerReachable?.(true);
   const server = createDnsServer(
     {
       dns: config.dns,
