@@ -7,6 +7,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export interface NsdProcess {
+  /** The NSD main process (its server processes are its children). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export function startNsd(options: { dir: string; port: number; zone: string; zon
     resolve();
   }));
   return {
+    pid: child.pid ?? -1,
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');

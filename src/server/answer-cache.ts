@@ -1,35 +1,28 @@
 /**
  * The encoded-answer cache. One entry per (snapshot version, EDNS presence, qtype, qclass,
- * lowercased name): the Answer plus its encodings, one per rotation variant, made lazily and kept
- * with their size-fitted copies. Keying by snapshot version means a new snapshot never serves old
- * bytes; old entries simply age out of the LRU.
+ * lowercased name) — see cache-key.ts: the Answer plus its encodings, one per rotation variant,
+ * made lazily and kept with their size-fitted copies. Keying by snapshot version means a new
+ * snapshot never serves old bytes; old entries simply age out of the LRU.
  */
 import { LRUCache } from 'lru-cache';
 import type { Answer, ResourceRecord } from '../dns/types.ts';
 import { encodeResponse, type EncodedMessage, type QuestionToEncode } from './response-encoder.ts';
 import { fitResponse, type FittedResponse } from './response-fit.ts';
 
+export { cacheKey, type CacheKeyParts } from './cache-key.ts';
+
 /** Rotation variants per entry are capped; with more records the start positions are spread evenly. */
 export const MAX_ROTATION_VARIANTS = 32;
 /** Distinct size limits kept per variant (clients use a handful of EDNS sizes). */
 const MAX_FITS_PER_VARIANT = 8;
 
-export interface CacheKeyParts {
-  version: number;
-  edns: boolean;
-  qtype: number;
-  qclass: number;
-  nameKey: string;
-}
-
-export function cacheKey(parts: CacheKeyParts): string {
-  return `${parts.version}|${parts.edns ? 1 : 0}|${parts.qtype}|${parts.qclass}|${parts.nameKey}`;
-}
-
 export class CachedAnswer {
   readonly variantCount: number;
   private readonly variants: (EncodedMessage | undefined)[];
   private readonly fits: Map<number, FittedResponse>[];
+  /** Per variant, the last limit asked for and its fit: nearly every query repeats it, skipping the map. */
+  private readonly lastLimit: Int32Array;
+  private readonly lastFit: (FittedResponse | undefined)[];
   private cursor = 0;
   readonly question: QuestionToEncode;
   readonly answer: Answer;
@@ -44,6 +37,8 @@ export class CachedAnswer {
     this.variantCount = answer.rotation === 'none' || n <= 1 ? 1 : Math.min(n, MAX_ROTATION_VARIANTS);
     this.variants = new Array<EncodedMessage | undefined>(this.variantCount);
     this.fits = Array.from({ length: this.variantCount }, () => new Map<number, FittedResponse>());
+    this.lastLimit = new Int32Array(this.variantCount).fill(-1);
+    this.lastFit = new Array<FittedResponse | undefined>(this.variantCount);
   }
 
   /** Picks the next rotation variant (a per-entry cursor) and returns it fitted to `limit` bytes. */
@@ -54,12 +49,16 @@ export class CachedAnswer {
   }
 
   fitted(index: number, limit: number): FittedResponse {
+    if (this.lastLimit[index] === limit) return this.lastFit[index]!;
     const fits = this.fits[index]!;
-    const cached = fits.get(limit);
-    if (cached) return cached;
-    const fitted = fitResponse(this.encoded(index), limit);
-    if (fits.size >= MAX_FITS_PER_VARIANT) fits.clear();
-    fits.set(limit, fitted);
+    let fitted = fits.get(limit);
+    if (!fitted) {
+      fitted = fitResponse(this.encoded(index), limit);
+      if (fits.size >= MAX_FITS_PER_VARIANT) fits.clear();
+      fits.set(limit, fitted);
+    }
+    this.lastLimit[index] = limit;
+    this.lastFit[index] = fitted;
     return fitted;
   }
 

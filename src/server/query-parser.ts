@@ -7,6 +7,7 @@
  * reflect), `error` (reply with an rcode, echoing whatever could be parsed) or `query`.
  */
 import type { MalformedReason } from '../observability/query-stats.ts';
+import { KEY_HEADER_SIZE, writeKeyQuestion, writeKeyVersion } from './cache-key.ts';
 
 export const HEADER_SIZE = 12;
 const MAX_LABEL = 63;
@@ -32,8 +33,10 @@ export interface ParsedQuery {
   questionEnd: number;
   qtype: number;
   qclass: number;
-  /** The question name in wire form with ASCII letters lowercased, as a latin1 string (cache key). */
+  /** The question name in wire form with ASCII letters lowercased, as a latin1 string. */
   nameKey: string;
+  /** The answer-cache key (cache-key.ts) for this question under the parser's key version. */
+  cacheKey: string;
   /** null when the query carried no OPT record. */
   edns: Edns | null;
 }
@@ -55,9 +58,21 @@ const RCODE_FORMERR = 1;
 const RCODE_NOTIMP = 4;
 const RCODE_BADVERS = 16;
 
-/** Scratch space for lowercasing a name; one per parser so the hot path allocates no buffer. */
+/**
+ * Scratch space for lowercasing a name, one per parser so the hot path allocates no buffer. The
+ * name is written after room for a cache-key header, so the finished key is read out in one go.
+ */
 export class QueryParser {
-  private readonly scratch = Buffer.allocUnsafe(MAX_NAME_WIRE);
+  private readonly scratch = Buffer.alloc(KEY_HEADER_SIZE + MAX_NAME_WIRE);
+
+  constructor() {
+    writeKeyVersion(this.scratch, 0);
+  }
+
+  /** The snapshot version that cache keys of later queries carry (the responder sets it per snapshot). */
+  setKeyVersion(version: number): void {
+    writeKeyVersion(this.scratch, version);
+  }
 
   parse(msg: Buffer): ParseResult {
     if (msg.length < HEADER_SIZE) return { kind: 'drop', reason: 'short_header' };
@@ -87,6 +102,8 @@ export class QueryParser {
     if (additional !== null && additional.version > 0) {
       return { kind: 'error', rcode: RCODE_BADVERS, questionEnd, edns: additional };
     }
+    writeKeyQuestion(this.scratch, additional !== null, question.qtype, question.qclass);
+    const cacheKey = this.scratch.toString('latin1', 0, KEY_HEADER_SIZE + question.nameLength);
     return {
       kind: 'query',
       query: {
@@ -97,7 +114,8 @@ export class QueryParser {
         questionEnd,
         qtype: question.qtype,
         qclass: question.qclass,
-        nameKey: question.nameKey,
+        nameKey: cacheKey.slice(KEY_HEADER_SIZE),
+        cacheKey,
         edns: additional,
       },
     };
@@ -105,16 +123,16 @@ export class QueryParser {
 
   private parseQuestion(
     msg: Buffer,
-  ): { qnameEnd: number; questionEnd: number; qtype: number; qclass: number; nameKey: string } | MalformedReason {
+  ): { qnameEnd: number; questionEnd: number; qtype: number; qclass: number; nameLength: number } | MalformedReason {
     const scratch = this.scratch;
     let offset = HEADER_SIZE;
-    let out = 0;
+    let out = KEY_HEADER_SIZE;
     for (;;) {
       if (offset >= msg.length) return 'truncated';
       const len = msg[offset]!;
       if ((len & 0xc0) === 0xc0) return 'name_pointer';
       if (len & 0xc0) return 'label_type';
-      if (out + len + 1 > MAX_NAME_WIRE) return 'name_too_long';
+      if (out - KEY_HEADER_SIZE + len + 1 > MAX_NAME_WIRE) return 'name_too_long';
       scratch[out++] = len;
       offset++;
       if (len === 0) break;
@@ -131,7 +149,7 @@ export class QueryParser {
       questionEnd: qnameEnd + 4,
       qtype: msg.readUInt16BE(qnameEnd),
       qclass: msg.readUInt16BE(qnameEnd + 2),
-      nameKey: scratch.toString('latin1', 0, out),
+      nameLength: out - KEY_HEADER_SIZE,
     };
   }
 }

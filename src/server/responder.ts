@@ -11,7 +11,7 @@ import { answer as realAnswer } from '../dns/answer.ts';
 import { EdeCode, Rcode, type Answer, type Question } from '../dns/types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { QueryStats } from '../observability/query-stats.ts';
-import { CachedAnswer, cacheKey, createAnswerCache, type AnswerCache } from './answer-cache.ts';
+import { CachedAnswer, createAnswerCache, type AnswerCache } from './answer-cache.ts';
 import { buildErrorReply } from './error-response.ts';
 import { labelsOfNameKey, QueryParser, type ParsedQuery } from './query-parser.ts';
 import { OUR_UDP_PAYLOAD_SIZE } from './response-encoder.ts';
@@ -58,6 +58,7 @@ export class Responder {
     // Versions only grow; if one ever repeats (a restarted source), cached bytes could be stale.
     if (this.snapshot && snapshot.version <= this.snapshot.version) this.cache.clear();
     this.snapshot = snapshot;
+    this.parser.setKeyVersion(snapshot.version);
   }
 
   currentSnapshot(): Snapshot | null {
@@ -108,7 +109,8 @@ export class Responder {
       const ede = this.dns.ede ? { code: EdeCode.NOT_READY, text: 'no state loaded yet' } : null;
       return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns, ede }), rcode: Rcode.SERVFAIL };
     }
-    const key = cacheKey({ version: snapshot.version, edns: edns !== null, qtype: query.qtype, qclass: query.qclass, nameKey: query.nameKey });
+    // The parser built the key under this snapshot's version (setSnapshot sets it).
+    const key = query.cacheKey;
     let entry = this.cache.get(key);
     if (entry) {
       this.stats.cacheHits++;

@@ -34,7 +34,12 @@ describe('serve flags', () => {
       clusterNames: true,
       ede: true,
     });
-    expect(c.workers).toBe(2); // auto = one per core on a multi-core machine
+    expect(c.workers).toBe(1); // auto = one per core but one, leaving a core to the main process
+  });
+
+  it('answers in the main process on a single core when workers are auto', () => {
+    const { config } = parseServeConfig(base, {}, 1);
+    expect(config?.workers).toBe(0);
   });
 
   it('reads every flag', () => {
