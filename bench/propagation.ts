@@ -4,17 +4,28 @@
  * dns` running as their own processes for each cluster (the real CLI, kubeconfig files holding
  * tokens of the manifests' least-privilege ServiceAccounts):
  *
- *   1. creates N ServiceExports spread across the clusters (Services and EndpointSlices first, not
- *      timed) and measures, per export, the time from the moment its create request is sent to the
- *      name resolving (NOERROR with an A record) via the NEXT cluster's DNS server;
- *   2. flips every exported service's EndpointSlice to not ready in one burst and measures the time
+ *   0. trace: --trace exports, one at a time, each hop of the chain timed by watching every
+ *      apiserver (broker EndpointSlice and record written, ServiceExport status, imported
+ *      EndpointSlice and ServiceImport in the next cluster, DNS answer), then their removal;
+ *   1. paced: N ServiceExports created at --rate per second (per-export latency without a write
+ *      storm), measured to the name resolving (NOERROR with an A record) via the NEXT cluster's
+ *      DNS server; then deleted at the same rate, measured to NXDOMAIN;
+ *   2. burst: N ServiceExports created --concurrency at a time (queueing under a write storm),
+ *      measured the same way;
+ *   3. flips every exported service's EndpointSlice to not ready in one burst and measures the time
  *      until the name answers no address there;
- *   3. deletes every ServiceExport and measures the time until the name is NXDOMAIN there.
+ *   4. deletes every ServiceExport in one burst and measures the time until the name is NXDOMAIN.
  *
- * Prints p50 / p99 / max per export and the total convergence time of each phase.
+ * (Services and EndpointSlices are created first, not timed.) Prints p50 / p99 / max per export,
+ * the total convergence time of each phase, the load average, and the CPU seconds each process
+ * used per phase. etcd runs with --unsafe-no-fsync (test harness): real clusters pay a ~1 ms SSD
+ * fsync per write, so these figures exclude disk latency.
  *
- *   node bench/propagation.ts [--exports 1000] [--clusters 3] [--concurrency 32] [--poll-ms 50]
- *                             [--phase-timeout 300] [--json FILE]
+ *   node bench/propagation.ts [--exports 1000] [--clusters 3] [--concurrency 32] [--rate 5]
+ *                             [--trace 5] [--agent-concurrency 16] [--poll-ms 50] [--max-qps 4000]
+ *                             [--phase-timeout 300] [--json FILE] [--profile DIR]
+ *
+ * --rate 0 skips the paced phases; --trace 0 skips the trace.
  *
  * Detection polls each pending name over UDP every --poll-ms, at most --max-qps queries per second
  * in total (so with many names pending, each is polled less often: the printed resolution). All
@@ -23,15 +34,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { KubernetesObjectApi, PatchStrategy, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { freeDnsPort, freePort, serviceAccountToken, startClusters, type ClusterSet } from '../test/harness/index.ts';
 import { kubeconfigYaml } from '../test/harness/kubeconfig.ts';
 import { httpGet } from '../test/harness/net.ts';
+import { readState } from '../test/harness/clusters.ts';
 import { BROKER_NAMESPACE, agentBrokerToken } from '../test/integration/agent-helpers.ts';
 
 const { values: args } = parseArgs({
@@ -39,20 +51,31 @@ const { values: args } = parseArgs({
     exports: { type: 'string', default: '1000' },
     clusters: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
+    rate: { type: 'string', default: '5' },
+    trace: { type: 'string', default: '5' },
+    'agent-concurrency': { type: 'string', default: '16' },
     'poll-ms': { type: 'string', default: '50' },
     'max-qps': { type: 'string', default: '4000' },
     'phase-timeout': { type: 'string', default: '300' },
     json: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 const N = Number(args.exports);
 const CLUSTER_COUNT = Number(args.clusters);
 const CONCURRENCY = Number(args.concurrency);
+const RATE = Number(args.rate);
+const TRACE = Number(args.trace);
+const AGENT_CONCURRENCY = Number(args['agent-concurrency']);
 const POLL_MS = Number(args['poll-ms']);
 const MAX_QPS = Number(args['max-qps']);
 const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
-for (const [k, v] of Object.entries({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, 'poll-ms': POLL_MS, 'max-qps': MAX_QPS, 'phase-timeout': PHASE_TIMEOUT_MS })) {
+const PROFILE_DIR = args.profile;
+for (const [k, v] of Object.entries({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, 'agent-concurrency': AGENT_CONCURRENCY, 'poll-ms': POLL_MS, 'max-qps': MAX_QPS, 'phase-timeout': PHASE_TIMEOUT_MS })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive whole number`);
+}
+for (const [k, v] of Object.entries({ rate: RATE, trace: TRACE })) {
+  if (!Number.isInteger(v) || v < 0) throw new Error(`--${k} must be a whole number (0: skip)`);
 }
 if (CLUSTER_COUNT < 2 || CLUSTER_COUNT > 8) throw new Error('--clusters must be 2-8');
 
@@ -76,6 +99,16 @@ class Prober {
 
   constructor(port: number) {
     this.port = port;
+    // Hundreds of replies can arrive while this process waits for a CPU: the default buffer
+    // (about 200 datagrams) would drop some, which would read as slow answers.
+    this.socket.once('listening', () => {
+      try {
+        this.socket.setRecvBufferSize(4 << 20);
+      } catch {
+        // capped by the kernel; the default still works, with more "no reply" counts
+      }
+    });
+    this.socket.bind(0, '127.0.0.1');
     this.socket.on('message', (msg) => {
       if (msg.length < 12) return;
       const id = msg.readUInt16BE(0);
@@ -86,7 +119,7 @@ class Prober {
     });
   }
 
-  /** Resolves with the reply, or undefined after 1 s (a lost datagram is retried next round). */
+  /** Resolves with the reply, or undefined after 500 ms (a lost datagram is asked again next round). */
   query(name: string): Promise<Reply | undefined> {
     const id = this.nextId;
     this.nextId = (this.nextId % 65535) + 1;
@@ -97,7 +130,7 @@ class Prober {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
         resolve(undefined);
-      }, 1000);
+      }, 500);
       this.waiting.set(id, (r) => {
         clearTimeout(timer);
         resolve(r);
@@ -121,6 +154,10 @@ interface PhaseResult {
   p99Ms: number;
   maxMs: number;
   totalMs: number;
+  /** Worst interval between two polls of one pending name: latencies are exact to about this. */
+  resolutionMs: number;
+  /** DNS queries without a reply within the prober's timeout (the name is asked again). */
+  unanswered: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -128,57 +165,83 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+/** How a phase issues its requests: `concurrency` at a time as fast as they go, or `rate` per second. */
+type Schedule = { concurrency: number } | { rate: number };
+
 /**
- * Runs `act` for every item (bounded concurrency), recording when each request was sent, while
- * polling each acted-on name at its cluster's prober until `done(reply)`; returns the latencies.
+ * Runs `act` for every item (bounded concurrency, or paced at a fixed rate), recording when each
+ * request was sent, while polling each acted-on name at its cluster's prober until `done(reply)`;
+ * returns the latencies.
  */
 async function measure(
   phase: string,
   items: Array<{ name: string; prober: Prober; act: () => Promise<void> }>,
   done: (r: Reply) => boolean,
+  schedule: Schedule = { concurrency: CONCURRENCY },
 ): Promise<PhaseResult> {
   const sentAt = new Map<number, number>();
   const latency = new Map<number, number>();
   const start = performance.now();
   let next = 0;
-  const workers = Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      sentAt.set(i, performance.now());
-      await items[i]!.act();
-    }
-  });
+  const workers =
+    'rate' in schedule
+      ? items.map(async (item, i) => {
+          // Paced: request i goes out at start + i/rate, whatever the earlier ones are doing.
+          const wait = start + (i * 1000) / schedule.rate - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          sentAt.set(i, performance.now());
+          await item.act();
+        })
+      : Array.from({ length: Math.min(schedule.concurrency, items.length) }, async () => {
+          while (next < items.length) {
+            const i = next++;
+            sentAt.set(i, performance.now());
+            await items[i]!.act();
+          }
+        });
   let acting = true;
   const acted = Promise.all(workers).finally(() => (acting = false));
   const deadline = start + PHASE_TIMEOUT_MS;
   let cursor = 0;
+  let worstGapMs = 0;
+  let unanswered = 0;
+  // Queries are not awaited per round: one slow or lost reply must not delay every other name's
+  // next poll. Each name has at most one query outstanding.
+  const outstanding = new Set<number>();
+  const perRound = Math.max(1, Math.floor((MAX_QPS * POLL_MS) / 1000));
   while ((acting || latency.size < items.length) && performance.now() < deadline) {
     const round = performance.now();
     // Round-robin through the pending names, at most MAX_QPS·POLL_MS/1000 per round.
-    const all = [...sentAt.keys()].filter((i) => !latency.has(i));
-    const perRound = Math.max(1, Math.floor((MAX_QPS * POLL_MS) / 1000));
+    const waiting = [...sentAt.keys()].filter((i) => !latency.has(i));
+    const all = waiting.filter((i) => !outstanding.has(i));
     const offset = all.length > perRound ? cursor % all.length : 0;
     const pending = all.length > perRound ? [...all.slice(offset), ...all.slice(0, offset)].slice(0, perRound) : all;
     cursor += pending.length;
-    await Promise.all(
-      pending.map(async (i) => {
-        const reply = await items[i]!.prober.query(items[i]!.name);
-        if (reply !== undefined && done(reply) && !latency.has(i)) latency.set(i, performance.now() - sentAt.get(i)!);
-      }),
-    );
+    for (const i of pending) {
+      outstanding.add(i);
+      void items[i]!.prober.query(items[i]!.name).then((reply) => {
+        outstanding.delete(i);
+        if (reply === undefined) unanswered += 1;
+        else if (done(reply) && !latency.has(i)) latency.set(i, performance.now() - sentAt.get(i)!);
+      });
+    }
+    // How long a pending name may wait for its next poll: the resolution of the latencies measured.
+    if (waiting.length > 0) worstGapMs = Math.max(worstGapMs, POLL_MS * Math.ceil(waiting.length / perRound));
     const wait = POLL_MS - (performance.now() - round);
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await new Promise((r) => setTimeout(r, Math.max(1, wait)));
   }
   await acted;
+  for (let k = 0; k < 100 && outstanding.size > 0; k++) await new Promise((r) => setTimeout(r, 20));
   const totalMs = Math.max(0, ...[...latency].map(([i, l]) => sentAt.get(i)! + l)) - start;
   const sorted = [...latency.values()].sort((a, b) => a - b);
-  return { phase, count: items.length, converged: latency.size, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted.at(-1) ?? Number.NaN, totalMs };
+  return { phase, count: items.length, converged: latency.size, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted.at(-1) ?? Number.NaN, totalMs, resolutionMs: worstGapMs, unanswered };
 }
 
 // ---- workload ----------------------------------------------------------------------------------
 
+/** Services 0..N-1 are the measured ones; N..N+TRACE-1 are traced one at a time first. */
 function svcName(i: number): string {
-  return `svc-${i}`;
+  return i < N ? `svc-${i}` : `trace-${i - N}`;
 }
 
 function endpointSlice(i: number, ready: boolean): KubernetesObject {
@@ -215,6 +278,148 @@ function fmt(ms: number): string {
   return Number.isNaN(ms) ? '-' : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
 }
 
+// ---- where the CPU goes: /proc/<pid>/stat of every process, per phase ------------------------
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are fields 14 and 15.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+class CpuMeter {
+  private readonly pids: Map<string, number>;
+  private last = new Map<string, number>();
+  private lastAt = performance.now();
+
+  constructor(pids: Map<string, number>) {
+    this.pids = pids;
+    this.take();
+  }
+
+  /** CPU seconds per process since the last call, and the wall seconds they span. */
+  take(): { wallS: number; cpu: Map<string, number> } {
+    const now = performance.now();
+    const cpu = new Map<string, number>();
+    const current = new Map<string, number>();
+    for (const [name, pid] of this.pids) {
+      const s = cpuSeconds(pid);
+      if (s === undefined) continue;
+      current.set(name, s);
+      cpu.set(name, s - (this.last.get(name) ?? s));
+    }
+    const wallS = (now - this.lastAt) / 1000;
+    this.last = current;
+    this.lastAt = now;
+    return { wallS, cpu };
+  }
+}
+
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '-';
+  }
+}
+
+// ---- API requests per apiserver, from its own apiserver_request_total -----------------------
+
+/** `verb resource[/subresource]` → count, summed over codes and scopes. */
+async function requestCounts(server: string, caPem: string, token: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const res = await httpGet(`${server}/metrics`, { ca: caPem, token, timeoutMs: 10_000 });
+  for (const line of res.body.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const label = (k: string): string => new RegExp(`[{,]${k}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const key = `${label('verb')} ${label('resource')}${label('subresource') ? `/${label('subresource')}` : ''}`;
+    out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return out;
+}
+
+/** Mutating requests (not GET/LIST/WATCH) per apiserver since the last call, as `verb resource` → count. */
+class WriteMeter {
+  private readonly clusters: Array<{ name: string; server: string; caPem: string; token: string }>;
+  private last = new Map<string, Map<string, number>>();
+
+  constructor(clusters: Array<{ name: string; server: string; caPem: string; token: string }>) {
+    this.clusters = clusters;
+  }
+
+  async take(): Promise<Map<string, Map<string, number>>> {
+    const delta = new Map<string, Map<string, number>>();
+    for (const c of this.clusters) {
+      let now: Map<string, number>;
+      try {
+        now = await requestCounts(c.server, c.caPem, c.token);
+      } catch {
+        continue;
+      }
+      const before = this.last.get(c.name) ?? new Map<string, number>();
+      const d = new Map<string, number>();
+      for (const [k, v] of now) {
+        if (/^(GET|LIST|WATCH|CONNECT) /.test(k)) continue;
+        const n = v - (before.get(k) ?? 0);
+        if (n > 0) d.set(k, n);
+      }
+      delta.set(c.name, d);
+      this.last.set(c.name, now);
+    }
+    return delta;
+  }
+}
+
+// ---- trace: when each hop of one export's chain becomes visible ------------------------------
+
+/**
+ * Watches objects on the apiservers (admin credentials) and remembers when each event was first
+ * seen, keyed `label|event|name`; `event` is the watch type, or STATUS when `hasStatus(obj)`.
+ */
+class HopWatcher {
+  private readonly seen = new Map<string, number>();
+  private readonly stops: Array<() => void> = [];
+  private stopped = false;
+
+  watch(kc: KubeConfig, label: string, path: string, hasStatus: (obj: KubernetesObject) => boolean, labelSelector?: string): void {
+    let resourceVersion: string | undefined;
+    const loop = async (): Promise<void> => {
+      while (!this.stopped) {
+        await new Promise<void>((resolve) => {
+          void new Watch(kc)
+            .watch(path, { allowWatchBookmarks: true, timeoutSeconds: 25, labelSelector, resourceVersion }, (type: string, obj: KubernetesObject) => {
+              resourceVersion = obj.metadata?.resourceVersion ?? resourceVersion;
+              const name = obj.metadata?.name ?? '';
+              const t = performance.now();
+              const mark = (event: string): void => {
+                if (!this.seen.has(`${label}|${event}|${name}`)) this.seen.set(`${label}|${event}|${name}`, t);
+              };
+              mark(type);
+              if (type !== 'DELETED' && hasStatus(obj)) mark('STATUS');
+            }, () => resolve())
+            .then((req) => this.stops.push(() => req.abort()), () => resolve());
+        });
+      }
+    };
+    void loop();
+  }
+
+  at(label: string, event: string, name: string): number | undefined {
+    return this.seen.get(`${label}|${event}|${name}`);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const s of this.stops) s();
+  }
+}
+
 // ---- main --------------------------------------------------------------------------------------
 
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
@@ -224,7 +429,9 @@ function runCli(args: string[], logFile: string): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
     const script = `import { main } from ${JSON.stringify(MAIN)}; process.exitCode = await main(process.argv.slice(1), process.env, { stdout: process.stdout, stderr: process.stderr });`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env } });
+    // --profile DIR: V8 CPU profiles of every agent and dns process, written when they exit.
+    const prof = PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+    const child = spawn(process.execPath, [...prof, '--input-type=module', '-e', script, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env } });
     child.on('error', () => {});
     return child;
   } finally {
@@ -258,9 +465,11 @@ async function main(): Promise<void> {
   let set: ClusterSet | undefined;
   const children: ChildProcess[] = [];
   const probers: Prober[] = [];
+  const hops = new HopWatcher();
   const work = mkdtempSync(join(tmpdir(), 'clusterset-dns-propagation-'));
   let failed = true;
   const stopAll = async (): Promise<void> => {
+    hops.stop();
     for (const p of probers) p.close();
     await Promise.allSettled(children.map((c) => stopChild(c)));
     await set?.stop();
@@ -273,6 +482,9 @@ async function main(): Promise<void> {
     set = await startClusters({ names: NAMES, broker: true, log: (l) => log(`[harness] ${l}`) });
     const admins = new Map<string, KubernetesObjectApi>();
     const ready: Promise<void>[] = [];
+    const pids = new Map<string, number>();
+    for (const p of readState(set.dir)?.processes ?? []) pids.set(p.name, p.pid);
+    pids.set('bench', process.pid);
     for (const name of NAMES) {
       const member = set.get(name);
       admins.set(name, KubernetesObjectApi.makeApiClient(member.kubeConfig));
@@ -285,11 +497,14 @@ async function main(): Promise<void> {
       const dnsToken = await serviceAccountToken(member.kubeConfig, { namespace: 'clusterset-dns-system', name: 'clusterset-dns-server', create: false });
       const brokerToken = await agentBrokerToken(set.broker!, name);
       const [agentHttp, dnsHttp, dnsPort] = [await freePort(), await freePort(), await freeDnsPort()];
-      children.push(runCli(['agent', '--cluster-id', name, '--kubeconfig', file('agent', kubeconfigYaml(member, 'agent', agentToken)),
+      const agent = runCli(['agent', '--cluster-id', name, '--kubeconfig', file('agent', kubeconfigYaml(member, 'agent', agentToken)),
         '--broker-kubeconfig', file('broker', kubeconfigYaml(set.broker!, `agent-${name}`, brokerToken, BROKER_NAMESPACE)),
-        '--http-listen', `127.0.0.1:${agentHttp}`, '--concurrency', '16', '--log-level', 'warn'], join(work, `${name}-agent.log`)));
-      children.push(runCli(['dns', '--cluster-id', name, '--kubeconfig', file('dns', kubeconfigYaml(member, 'dns', dnsToken)),
-        '--listen', `127.0.0.1:${dnsPort}`, '--http-listen', `127.0.0.1:${dnsHttp}`, '--workers', '0', '--log-level', 'warn'], join(work, `${name}-dns.log`)));
+        '--http-listen', `127.0.0.1:${agentHttp}`, '--concurrency', String(AGENT_CONCURRENCY), '--log-level', 'warn'], join(work, `${name}-agent.log`));
+      const dns = runCli(['dns', '--cluster-id', name, '--kubeconfig', file('dns', kubeconfigYaml(member, 'dns', dnsToken)),
+        '--listen', `127.0.0.1:${dnsPort}`, '--http-listen', `127.0.0.1:${dnsHttp}`, '--workers', '0', '--log-level', 'warn'], join(work, `${name}-dns.log`));
+      children.push(agent, dns);
+      if (agent.pid !== undefined) pids.set(`agent ${name}`, agent.pid);
+      if (dns.pid !== undefined) pids.set(`dns ${name}`, dns.pid);
       ready.push(waitReady(`http://127.0.0.1:${agentHttp}/readyz`, `agent ${name}`, 120_000), waitReady(`http://127.0.0.1:${dnsHttp}/readyz`, `dns ${name}`, 120_000));
       probers.push(new Prober(dnsPort));
     }
@@ -299,9 +514,10 @@ async function main(): Promise<void> {
 
     const owner = (i: number): number => i % CLUSTER_COUNT;
     const indexes = Array.from({ length: N }, (_, i) => i);
-    log(`creating ${N} Services and EndpointSlices (not timed) ...`);
+    const traced = Array.from({ length: TRACE }, (_, j) => N + j);
+    log(`creating ${N + TRACE} Services and EndpointSlices (not timed) ...`);
     const t = performance.now();
-    await parallel(indexes, async (i) => {
+    await parallel([...indexes, ...traced], async (i) => {
       const cluster = NAMES[owner(i)]!;
       await withRetry(`service ${i}`, () => apply(cluster, { apiVersion: 'v1', kind: 'Service', metadata: { name: svcName(i), namespace: NS }, spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } } as KubernetesObject));
       await withRetry(`slice ${i}`, () => apply(cluster, endpointSlice(i, true)));
@@ -309,48 +525,187 @@ async function main(): Promise<void> {
     log(`  done in ${fmt(performance.now() - t)}`);
 
     const name = (i: number): string => `${svcName(i)}.${NS}.${ZONE}`;
-    const proberFor = (i: number): Prober => probers[(owner(i) + 1) % CLUSTER_COUNT]!;
-    const results: PhaseResult[] = [];
-
-    log(`phase 1: ${N} ServiceExports created, ${CONCURRENCY} at a time; waiting for each name in the next cluster ...`);
-    results.push(await measure('export → resolvable', indexes.map((i) => ({
-      name: name(i),
-      prober: proberFor(i),
-      act: () => withRetry(`export ${i}`, () => apply(NAMES[owner(i)]!, { apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name: svcName(i), namespace: NS } } as KubernetesObject)),
-    })), (r) => r.rcode === 0 && r.answers > 0));
-
-    log(`phase 2: ${N} EndpointSlices flipped to not ready in one burst ...`);
-    results.push(await measure('readiness flip → no address', indexes.map((i) => ({
-      name: name(i),
-      prober: proberFor(i),
-      act: () => withRetry(`flip ${i}`, () => apply(NAMES[owner(i)]!, endpointSlice(i, false))),
-    })), (r) => r.rcode === 0 && r.answers === 0));
-
-    log(`phase 3: ${N} ServiceExports deleted ...`);
-    results.push(await measure('unexport → NXDOMAIN', indexes.map((i) => ({
-      name: name(i),
-      prober: proberFor(i),
-      act: () => withRetry(`unexport ${i}`, async () => {
+    const importer = (i: number): number => (owner(i) + 1) % CLUSTER_COUNT;
+    const proberFor = (i: number): Prober => probers[importer(i)]!;
+    const serviceExport = (i: number): KubernetesObject => ({ apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name: svcName(i), namespace: NS } }) as KubernetesObject;
+    const exportAct = (i: number) => () => withRetry(`export ${i}`, () => apply(NAMES[owner(i)]!, serviceExport(i)));
+    const unexportAct = (i: number) => () =>
+      withRetry(`unexport ${i}`, async () => {
         try {
-          await admins.get(NAMES[owner(i)]!)!.delete({ apiVersion: 'multicluster.x-k8s.io/v1beta1', kind: 'ServiceExport', metadata: { name: svcName(i), namespace: NS } });
+          await admins.get(NAMES[owner(i)]!)!.delete(serviceExport(i));
         } catch (err) {
           if ((err as { code?: number }).code !== 404) throw err;
         }
-      }),
-    })), (r) => r.rcode === 3));
+      });
+    const resolvable = (r: Reply): boolean => r.rcode === 0 && r.answers > 0;
+    const noAddress = (r: Reply): boolean => r.rcode === 0 && r.answers === 0;
+    const nxdomain = (r: Reply): boolean => r.rcode === 3;
+    const results: PhaseResult[] = [];
+    const cpu = new CpuMeter(pids);
+    const writes = new WriteMeter(set.clusters.map((c) => ({ name: c.name, server: c.server, caPem: readFileSync(c.caFile, 'utf8'), token: c.adminToken })));
+    const cpuPerPhase: Array<{ phase: string; wallS: number; load: string; cpu: Map<string, number>; writes: Map<string, Map<string, number>> }> = [];
+    const run = async (phase: string, go: () => Promise<PhaseResult>): Promise<void> => {
+      // Let the previous phase's stragglers (status writes, echoes) finish before counting.
+      await new Promise((r) => setTimeout(r, 2000));
+      cpu.take();
+      await writes.take();
+      const result = await go();
+      results.push(result);
+      await new Promise((r) => setTimeout(r, 2000));
+      const used = cpu.take();
+      cpuPerPhase.push({ phase, ...used, load: loadAverage(), writes: await writes.take() });
+      log(`  ${phase}: ${result.converged}/${result.count}, p50 ${fmt(result.p50Ms)}, p99 ${fmt(result.p99Ms)}, total ${fmt(result.totalMs)} (load ${loadAverage()})`);
+    };
 
-    process.stdout.write(`\npropagation on real kube-apiservers: ${N} exports across ${CLUSTER_COUNT} clusters (agent and dns: one process each per cluster), ${CONCURRENCY} concurrent writes, polled every ${POLL_MS} ms (at most ${MAX_QPS} queries/s)\n`);
-    process.stdout.write(`${'phase'.padEnd(30)}${'converged'.padStart(12)}${'p50'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}${'total'.padStart(10)}\n`);
-    for (const r of results) {
-      process.stdout.write(`${r.phase.padEnd(30)}${`${r.converged}/${r.count}`.padStart(12)}${fmt(r.p50Ms).padStart(10)}${fmt(r.p99Ms).padStart(10)}${fmt(r.maxMs).padStart(10)}${fmt(r.totalMs).padStart(10)}\n`);
+    let traceLines: string[] = [];
+    if (TRACE > 0) {
+      log(`trace: ${TRACE} exports, one at a time, every hop watched ...`);
+      traceLines = await trace(set, traced, { name, owner, importer, proberFor, exportAct, unexportAct, resolvable, nxdomain });
+      hops.stop(); // no extra watchers on the apiservers during the measured phases
+    }
+
+    if (RATE > 0) {
+      log(`paced: ${N} ServiceExports created at ${RATE}/s ...`);
+      await run('paced export', () => measure(`export → resolvable @${RATE}/s`, indexes.map((i) => ({ name: name(i), prober: proberFor(i), act: exportAct(i) })), resolvable, { rate: RATE }));
+      log(`paced: ${N} ServiceExports deleted at ${RATE}/s ...`);
+      await run('paced unexport', () => measure(`unexport → NXDOMAIN @${RATE}/s`, indexes.map((i) => ({ name: name(i), prober: proberFor(i), act: unexportAct(i) })), nxdomain, { rate: RATE }));
+    }
+
+    log(`burst: ${N} ServiceExports created, ${CONCURRENCY} at a time; waiting for each name in the next cluster ...`);
+    await run('burst export', () => measure('export → resolvable (burst)', indexes.map((i) => ({ name: name(i), prober: proberFor(i), act: exportAct(i) })), resolvable));
+
+    log(`burst: ${N} EndpointSlices flipped to not ready ...`);
+    await run('burst flip', () => measure('readiness flip → no address', indexes.map((i) => ({
+      name: name(i),
+      prober: proberFor(i),
+      act: () => withRetry(`flip ${i}`, () => apply(NAMES[owner(i)]!, endpointSlice(i, false))),
+    })), noAddress));
+
+    log(`burst: ${N} ServiceExports deleted ...`);
+    await run('burst unexport', () => measure('unexport → NXDOMAIN (burst)', indexes.map((i) => ({ name: name(i), prober: proberFor(i), act: unexportAct(i) })), nxdomain));
+
+    const out = (line: string): void => void process.stdout.write(`${line}\n`);
+    out('');
+    out(`propagation on real kube-apiservers: ${N} exports across ${CLUSTER_COUNT} clusters (agent and dns: one process each per cluster, agent --concurrency ${AGENT_CONCURRENCY}); burst phases ${CONCURRENCY} writes in flight${RATE > 0 ? `, paced phases ${RATE} exports/s` : ''}; polled every ${POLL_MS} ms (at most ${MAX_QPS} queries/s)`);
+    out('etcd: --unsafe-no-fsync (test harness; real clusters add ~1 ms of SSD fsync per write)');
+    if (traceLines.length > 0) {
+      out('');
+      for (const line of traceLines) out(line);
+    }
+    out('');
+    out(`${'phase'.padEnd(34)}${'converged'.padStart(11)}${'p50'.padStart(10)}${'p99'.padStart(10)}${'max'.padStart(10)}${'total'.padStart(10)}${'poll res.'.padStart(11)}${'no reply'.padStart(10)}${'load (1/5/15)'.padStart(18)}`);
+    results.forEach((r, k) => {
+      out(`${r.phase.padEnd(34)}${`${r.converged}/${r.count}`.padStart(11)}${fmt(r.p50Ms).padStart(10)}${fmt(r.p99Ms).padStart(10)}${fmt(r.maxMs).padStart(10)}${fmt(r.totalMs).padStart(10)}${fmt(r.resolutionMs).padStart(11)}${String(r.unanswered).padStart(10)}${(cpuPerPhase[k]?.load ?? '-').padStart(18)}`);
+    });
+    out('');
+    out('CPU seconds per process and phase (wall seconds in the header):');
+    const procNames = [...pids.keys()];
+    out(`${'process'.padEnd(20)}${cpuPerPhase.map((p) => `${p.phase} ${Math.round(p.wallS)}s`.padStart(22)).join('')}`);
+    for (const proc of procNames) out(`${proc.padEnd(20)}${cpuPerPhase.map((p) => (p.cpu.get(proc)?.toFixed(1) ?? '-').padStart(22)).join('')}`);
+    out(`${'total'.padEnd(20)}${cpuPerPhase.map((p) => [...p.cpu.values()].reduce((a, b) => a + b, 0).toFixed(1).padStart(22)).join('')}`);
+    out('');
+    out('API writes per apiserver and phase (verb resource: count), counted by the apiservers, incl. the benchmark\'s own:');
+    for (const p of cpuPerPhase) {
+      const all = [...p.writes].map(([c, m]) => `${c}: ${[...m].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
+      const total = [...p.writes.values()].reduce((a, m) => a + [...m.values()].reduce((x, y) => x + y, 0), 0);
+      out(`  ${p.phase}: ${total} writes, ${(total / N).toFixed(1)} per export`);
+      for (const line of all) out(`    ${line}`);
     }
     const memory = set.memory();
-    process.stdout.write(`memory: ${Object.entries(memory).map(([k, v]) => `${k} ${v === undefined ? '-' : Math.round(v / 1048576)} MiB`).join(', ')}\n`);
-    if (args.json !== undefined) writeFileSync(args.json, `${JSON.stringify({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, pollMs: POLL_MS, results }, null, 2)}\n`);
+    out(`memory: ${Object.entries(memory).map(([k, v]) => `${k} ${v === undefined ? '-' : Math.round(v / 1048576)} MiB`).join(', ')}`);
+    if (args.json !== undefined) {
+      const cpuJson = cpuPerPhase.map((p) => ({ phase: p.phase, wallS: p.wallS, load: p.load, cpuS: Object.fromEntries(p.cpu), writes: Object.fromEntries([...p.writes].map(([c, m]) => [c, Object.fromEntries(m)])) }));
+      writeFileSync(args.json, `${JSON.stringify({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, rate: RATE, agentConcurrency: AGENT_CONCURRENCY, pollMs: POLL_MS, results, cpu: cpuJson, trace: traceLines }, null, 2)}\n`);
+    }
     if (results.some((r) => r.converged < r.count)) process.exitCode = 1;
     else failed = false;
   } finally {
     await stopAll();
+  }
+
+  /**
+   * Exports (then unexports) the traced services one at a time, with every hop of the chain
+   * watched on the apiservers; returns the printed table of median times since the request.
+   */
+  async function trace(
+    clusters: ClusterSet,
+    items: number[],
+    w: {
+      name: (i: number) => string;
+      owner: (i: number) => number;
+      importer: (i: number) => number;
+      proberFor: (i: number) => Prober;
+      exportAct: (i: number) => () => Promise<void>;
+      unexportAct: (i: number) => () => Promise<void>;
+      resolvable: (r: Reply) => boolean;
+      nxdomain: (r: Reply) => boolean;
+    },
+  ): Promise<string[]> {
+    const mcs = '/apis/multicluster.x-k8s.io/v1beta1/namespaces';
+    const slices = '/apis/discovery.k8s.io/v1/namespaces';
+    const broker = clusters.broker!.kubeConfig;
+    hops.watch(broker, 'broker-slices', `${slices}/${BROKER_NAMESPACE}/endpointslices`, () => false);
+    hops.watch(broker, 'broker-records', `${mcs}/${BROKER_NAMESPACE}/serviceimports`, () => false);
+    for (const c of NAMES) {
+      const kc = clusters.get(c).kubeConfig;
+      hops.watch(kc, `exports@${c}`, `${mcs}/${NS}/serviceexports`, (o) => ((o as { status?: { conditions?: unknown[] } }).status?.conditions?.length ?? 0) > 0);
+      hops.watch(kc, `imports@${c}`, `${mcs}/${NS}/serviceimports`, (o) => ((o as { status?: { clusters?: unknown[] } }).status?.clusters?.length ?? 0) > 0);
+      hops.watch(kc, `slices@${c}`, `${slices}/${NS}/endpointslices`, () => false, 'multicluster.kubernetes.io/source-cluster');
+    }
+    await new Promise((r) => setTimeout(r, 1000)); // the watches are open
+    const until = async (i: number, ok: (r: Reply) => boolean): Promise<number> => {
+      const deadline = performance.now() + 30_000;
+      while (performance.now() < deadline) {
+        const reply = await w.proberFor(i).query(w.name(i));
+        if (reply !== undefined && ok(reply)) return performance.now();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return Number.NaN;
+    };
+    type Hop = { hop: string; at: (i: number) => number | undefined };
+    const forward: Hop[] = [
+      { hop: 'broker EndpointSlice written', at: (i) => hops.at('broker-slices', 'ADDED', `${svcName(i)}.${NS}.${NAMES[w.owner(i)]}.ipv4`) },
+      { hop: 'broker record written', at: (i) => hops.at('broker-records', 'ADDED', `${svcName(i)}.${NS}.${NAMES[w.owner(i)]}`) },
+      { hop: 'import EndpointSlice written', at: (i) => hops.at(`slices@${NAMES[w.importer(i)]}`, 'ADDED', `${svcName(i)}.${NAMES[w.owner(i)]}.ipv4`) },
+      { hop: 'import ServiceImport written', at: (i) => hops.at(`imports@${NAMES[w.importer(i)]}`, 'ADDED', svcName(i)) },
+      { hop: 'import ServiceImport status', at: (i) => hops.at(`imports@${NAMES[w.importer(i)]}`, 'STATUS', svcName(i)) },
+      { hop: 'ServiceExport status (owner)', at: (i) => hops.at(`exports@${NAMES[w.owner(i)]}`, 'STATUS', svcName(i)) },
+    ];
+    const backward: Hop[] = [
+      { hop: 'broker record deleted', at: (i) => hops.at('broker-records', 'DELETED', `${svcName(i)}.${NS}.${NAMES[w.owner(i)]}`) },
+      { hop: 'broker EndpointSlice deleted', at: (i) => hops.at('broker-slices', 'DELETED', `${svcName(i)}.${NS}.${NAMES[w.owner(i)]}.ipv4`) },
+      { hop: 'import ServiceImport deleted', at: (i) => hops.at(`imports@${NAMES[w.importer(i)]}`, 'DELETED', svcName(i)) },
+      { hop: 'import EndpointSlice deleted', at: (i) => hops.at(`slices@${NAMES[w.importer(i)]}`, 'DELETED', `${svcName(i)}.${NAMES[w.owner(i)]}.ipv4`) },
+    ];
+    const rows = new Map<string, number[]>();
+    const note = (hop: string, ms: number | undefined): void => {
+      if (ms === undefined || Number.isNaN(ms)) return;
+      let list = rows.get(hop);
+      if (list === undefined) rows.set(hop, (list = []));
+      list.push(ms);
+    };
+    for (const i of items) {
+      const sent = performance.now();
+      await w.exportAct(i)();
+      note('export: create request answered', performance.now() - sent);
+      const answered = await until(i, w.resolvable);
+      await new Promise((r) => setTimeout(r, 500)); // late hops (the export's status)
+      for (const h of forward) note(`export: ${h.hop}`, (h.at(i) ?? Number.NaN) - sent);
+      note('export: name resolves (DNS, next cluster)', answered - sent);
+      const gone = performance.now();
+      await w.unexportAct(i)();
+      note('unexport: delete request answered', performance.now() - gone);
+      const nx = await until(i, w.nxdomain);
+      await new Promise((r) => setTimeout(r, 500));
+      for (const h of backward) note(`unexport: ${h.hop}`, (h.at(i) ?? Number.NaN) - gone);
+      note('unexport: NXDOMAIN (DNS, next cluster)', nx - gone);
+    }
+    const median = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 50);
+    const lines = [`trace: ${items.length} exports one at a time; median ms since the request, as seen by watches on each apiserver`];
+    for (const [hop, xs] of [...rows].sort((a, b) => (a[0].split(':')[0] === b[0].split(':')[0] ? median(a[1]) - median(b[1]) : 0))) {
+      lines.push(`  ${hop.padEnd(48)}${fmt(median(xs)).padStart(10)}   (${xs.map((x) => Math.round(x)).join(', ')})`);
+    }
+    return lines;
   }
 }
 

@@ -3,6 +3,13 @@
  * Bursts (a directory reload, an informer resync) are coalesced: one rebuild at most every
  * `debounceMs`, and never later than `maxDelayMs` after the first change of a burst, so an edit
  * still reaches answers well within a second.
+ *
+ * A rebuild covers the whole state, so its cost grows with the number of services; under a
+ * steady stream of changes (events a few tens of ms apart, each one ending a debounce window),
+ * rebuilding once per window would make the total work grow with services × changes. So the
+ * next rebuild also waits until `costFactor` times the last rebuild's duration has passed since
+ * it ended: rebuilding takes at most 1/(1 + costFactor) of the process's time, whatever the size,
+ * and small states (rebuilt in well under a millisecond) are not delayed at all.
  */
 import type { ImportedStateSource } from '../model/imported-state.ts';
 import type { Snapshot } from '../model/snapshot.ts';
@@ -17,6 +24,8 @@ export interface SnapshotFeedOptions {
   now?: () => number;
   debounceMs?: number;
   maxDelayMs?: number;
+  /** Minimum quiet time after a rebuild, as a multiple of its duration. Default 4. */
+  costFactor?: number;
 }
 
 export interface SnapshotFeed {
@@ -28,7 +37,10 @@ export function startSnapshotFeed(opts: SnapshotFeedOptions): SnapshotFeed {
   const now = opts.now ?? Date.now;
   const debounceMs = opts.debounceMs ?? 25;
   const maxDelayMs = opts.maxDelayMs ?? 200;
+  const costFactor = opts.costFactor ?? 4;
   let version = 0;
+  /** When the next rebuild may start at the earliest (see the module comment). */
+  let notBefore = 0;
   let latest = build();
   let timer: NodeJS.Timeout | undefined;
   let burstStart = 0;
@@ -36,7 +48,11 @@ export function startSnapshotFeed(opts: SnapshotFeedOptions): SnapshotFeed {
 
   function build(): Snapshot {
     version += 1;
-    return buildSnapshot(opts.source.current(), opts.localCluster, version, now());
+    const started = now();
+    const snapshot = buildSnapshot(opts.source.current(), opts.localCluster, version, started);
+    const ended = now();
+    notBefore = ended + costFactor * Math.max(0, ended - started);
+    return snapshot;
   }
 
   function flush(): void {
@@ -59,7 +75,7 @@ export function startSnapshotFeed(opts: SnapshotFeedOptions): SnapshotFeed {
     } else {
       clearTimeout(timer);
     }
-    const wait = Math.max(0, Math.min(debounceMs, burstStart + maxDelayMs - t));
+    const wait = Math.max(0, Math.min(debounceMs, burstStart + maxDelayMs - t), notBefore - t);
     timer = setTimeout(flush, wait);
   });
 

@@ -349,31 +349,31 @@ export class KubeBrokerStore implements BrokerStore {
     this.own(record.cluster, 'a record');
     const desired = buildBrokerRecord(record, this.opts.namespace, this.opts.mcsVersion);
     if (sameContent(desired, this.cached(this.records, desired.metadata.name))) return;
-    await this.writer.apply(this.recordResource, desired);
+    this.records.observeWritten(await this.writer.apply(this.recordResource, desired));
   }
 
   async deleteRecord(cluster: ClusterId, ref: ServiceRef): Promise<void> {
     this.own(cluster, 'a record');
-    await this.deleteOwned(this.recordResource, this.cached(this.records, brokerRecordName(ref, cluster)));
+    await this.deleteOwned(this.recordResource, this.records, this.cached(this.records, brokerRecordName(ref, cluster)));
   }
 
   async applyEndpoints(endpoints: ExportEndpoints): Promise<void> {
     this.own(endpoints.cluster, 'endpoints');
     const desired = buildBrokerSlices(endpoints, this.opts.namespace);
     for (const obj of desired) {
-      if (!sameContent(obj, this.cached(this.slices, obj.metadata.name))) await this.writer.apply(this.sliceResource, obj);
+      if (!sameContent(obj, this.cached(this.slices, obj.metadata.name))) this.slices.observeWritten(await this.writer.apply(this.sliceResource, obj));
     }
     // Slices of families or chunks no longer needed go after the new ones exist (no empty gap).
     const wanted = new Set(desired.map((o) => `${this.opts.namespace}/${o.metadata.name}`));
     for (const key of this.sliceIndex.get(refKey(endpoints))?.get(endpoints.cluster)?.keys() ?? []) {
-      if (!wanted.has(key)) await this.deleteOwned(this.sliceResource, this.slices.get(key));
+      if (!wanted.has(key)) await this.deleteOwned(this.sliceResource, this.slices, this.slices.get(key));
     }
   }
 
   async deleteEndpoints(cluster: ClusterId, ref: ServiceRef): Promise<void> {
     this.own(cluster, 'endpoints');
     for (const key of [...(this.sliceIndex.get(refKey(ref))?.get(cluster)?.keys() ?? [])]) {
-      await this.deleteOwned(this.sliceResource, this.slices.get(key));
+      await this.deleteOwned(this.sliceResource, this.slices, this.slices.get(key));
     }
   }
 
@@ -385,16 +385,17 @@ export class KubeBrokerStore implements BrokerStore {
 
   async deleteLease(cluster: ClusterId): Promise<void> {
     this.own(cluster, 'a lease');
-    await this.deleteOwned(this.leaseResource, this.cached(this.leases, leaseName(cluster)));
+    await this.deleteOwned(this.leaseResource, this.leases, this.cached(this.leases, leaseName(cluster)));
   }
 
   /** Deletes an object only if it carries our label, and only the exact version we saw. */
-  private async deleteOwned(resource: ResourceType, obj: KubernetesObject | undefined): Promise<void> {
+  private async deleteOwned(resource: ResourceType, informer: Informer, obj: KubernetesObject | undefined): Promise<void> {
     if (obj === undefined) return;
     if (!isManagedByUs(obj)) throw new Error(`refusing to delete ${objectKey(obj)}: not managed by clusterset-dns`);
     const preconditions = { ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}), ...(obj.metadata?.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}) };
     const done = await this.writer.delete(resource, obj.metadata?.namespace ?? this.opts.namespace, obj.metadata?.name ?? '', preconditions);
     if (!done) throw new Error(`${objectKey(obj)} changed while being deleted; retrying`);
+    informer.observeDeleted(objectKey(obj));
   }
 }
 

@@ -3,7 +3,7 @@
  * service-account config otherwise, and API discovery of which MCS versions a cluster serves.
  */
 import { existsSync } from 'node:fs';
-import { ApisApi, KubeConfig, ServerConfiguration, createConfiguration, type Configuration, type RequestContext } from '@kubernetes/client-node';
+import { ApisApi, HttpMethod, KubeConfig, RequestContext, ServerConfiguration, createConfiguration, type Configuration } from '@kubernetes/client-node';
 import { MCS_GROUP } from './objects.ts';
 
 /** Loads a kubeconfig file, or the in-cluster config (service-account token + CA) when `path` is unset. */
@@ -27,25 +27,41 @@ export function loadKubeConfig(path: string | undefined, what: string): KubeConf
 }
 
 /**
+ * How long one computation of the kubeconfig's request authentication is reused. Rotated
+ * service-account tokens are refreshed by the kubelet long before they expire (minutes ahead),
+ * so reading them at most this often loses nothing.
+ */
+const AUTH_REUSE_MS = 10_000;
+
+/**
  * An API client whose requests share one connection pool. client-node 2.0.1 builds a new undici
  * Agent for every request when TLS options are set (a CA, client certificates), so each write
  * paid a TCP + TLS handshake, on both ends; under load that was most of an agent's write cost.
- * Authentication is still applied per request (rotated tokens are picked up); only the dispatcher
- * is reused — so a rotated client certificate needs a restart.
+ * Computing the authentication itself is not free either (it re-reads the CA and token, and
+ * builds that Agent each time): its headers are reused for AUTH_REUSE_MS, then computed again
+ * (rotated tokens are picked up); the dispatcher is kept — so a rotated client certificate needs
+ * a restart.
  */
 export function makePooledApiClient<T>(kc: KubeConfig, apiType: new (config: Configuration) => T): T {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new Error('the kubeconfig has no current cluster');
   let dispatcher: ReturnType<RequestContext['getDispatcher']>;
-  const auth = {
+  let auth: { headers: Record<string, string>; at: number } | undefined;
+  const method = {
     getName: (): string => 'pooled kubeconfig authentication',
     async applySecurityAuthentication(context: RequestContext): Promise<void> {
-      await kc.applySecurityAuthentication(context);
-      if (dispatcher === undefined) dispatcher = context.getDispatcher();
-      else context.setDispatcher(dispatcher);
+      const now = Date.now();
+      if (auth === undefined || now - auth.at >= AUTH_REUSE_MS || now < auth.at) {
+        const probe = new RequestContext(cluster.server, HttpMethod.GET);
+        await kc.applySecurityAuthentication(probe);
+        dispatcher ??= probe.getDispatcher();
+        auth = { headers: probe.getHeaders(), at: now };
+      }
+      for (const [name, value] of Object.entries(auth.headers)) context.setHeaderParam(name, value);
+      if (dispatcher !== undefined) context.setDispatcher(dispatcher);
     },
   };
-  return new apiType(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }));
+  return new apiType(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: method } }));
 }
 
 /** The API server a config talks to, for logs. */

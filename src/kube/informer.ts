@@ -10,6 +10,8 @@
  * - reports `synced` (first list done) and `healthy` (last attempt worked) for fail-static answers.
  */
 import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { makePooledApiClient } from './client.ts';
+import { judgeWatchEvent, revisionOf, writeIsNewer } from './own-writes.ts';
 
 export type InformerEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
@@ -85,6 +87,11 @@ function plain<T>(obj: T): T {
 export class Informer {
   private readonly opts: Required<Omit<InformerOptions, 'onSynced' | 'onRestart'>> & Pick<InformerOptions, 'onSynced' | 'onRestart'>;
   private readonly cache = new Map<string, KubernetesObject>();
+  /**
+   * Objects we deleted ourselves (observeDeleted) whose DELETED watch event has not arrived yet:
+   * key → the resourceVersion we deleted. Watch events of that version or older are stale.
+   */
+  private readonly deleting = new Map<string, bigint>();
   private readonly objectApi: KubernetesObjectApi;
   private resourceVersion = '';
   private stopped = true;
@@ -104,7 +111,8 @@ export class Informer {
       ...options,
     };
     this.backoffMs = this.opts.initialBackoffMs;
-    this.objectApi = KubernetesObjectApi.makeApiClient(options.kubeConfig);
+    // Pooled: a relist of many pages, and many informers relisting at once, reuse connections.
+    this.objectApi = makePooledApiClient(options.kubeConfig, KubernetesObjectApi);
     let resolve!: () => void;
     this.firstSync = { promise: new Promise<void>((r) => (resolve = r)), resolve };
   }
@@ -154,6 +162,39 @@ export class Informer {
 
   get(key: string): KubernetesObject | undefined {
     return this.cache.get(key);
+  }
+
+  /**
+   * Takes the API server's answer to our own write into the cache at once, delivered like a watch
+   * event, instead of waiting for the watch to bring it; the watch event of that version (and any
+   * older one still on its way) is then dropped when it comes. See own-writes.ts for why and when.
+   */
+  observeWritten(obj: KubernetesObject): void {
+    if (this.stopped) return;
+    const key = objectKey(obj);
+    const cached = this.cache.get(key);
+    if (!writeIsNewer(cached, obj, this.deleting.get(key))) return;
+    const copy = plain(obj);
+    copy.apiVersion ??= this.opts.resource.apiVersion;
+    copy.kind ??= this.opts.resource.kind;
+    this.deleting.delete(key);
+    this.cache.set(key, copy);
+    this.emit(cached === undefined ? 'ADDED' : 'MODIFIED', copy);
+  }
+
+  /**
+   * Our own delete of the cached object `key` succeeded (or found it gone): drop it from the
+   * cache now, delivered like a DELETED event; the watch's DELETED event and older events still
+   * on their way are dropped when they come.
+   */
+  observeDeleted(key: string): void {
+    if (this.stopped) return;
+    const cached = this.cache.get(key);
+    const version = revisionOf(cached);
+    if (cached === undefined || version === undefined) return;
+    this.cache.delete(key);
+    this.deleting.set(key, version);
+    this.emit('DELETED', cached);
   }
 
   private emit(type: InformerEventType, obj: KubernetesObject): void {
@@ -208,6 +249,8 @@ export class Informer {
     }
     if (this.stopped) return;
 
+    // The list is newer than any of our own deletes still waiting for their watch event.
+    this.deleting.clear();
     // Deliver the difference, so a consumer sees exactly what changed while we were away.
     for (const [key, old] of this.cache) {
       if (!fresh.has(key)) {
@@ -288,6 +331,9 @@ export class Informer {
           if (version) this.resourceVersion = version;
           if (type === 'BOOKMARK') return;
           const key = objectKey(obj);
+          const verdict = judgeWatchEvent(type, obj, this.cache.get(key), this.deleting.get(key));
+          if (type === 'DELETED' || verdict !== 'stale') this.deleting.delete(key);
+          if (verdict === 'stale' || verdict === 'own-delete-seen') return;
           if (type === 'DELETED') {
             this.cache.delete(key);
             this.emit('DELETED', obj);

@@ -54,6 +54,10 @@ export class KubeLocalClusterStore implements LocalClusterStore {
   private readonly importResource: ResourceType;
   private readonly sliceResource: ResourceType;
   private readonly informers: Informer[] = [];
+  /** The informers our own writes go through (observeWritten), per watched namespace ('' = all). */
+  private readonly exportInformers = new Map<string, Informer>();
+  private readonly importInformers = new Map<string, Informer>();
+  private readonly importedSliceInformers = new Map<string, Informer>();
   private readonly namespaceScope: ReadonlySet<string> | undefined;
   private readonly listeners = new Set<(change: LocalChange) => void>();
 
@@ -82,9 +86,8 @@ export class KubeLocalClusterStore implements LocalClusterStore {
     this.sliceResource = resourceOf(DISCOVERY_API_VERSION, 'endpointslices');
     this.namespaceScope = options.namespaces === undefined ? undefined : new Set(options.namespaces);
 
-    const add = (resource: ResourceRef, onEvent: (t: InformerEventType, o: KubernetesObject) => void): void => {
-      this.informers.push(
-        new Informer({
+    const add = (resource: ResourceRef, onEvent: (t: InformerEventType, o: KubernetesObject) => void): Informer => {
+      const informer = new Informer({
           kubeConfig: options.kubeConfig,
           resource,
           onEvent,
@@ -92,17 +95,21 @@ export class KubeLocalClusterStore implements LocalClusterStore {
           onRestart: (reason) => options.metrics?.informerRestart?.(`local-${resource.plural}`, reason),
           ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
           ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
-        }),
-      );
+        });
+      this.informers.push(informer);
+      return informer;
     };
     add({ apiVersion: CORE_API_VERSION, kind: KIND_NAMESPACE, plural: 'namespaces' }, (t, o) => this.onNamespace(t, o));
     for (const namespace of options.namespaces ?? [undefined]) {
       const ns = namespace === undefined ? {} : { namespace };
-      add({ apiVersion: mcs, kind: KIND_SERVICE_EXPORT, plural: 'serviceexports', ...ns }, (t, o) => this.onExport(t, o));
+      this.exportInformers.set(namespace ?? '', add({ apiVersion: mcs, kind: KIND_SERVICE_EXPORT, plural: 'serviceexports', ...ns }, (t, o) => this.onExport(t, o)));
       add({ apiVersion: CORE_API_VERSION, kind: KIND_SERVICE, plural: 'services', ...ns }, (t, o) => this.onService(t, o));
       add({ apiVersion: DISCOVERY_API_VERSION, kind: KIND_ENDPOINT_SLICE, plural: 'endpointslices', labelSelector: LOCAL_SLICES_SELECTOR, ...ns }, (t, o) => this.onLocalSlice(t, o));
-      add({ apiVersion: mcs, kind: KIND_SERVICE_IMPORT, plural: 'serviceimports', ...ns }, (t, o) => this.onServiceImport(t, o));
-      add({ apiVersion: DISCOVERY_API_VERSION, kind: KIND_ENDPOINT_SLICE, plural: 'endpointslices', labelSelector: IMPORTED_SLICES_SELECTOR, ...ns }, (t, o) => this.onImportedSlice(t, o));
+      this.importInformers.set(namespace ?? '', add({ apiVersion: mcs, kind: KIND_SERVICE_IMPORT, plural: 'serviceimports', ...ns }, (t, o) => this.onServiceImport(t, o)));
+      this.importedSliceInformers.set(
+        namespace ?? '',
+        add({ apiVersion: DISCOVERY_API_VERSION, kind: KIND_ENDPOINT_SLICE, plural: 'endpointslices', labelSelector: IMPORTED_SLICES_SELECTOR, ...ns }, (t, o) => this.onImportedSlice(t, o)),
+      );
     }
   }
 
@@ -306,7 +313,8 @@ export class KubeLocalClusterStore implements LocalClusterStore {
     if (raw === undefined) throw new Error(`ServiceExport ${refKey(ref)} not found`);
     const generation = typeof raw.metadata?.generation === 'number' ? raw.metadata.generation : 1;
     const ours = conditions.filter((c) => OUR_CONDITIONS.has(c.type));
-    await this.writer.applyStatus(this.exportResource, buildExportStatus(ref, ours, generation, this.opts.mcsVersion));
+    const written = await this.writer.applyStatus(this.exportResource, buildExportStatus(ref, ours, generation, this.opts.mcsVersion));
+    informerOf(this.exportInformers, ref.namespace)?.observeWritten(written);
   }
 
   // ---- import side --------------------------------------------------------------------------
@@ -357,14 +365,15 @@ export class KubeLocalClusterStore implements LocalClusterStore {
       throw new Error(`ServiceImport ${refKey(service)} exists and is not managed by clusterset-dns; leaving it alone`);
     }
     const { object, status } = buildImportedServiceImport(service, this.opts.mcsVersion);
-    if (!sameContent(object, current)) await this.writer.apply(this.importResource, object);
-    if (!sameContent(status, current)) await this.writer.applyStatus(this.importResource, status);
+    const informer = informerOf(this.importInformers, service.namespace);
+    if (!sameContent(object, current)) informer?.observeWritten(await this.writer.apply(this.importResource, object));
+    if (!sameContent(status, current)) informer?.observeWritten(await this.writer.applyStatus(this.importResource, status));
   }
 
   async deleteImportedService(ref: ServiceRef): Promise<void> {
     const current = this.importRaw.get(refKey(ref));
     if (current === undefined || !isManagedByUs(current)) return;
-    await this.deleteExact(this.importResource, current);
+    await this.deleteExact(this.importResource, current, informerOf(this.importInformers, ref.namespace));
   }
 
   async applyImportedSlice(slice: ImportedSlice): Promise<void> {
@@ -372,29 +381,35 @@ export class KubeLocalClusterStore implements LocalClusterStore {
     for (const obj of desired) {
       const key = `${slice.namespace}/${obj.metadata.name}`;
       const current = this.importedSliceRaw.get(key);
-      if (!sameContent(obj, current)) await this.writer.apply(this.sliceResource, obj);
+      if (!sameContent(obj, current)) informerOf(this.importedSliceInformers, slice.namespace)?.observeWritten(await this.writer.apply(this.sliceResource, obj));
     }
     const wanted = new Set(desired.map((o) => `${slice.namespace}/${o.metadata.name}`));
     for (const key of [...(this.importedSliceIndex.get(refKey(slice))?.get(slice.sourceCluster)?.keys() ?? [])]) {
       const raw = this.importedSliceRaw.get(key);
-      if (!wanted.has(key) && raw !== undefined) await this.deleteExact(this.sliceResource, raw);
+      if (!wanted.has(key) && raw !== undefined) await this.deleteExact(this.sliceResource, raw, informerOf(this.importedSliceInformers, slice.namespace));
     }
   }
 
   async deleteImportedSlice(ref: ServiceRef, sourceCluster: ClusterId): Promise<void> {
     for (const key of [...(this.importedSliceIndex.get(refKey(ref))?.get(sourceCluster)?.keys() ?? [])]) {
       const raw = this.importedSliceRaw.get(key);
-      if (raw !== undefined) await this.deleteExact(this.sliceResource, raw);
+      if (raw !== undefined) await this.deleteExact(this.sliceResource, raw, informerOf(this.importedSliceInformers, ref.namespace));
     }
   }
 
   /** Deletes only an object we manage, and only the version we saw (uid + resourceVersion preconditions). */
-  private async deleteExact(resource: ResourceType, obj: KubernetesObject): Promise<void> {
+  private async deleteExact(resource: ResourceType, obj: KubernetesObject, informer: Informer | undefined): Promise<void> {
     if (!isManagedByUs(obj)) throw new Error(`refusing to delete ${objectKey(obj)}: not managed by clusterset-dns`);
     const preconditions = { ...(obj.metadata?.uid ? { uid: obj.metadata.uid } : {}), ...(obj.metadata?.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}) };
     const done = await this.writer.delete(resource, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '', preconditions);
     if (!done) throw new Error(`${objectKey(obj)} changed while being deleted; retrying`);
+    informer?.observeDeleted(objectKey(obj));
   }
+}
+
+/** The informer watching `namespace` (or the one watching all namespaces). */
+function informerOf(byNamespace: ReadonlyMap<string, Informer>, namespace: string): Informer | undefined {
+  return byNamespace.get(namespace) ?? byNamespace.get('');
 }
 
 function refOf(obj: KubernetesObject): ServiceRef {
