@@ -3,105 +3,23 @@
  * endpoints on the broker (or remove them), and keep the export's Valid/Ready/Conflict conditions
  * up to date. Event handlers only queue keys; all work happens in reconcile(), retried on error.
  */
-import type { Logger } from 'pino';
 import { aggregateService } from '../model/aggregate.ts';
 import type { ConflictReasonValue } from '../model/conflicts.ts';
 import { deepEqual } from '../model/equal.ts';
-import type { ClusterId, ServiceRef } from '../model/types.ts';
+import type { ServiceRef } from '../model/types.ts';
 import { computeConditions } from './conditions.ts';
 import { mergeConditions } from './conditions.ts';
 import { type ExportBuild, buildExport } from './export-build.ts';
 import { clusterLiveness } from './imports.ts';
-import { WorkQueue, type WorkQueueOptions } from './queue.ts';
-import {
-  type AgentMetrics,
-  type BrokerChange,
-  type BrokerStore,
-  type LocalChange,
-  type LocalClusterStore,
-  parseRefKey,
-  refKey,
-} from './stores.ts';
-import { type Clock, type Timers, realTimers } from './timers.ts';
+import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
+import { type BrokerChange, type LocalChange, refKey } from './stores.ts';
 import { validateRecord } from './validate-broker.ts';
 
-export interface ExporterOptions {
-  cluster: ClusterId;
-  local: LocalClusterStore;
-  broker: BrokerStore;
-  logger: Logger;
-  /** Clusters past this grace after their lease expired no longer count for conflicts. */
-  gcGraceMs: number;
-  now?: Clock;
-  timers?: Timers;
-  random?: () => number;
-  metrics?: AgentMetrics;
-  /** Retry tuning of the work queue. */
-  queue?: Pick<WorkQueueOptions, 'baseDelayMs' | 'maxDelayMs' | 'jitter' | 'concurrency' | 'maxSize'>;
-  /** Periodic full resync (0 = off): a safety net for missed events on real watches. */
-  resyncMs?: number;
-}
+export type ExporterOptions = ReconcilerOptions;
 
-export class Exporter {
-  private readonly cluster: ClusterId;
-  private readonly local: LocalClusterStore;
-  private readonly broker: BrokerStore;
-  private readonly logger: Logger;
-  private readonly gcGraceMs: number;
-  private readonly now: Clock;
-  private readonly timers: Timers;
-  private readonly metrics: AgentMetrics;
-  private readonly resyncMs: number;
-  private readonly queue: WorkQueue;
-  private unsubscribers: (() => void)[] = [];
-  /**
-   * Keys whose reconcile is writing right now: the echo of our own write (synchronous with
-   * in-memory stores) needs no second pass. Echoes that arrive later just find nothing to do.
-   */
-  private readonly writing = new Set<string>();
-  private resyncTimer: unknown;
-
+export class Exporter extends KeyedReconciler {
   constructor(options: ExporterOptions) {
-    this.cluster = options.cluster;
-    this.local = options.local;
-    this.broker = options.broker;
-    this.logger = options.logger.child({ component: 'exporter', cluster: options.cluster });
-    this.gcGraceMs = options.gcGraceMs;
-    this.now = options.now ?? Date.now;
-    this.timers = options.timers ?? realTimers;
-    this.metrics = options.metrics ?? {};
-    this.resyncMs = options.resyncMs ?? 0;
-    this.queue = new WorkQueue({
-      ...options.queue,
-      handler: (key) => this.reconcile(key),
-      timers: this.timers,
-      now: this.now,
-      ...(options.random === undefined ? {} : { random: options.random }),
-      onDepth: (depth) => this.metrics.queueDepth?.('exporter', depth),
-      onRetry: (key, attempt, delayMs, error) => {
-        this.metrics.retried?.('exporter');
-        this.logger.warn({ key, attempt, delayMs, err: error }, 'export failed, retrying with backoff');
-      },
-      onOverflow: (key) => this.logger.error({ key }, 'export queue full, key dropped until the next resync'),
-    });
-  }
-
-  start(): void {
-    this.unsubscribers.push(this.local.subscribe((c) => this.onLocalChange(c)));
-    this.unsubscribers.push(this.broker.subscribe((c) => this.onBrokerChange(c)));
-    this.resyncAll();
-    this.scheduleResync();
-  }
-
-  whenIdle(): Promise<void> {
-    return this.queue.whenIdle();
-  }
-
-  async stop(): Promise<void> {
-    for (const u of this.unsubscribers) u();
-    this.unsubscribers = [];
-    if (this.resyncTimer !== undefined) this.timers.clearTimeout(this.resyncTimer);
-    await this.queue.stop();
+    super('exporter', options);
   }
 
   /** Queues every local export and every record this cluster still has on the broker. */
@@ -111,21 +29,13 @@ export class Exporter {
     for (const r of this.broker.listRecords()) if (r.cluster === this.cluster) this.queue.add(refKey(r));
   }
 
-  private scheduleResync(): void {
-    if (this.resyncMs <= 0) return;
-    this.resyncTimer = this.timers.setTimeout(() => {
-      this.resyncAll();
-      this.scheduleResync();
-    }, this.resyncMs);
-  }
-
-  private onLocalChange(change: LocalChange): void {
+  protected onLocalChange(change: LocalChange): void {
     if (change.kind === 'Service' || change.kind === 'EndpointSlice' || change.kind === 'ServiceExport') {
       this.queue.add(refKey(change));
     }
   }
 
-  private onBrokerChange(change: BrokerChange): void {
+  protected onBrokerChange(change: BrokerChange): void {
     if (change.kind === 'ExportRecord' || change.kind === 'ExportEndpoints') {
       const key = refKey(change);
       if (change.cluster === this.cluster) {
@@ -140,21 +50,7 @@ export class Exporter {
     }
   }
 
-  async reconcile(key: string): Promise<void> {
-    const ref = parseRefKey(key);
-    this.writing.add(key);
-    try {
-      await this.reconcileRef(ref);
-      this.metrics.reconciled?.('exporter', 'ok');
-    } catch (err) {
-      this.metrics.reconciled?.('exporter', 'error');
-      throw err;
-    } finally {
-      this.writing.delete(key);
-    }
-  }
-
-  private async reconcileRef(ref: ServiceRef): Promise<void> {
+  protected async reconcileRef(ref: ServiceRef): Promise<void> {
     const serviceExport = this.local.getServiceExport(ref);
     if (serviceExport === undefined) {
       await this.unpublish(ref);

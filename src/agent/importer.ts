@@ -4,112 +4,38 @@
  * the broker is unreachable nothing local changes. Time-driven changes (a lease expiring, a GC
  * grace ending) come from a single timer set at the next liveness transition.
  */
-import type { Logger } from 'pino';
 import { deepEqual } from '../model/equal.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { type ClusterLiveness, type ImportConfig, clusterLiveness, computeServiceImport, nextLivenessChange } from './imports.ts';
-import { WorkQueue, type WorkQueueOptions } from './queue.ts';
-import {
-  type AgentMetrics,
-  type BrokerChange,
-  type BrokerStore,
-  type LocalChange,
-  type LocalClusterStore,
-  parseRefKey,
-  refKey,
-} from './stores.ts';
-import { type Clock, type Timers, realTimers } from './timers.ts';
+import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
+import { type BrokerChange, type LocalChange, refKey } from './stores.ts';
 import { validateEndpoints, validateLease, validateRecord } from './validate-broker.ts';
 
-export interface ImporterOptions {
-  cluster: ClusterId;
-  local: LocalClusterStore;
-  broker: BrokerStore;
-  logger: Logger;
-  gcGraceMs: number;
-  now?: Clock;
-  timers?: Timers;
-  random?: () => number;
-  metrics?: AgentMetrics;
-  queue?: Pick<WorkQueueOptions, 'baseDelayMs' | 'maxDelayMs' | 'jitter' | 'concurrency' | 'maxSize'>;
-  resyncMs?: number;
-}
+export type ImporterOptions = ReconcilerOptions;
 
-export class Importer {
-  private readonly cluster: ClusterId;
-  private readonly local: LocalClusterStore;
-  private readonly broker: BrokerStore;
-  private readonly logger: Logger;
-  private readonly gcGraceMs: number;
-  private readonly now: Clock;
-  private readonly timers: Timers;
-  private readonly metrics: AgentMetrics;
-  private readonly resyncMs: number;
-  private readonly queue: WorkQueue;
+export class Importer extends KeyedReconciler {
   private readonly config: ImportConfig;
-  private unsubscribers: (() => void)[] = [];
-  /**
-   * Keys whose reconcile is writing right now: the echo of our own write (synchronous with
-   * in-memory stores) needs no second pass. Echoes that arrive later just find nothing to do.
-   */
-  private readonly writing = new Set<string>();
   private livenessTimer: unknown;
-  private resyncTimer: unknown;
   /** Last known liveness state per cluster, to queue only the services of clusters that changed. */
   private livenessStates = new Map<ClusterId, string>();
   /** Broker objects currently rejected (logged once when they become invalid). */
   private readonly rejected = new Set<string>();
-  private stopped = false;
 
   constructor(options: ImporterOptions) {
-    this.cluster = options.cluster;
-    this.local = options.local;
-    this.broker = options.broker;
-    this.logger = options.logger.child({ component: 'importer', cluster: options.cluster });
-    this.gcGraceMs = options.gcGraceMs;
-    this.now = options.now ?? Date.now;
-    this.timers = options.timers ?? realTimers;
-    this.metrics = options.metrics ?? {};
-    this.resyncMs = options.resyncMs ?? 0;
+    super('importer', options);
     this.config = {
       gcGraceMs: this.gcGraceMs,
       namespaceExists: (ns) => this.local.hasNamespace(ns),
       vipFor: (ref) => this.local.getClusterSetVip(ref)?.ips,
     };
-    this.queue = new WorkQueue({
-      ...options.queue,
-      handler: (key) => this.reconcile(key),
-      timers: this.timers,
-      now: this.now,
-      ...(options.random === undefined ? {} : { random: options.random }),
-      onDepth: (depth) => this.metrics.queueDepth?.('importer', depth),
-      onRetry: (key, attempt, delayMs, error) => {
-        this.metrics.retried?.('importer');
-        this.logger.warn({ key, attempt, delayMs, err: error }, 'import failed, retrying with backoff');
-      },
-      onOverflow: (key) => this.logger.error({ key }, 'import queue full, key dropped until the next resync'),
-    });
   }
 
-  start(): void {
-    this.unsubscribers.push(this.local.subscribe((c) => this.onLocalChange(c)));
-    this.unsubscribers.push(this.broker.subscribe((c) => this.onBrokerChange(c)));
+  protected override beforeFirstResync(): void {
     this.refreshLiveness();
-    this.resyncAll();
-    this.scheduleResync();
   }
 
-  whenIdle(): Promise<void> {
-    return this.queue.whenIdle();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    for (const u of this.unsubscribers) u();
-    this.unsubscribers = [];
+  protected override onStop(): void {
     if (this.livenessTimer !== undefined) this.timers.clearTimeout(this.livenessTimer);
-    if (this.resyncTimer !== undefined) this.timers.clearTimeout(this.resyncTimer);
-    await this.queue.stop();
   }
 
   /** Queues every service known on the broker or already imported locally. */
@@ -118,15 +44,7 @@ export class Importer {
     for (const s of this.local.listImportedServices()) this.queue.add(refKey(s));
   }
 
-  private scheduleResync(): void {
-    if (this.resyncMs <= 0) return;
-    this.resyncTimer = this.timers.setTimeout(() => {
-      this.resyncAll();
-      this.scheduleResync();
-    }, this.resyncMs);
-  }
-
-  private onLocalChange(change: LocalChange): void {
+  protected onLocalChange(change: LocalChange): void {
     switch (change.kind) {
       case 'Namespace':
         // Imports appear when their namespace is created (and go when it is deleted).
@@ -146,7 +64,7 @@ export class Importer {
     }
   }
 
-  private onBrokerChange(change: BrokerChange): void {
+  protected onBrokerChange(change: BrokerChange): void {
     switch (change.kind) {
       case 'ExportRecord':
       case 'ExportEndpoints':
@@ -225,20 +143,7 @@ export class Importer {
     return false;
   }
 
-  async reconcile(key: string): Promise<void> {
-    this.writing.add(key);
-    try {
-      await this.reconcileRef(parseRefKey(key));
-      this.metrics.reconciled?.('importer', 'ok');
-    } catch (err) {
-      this.metrics.reconciled?.('importer', 'error');
-      throw err;
-    } finally {
-      this.writing.delete(key);
-    }
-  }
-
-  private async reconcileRef(ref: ServiceRef): Promise<void> {
+  protected async reconcileRef(ref: ServiceRef): Promise<void> {
     // Fail static: with the broker out of reach, what we imported last stays as it is.
     if (!this.broker.connectivity().reachable) return;
     const now = this.now();
