@@ -12,7 +12,7 @@
  *   from the generated snapshot (workers are still separate processes), no CLI involved.
  * --workers N[,M...]: one instance of ours per value, side by side (the first is "ours" for the
  *   ratios and the one CoreDNS forwards to; NSD gets the same number as server-count). Default:
- *   cores - 1, at least 1. --baseline DIR: also run DIR/bin/clusterset-dns.js (a
+ *   one per core (as the CLI's --workers auto). --baseline DIR: also run DIR/bin/clusterset-dns.js (a
  *   copy of bin/ and dist/ from before a change, with node_modules reachable) at the first worker
  *   count, to compare a change in the same run.
  * CoreDNS: --coredns PATH, else the binary test/peers/build.sh builds (cached). Two instances, each
@@ -54,7 +54,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     // One fewer than the cores (at least 1): dnsperf runs on this machine too, and on 2 cores one
     // worker answered as many queries as two at 20-30 % less CPU per query (see the README).
-    workers: { type: 'string', default: String(Math.max(1, os.availableParallelism() - 1)) },
+    workers: { type: 'string', default: String(Math.max(1, os.availableParallelism())) },
     baseline: { type: 'string' },
     clients: { type: 'string', default: '8' },
     outstanding: { type: 'string', default: '200' },

@@ -34,7 +34,7 @@ describe('serve flags', () => {
       clusterNames: true,
       ede: true,
     });
-    expect(c.workers).toBe(1); // auto = one per core but one, leaving a core to the main process
+    expect(c.workers).toBe(2); // auto = one per core on a multi-core machine
   });
 
   it('answers in the main process on a single core when workers are auto', () => {
