@@ -7,52 +7,15 @@ import { describe, expect, it } from 'vitest';
 import { Exporter } from '../../src/agent/exporter.ts';
 import { Importer } from '../../src/agent/importer.ts';
 import { LeaseRenewer } from '../../src/agent/lease.ts';
-import type { Timers } from '../../src/agent/timers.ts';
 import type { LocalService } from '../../src/model/types.ts';
 import { MemoryBroker } from '../../src/standalone/memory-broker.ts';
 import { type ClusterInputs, MemoryLocalCluster, emptyInputs } from '../../src/standalone/memory-cluster.ts';
+import { manualTime } from '../helpers/manual-time.ts';
 
 const logger = pino({ level: 'silent' });
 const T0 = Date.parse('2024-05-01T12:00:00Z');
 
-function fakeTime() {
-  let now = T0;
-  let nextId = 1;
-  const pending = new Map<number, { at: number; fn: () => void }>();
-  const timers: Timers = {
-    setTimeout(fn, ms) {
-      const id = nextId++;
-      pending.set(id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimeout(h) {
-      pending.delete(h as number);
-    },
-  };
-  const flush = async () => {
-    for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
-  };
-  return {
-    timers,
-    now: () => now,
-    flush,
-    async advance(ms: number) {
-      const target = now + ms;
-      await flush();
-      for (;;) {
-        let best: [number, { at: number; fn: () => void }] | undefined;
-        for (const e of pending) if (e[1].at <= target && (best === undefined || e[1].at < best[1].at)) best = e;
-        if (best === undefined) break;
-        pending.delete(best[0]);
-        now = best[1].at;
-        best[1].fn();
-        await flush();
-      }
-      now = target;
-      await flush();
-    },
-  };
-}
+const fakeTime = () => manualTime(T0, 5);
 
 function svc(name: string, ip: string, over: Partial<LocalService> = {}): LocalService {
   return {

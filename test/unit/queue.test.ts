@@ -1,44 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { WorkQueue } from '../../src/agent/queue.ts';
-import type { Timers } from '../../src/agent/timers.ts';
+import { manualTime } from '../helpers/manual-time.ts';
 
-/** Manual clock: timers fire only when the test advances time. */
-function fakeTime() {
-  let now = 0;
-  let nextId = 1;
-  const pending = new Map<number, { at: number; fn: () => void }>();
-  const timers: Timers = {
-    setTimeout(fn, ms) {
-      const id = nextId++;
-      pending.set(id, { at: now + ms, fn });
-      return id;
-    },
-    clearTimeout(h) {
-      pending.delete(h as number);
-    },
-  };
-  const flush = () => new Promise<void>((r) => setImmediate(r));
-  return {
-    timers,
-    now: () => now,
-    pendingCount: () => pending.size,
-    async advance(ms: number) {
-      const target = now + ms;
-      for (;;) {
-        let best: [number, { at: number; fn: () => void }] | undefined;
-        for (const e of pending) if (e[1].at <= target && (best === undefined || e[1].at < best[1].at)) best = e;
-        if (best === undefined) break;
-        pending.delete(best[0]);
-        now = best[1].at;
-        best[1].fn();
-        await flush();
-      }
-      now = target;
-      await flush();
-    },
-    flush,
-  };
-}
+const fakeTime = () => manualTime(0, 1);
 
 function deferred() {
   let resolve!: () => void;
