@@ -28,6 +28,9 @@ export interface DeletePreconditions {
 /** Bounded time for one API request: a hung connection must not stall a reconciler forever. */
 const REQUEST_TIMEOUT_MS = 15_000;
 
+/** Every write is a server-side apply patch. */
+const APPLY_PATCH = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+
 export class KubeWriter {
   private readonly api: CustomObjectsApi;
   private readonly fieldManager: string;
@@ -40,17 +43,7 @@ export class KubeWriter {
   /** Server-side apply of a namespaced object (spec, labels, annotations). */
   async apply(resource: ResourceType, object: KubeObject): Promise<KubeObject> {
     return (await timed(
-      this.api.patchNamespacedCustomObject(
-        {
-          ...resource,
-          namespace: object.metadata.namespace ?? '',
-          name: object.metadata.name,
-          body: object,
-          fieldManager: this.fieldManager,
-          force: true,
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-      ),
+      this.api.patchNamespacedCustomObject(this.applyRequest(resource, object), APPLY_PATCH),
       `apply ${resource.plural} ${object.metadata.namespace}/${object.metadata.name}`,
     )) as KubeObject;
   }
@@ -58,19 +51,21 @@ export class KubeWriter {
   /** Server-side apply of the status subresource (fails with 404 when the object does not exist). */
   async applyStatus(resource: ResourceType, object: KubeObject): Promise<KubeObject> {
     return (await timed(
-      this.api.patchNamespacedCustomObjectStatus(
-        {
-          ...resource,
-          namespace: object.metadata.namespace ?? '',
-          name: object.metadata.name,
-          body: object,
-          fieldManager: this.fieldManager,
-          force: true,
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-      ),
+      this.api.patchNamespacedCustomObjectStatus(this.applyRequest(resource, object), APPLY_PATCH),
       `apply ${resource.plural}/status ${object.metadata.namespace}/${object.metadata.name}`,
     )) as KubeObject;
+  }
+
+  /** The request of a forced server-side apply under our field manager (object and status alike). */
+  private applyRequest(resource: ResourceType, object: KubeObject) {
+    return {
+      ...resource,
+      namespace: object.metadata.namespace ?? '',
+      name: object.metadata.name,
+      body: object,
+      fieldManager: this.fieldManager,
+      force: true,
+    };
   }
 
   /** Deletes with preconditions; an object already gone counts as deleted. Returns false on a precondition conflict. */
