@@ -137,6 +137,23 @@ async function writtenObjects(): Promise<Map<string, string>> {
 }
 
 /**
+ * The written objects once nothing moves any more: every agent idle and two reads a second apart
+ * equal. A fixed sleep is not enough on a loaded machine, where an earlier test's echoes can still
+ * be in flight; bounded at 30 s.
+ */
+async function settledObjects(): Promise<Map<string, string>> {
+  let previous = await writtenObjects();
+  for (let i = 0; i < 30; i++) {
+    for (const name of CLUSTERS) await members[name].agent?.whenIdle();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const current = await writtenObjects();
+    if (current.size === previous.size && [...current].every(([k, v]) => previous.get(k) === v)) return current;
+    previous = current;
+  }
+  throw new Error('written objects still changing after 30 s');
+}
+
+/**
  * Queries each expected name in its own loop until stopped (a restarting DNS server only slows its
  * own loop); collects every answer that differs from the expected one.
  */
@@ -300,8 +317,7 @@ describe('agent + dns on real apiservers', () => {
   it('restarts: an agent and a DNS server restart mid-run; no answer flips, no object is recreated or rewritten', async () => {
     const [east, west] = [ips['web.east']!, ips['web.west']!];
     // Let every echo settle, then take the reference.
-    await new Promise((r) => setTimeout(r, 2_000));
-    const before = await writtenObjects();
+    const before = await settledObjects();
     const watcher = watchAnswers([
       { from: 'north', name: `web.shop.${Z}`, type: 'A', data: [east, west] },
       { from: 'east', name: `web.shop.${Z}`, type: 'A', data: [east] },
