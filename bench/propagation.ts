@@ -44,6 +44,7 @@ import { freeDnsPort, freePort, serviceAccountToken, startClusters, type Cluster
 import { kubeconfigYaml } from '../test/harness/kubeconfig.ts';
 import { httpGet } from '../test/harness/net.ts';
 import { readState } from '../test/harness/clusters.ts';
+import { WriteMeter } from '../test/harness/request-counts.ts';
 import { BROKER_NAMESPACE, agentBrokerToken } from '../test/integration/agent-helpers.ts';
 
 const { values: args } = parseArgs({
@@ -326,53 +327,6 @@ function loadAverage(): string {
     return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   } catch {
     return '-';
-  }
-}
-
-// ---- API requests per apiserver, from its own apiserver_request_total -----------------------
-
-/** `verb resource[/subresource]` → count, summed over codes and scopes. */
-async function requestCounts(server: string, caPem: string, token: string): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  const res = await httpGet(`${server}/metrics`, { ca: caPem, token, timeoutMs: 10_000 });
-  for (const line of res.body.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const label = (k: string): string => new RegExp(`[{,]${k}="([^"]*)"`).exec(line)?.[1] ?? '';
-    const key = `${label('verb')} ${label('resource')}${label('subresource') ? `/${label('subresource')}` : ''}`;
-    out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
-  }
-  return out;
-}
-
-/** Mutating requests (not GET/LIST/WATCH) per apiserver since the last call, as `verb resource` → count. */
-class WriteMeter {
-  private readonly clusters: Array<{ name: string; server: string; caPem: string; token: string }>;
-  private last = new Map<string, Map<string, number>>();
-
-  constructor(clusters: Array<{ name: string; server: string; caPem: string; token: string }>) {
-    this.clusters = clusters;
-  }
-
-  async take(): Promise<Map<string, Map<string, number>>> {
-    const delta = new Map<string, Map<string, number>>();
-    for (const c of this.clusters) {
-      let now: Map<string, number>;
-      try {
-        now = await requestCounts(c.server, c.caPem, c.token);
-      } catch {
-        continue;
-      }
-      const before = this.last.get(c.name) ?? new Map<string, number>();
-      const d = new Map<string, number>();
-      for (const [k, v] of now) {
-        if (/^(GET|LIST|WATCH|CONNECT) /.test(k)) continue;
-        const n = v - (before.get(k) ?? 0);
-        if (n > 0) d.set(k, n);
-      }
-      delta.set(c.name, d);
-      this.last.set(c.name, now);
-    }
-    return delta;
   }
 }
 

@@ -3,7 +3,7 @@
  * service-account config otherwise, and API discovery of which MCS versions a cluster serves.
  */
 import { existsSync } from 'node:fs';
-import { ApisApi, HttpMethod, KubeConfig, RequestContext, ServerConfiguration, createConfiguration, type Configuration } from '@kubernetes/client-node';
+import { ApiException, ApisApi, HttpMethod, KubeConfig, RequestContext, ServerConfiguration, createConfiguration, type Configuration } from '@kubernetes/client-node';
 import { MCS_GROUP } from './objects.ts';
 
 /** Loads a kubeconfig file, or the in-cluster config (service-account token + CA) when `path` is unset. */
@@ -34,15 +34,15 @@ export function loadKubeConfig(path: string | undefined, what: string): KubeConf
 const AUTH_REUSE_MS = 10_000;
 
 /**
- * An API client whose requests share one connection pool. client-node 2.0.1 builds a new undici
- * Agent for every request when TLS options are set (a CA, client certificates), so each write
+ * A client configuration whose requests share one connection pool. client-node 2.0.1 builds a new
+ * undici Agent for every request when TLS options are set (a CA, client certificates), so each write
  * paid a TCP + TLS handshake, on both ends; under load that was most of an agent's write cost.
  * Computing the authentication itself is not free either (it re-reads the CA and token, and
  * builds that Agent each time): its headers are reused for AUTH_REUSE_MS, then computed again
  * (rotated tokens are picked up); the dispatcher is kept — so a rotated client certificate needs
  * a restart.
  */
-export function makePooledApiClient<T>(kc: KubeConfig, apiType: new (config: Configuration) => T): T {
+function makePooledConfiguration(kc: KubeConfig): Configuration {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) throw new Error('the kubeconfig has no current cluster');
   let dispatcher: ReturnType<RequestContext['getDispatcher']>;
@@ -61,7 +61,48 @@ export function makePooledApiClient<T>(kc: KubeConfig, apiType: new (config: Con
       if (dispatcher !== undefined) context.setDispatcher(dispatcher);
     },
   };
-  return new apiType(createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: method } }));
+  return createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: method } });
+}
+
+/** An API client of `apiType` on a pooled configuration (see makePooledConfiguration). */
+export function makePooledApiClient<T>(kc: KubeConfig, apiType: new (config: Configuration) => T): T {
+  return new apiType(makePooledConfiguration(kc));
+}
+
+/** A GET whose JSON body is returned exactly as the API server sent it. */
+export type RawGet = (path: string, query: Record<string, string | number | undefined>, timeoutMs: number) => Promise<unknown>;
+
+/**
+ * GET requests that bypass client-node's typed models, on the same pooled connections. Typed
+ * models rename fields (a list's `metadata.continue` becomes `_continue` for built-in kinds, but
+ * stays `continue` for custom resources, whose lists have no model), turn times into Date objects
+ * and drop fields the model does not know. The watch delivers raw JSON; reading lists raw too means
+ * list and watch objects have one shape, the one the API documents. A non-2xx answer throws
+ * client-node's ApiException (so `statusCodeOf` reads its code); every request is bounded by
+ * `timeoutMs`.
+ */
+export function makeRawGet(kc: KubeConfig): RawGet {
+  const config = makePooledConfiguration(kc);
+  return async (path, query, timeoutMs) => {
+    const context = config.baseServer.makeRequestContext(path, HttpMethod.GET);
+    context.setHeaderParam('Accept', 'application/json');
+    for (const [name, value] of Object.entries(query)) if (value !== undefined) context.setQueryParam(name, String(value));
+    context.setSignal(AbortSignal.timeout(timeoutMs));
+    await config.authMethods.default?.applySecurityAuthentication(context);
+    const response = await config.httpApi.send(context).toPromise();
+    const text = await response.body.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON (a proxy's error page, say): keep the text for the error message.
+    }
+    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
+      throw new ApiException(response.httpStatusCode, `GET ${path}`, body, response.headers);
+    }
+    if (typeof body !== 'object' || body === null) throw new Error(`GET ${path}: the API server answered ${response.httpStatusCode} with a body that is not a JSON object`);
+    return body;
+  };
 }
 
 /** The API server a config talks to, for logs. */

@@ -4,13 +4,16 @@
  * client-node's own informer stops for good on any error but 410, resolves start() even when the
  * first list fails, and turns a throwing handler into an unhandled rejection. This one:
  * - relists and rewatches after every error, with capped exponential backoff (jitter passed in);
+ * - lists through every page, raw JSON like the watch (list-pages.ts): a relist is complete or it
+ *   fails and retries, so its diff never reports a live object past the last page as deleted;
  * - on relist, diffs against its cache so consumers also see deletions missed while disconnected;
  * - resumes a cleanly ended watch from the last resourceVersion (no relist);
  * - isolates the handler: a throw is logged and counted, never propagated;
  * - reports `synced` (first list done) and `healthy` (last attempt worked) for fail-static answers.
  */
-import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { makePooledApiClient } from './client.ts';
+import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { makeRawGet, type RawGet } from './client.ts';
+import { listAllPages, type ListPage } from './list-pages.ts';
 import { judgeWatchEvent, revisionOf, writeIsNewer } from './own-writes.ts';
 
 export type InformerEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -39,7 +42,7 @@ export interface InformerOptions {
   /** Called after every successful (re)list, once its events were delivered. */
   onSynced?: () => void;
   logger: InformerLogger;
-  /** Counts restarts by a bounded reason: `list-error`, `watch-error`, `expired`, `handler-error`. */
+  /** Counts restarts by a bounded reason (InformerRestartReason). */
   onRestart?: (reason: InformerRestartReason) => void;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -47,10 +50,17 @@ export interface InformerOptions {
   random?: () => number;
   /** Server-side watch timeout; below client-node's 30 s inactivity timeout so watches end cleanly. */
   watchTimeoutSeconds?: number;
+  /** Objects per list page (the API's `limit`); lists of any length are read through every page. */
   pageSize?: number;
+  /** Bound on one list page request; a hung request fails the list (and retries) instead of stalling it. */
+  pageTimeoutMs?: number;
 }
 
-export type InformerRestartReason = 'list-error' | 'watch-error' | 'expired' | 'handler-error';
+/**
+ * `expired`: the watch's resourceVersion was compacted away (410), a relist follows;
+ * `list-expired`: a continue token expired mid-list (410), the list starts again from page one.
+ */
+export type InformerRestartReason = 'list-error' | 'list-expired' | 'watch-error' | 'expired' | 'handler-error';
 
 export interface InformerStatus {
   synced: boolean;
@@ -79,7 +89,7 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-/** The generated client returns class instances with Date fields; the watch returns plain JSON. Align them. */
+/** A written object (the writer's answer) as a plain copy, so later changes by the caller cannot reach the cache. */
 function plain<T>(obj: T): T {
   return JSON.parse(JSON.stringify(obj)) as T;
 }
@@ -92,7 +102,7 @@ export class Informer {
    * key → the resourceVersion we deleted. Watch events of that version or older are stale.
    */
   private readonly deleting = new Map<string, bigint>();
-  private readonly objectApi: KubernetesObjectApi;
+  private readonly rawGet: RawGet;
   private resourceVersion = '';
   private stopped = true;
   private abort: AbortController | undefined;
@@ -108,11 +118,12 @@ export class Informer {
       random: Math.random,
       watchTimeoutSeconds: 25,
       pageSize: 500,
+      pageTimeoutMs: 60_000,
       ...options,
     };
     this.backoffMs = this.opts.initialBackoffMs;
     // Pooled: a relist of many pages, and many informers relisting at once, reuse connections.
-    this.objectApi = makePooledApiClient(options.kubeConfig, KubernetesObjectApi);
+    this.rawGet = makeRawGet(options.kubeConfig);
     let resolve!: () => void;
     this.firstSync = { promise: new Promise<void>((r) => (resolve = r)), resolve };
   }
@@ -227,22 +238,26 @@ export class Informer {
     if (this.stopped) return;
     const r = this.opts.resource;
     const fresh = new Map<string, KubernetesObject>();
-    let listVersion = '';
+    let listVersion: string;
     try {
-      let token: string | undefined;
-      // Paged, so a large cluster does not need one huge response; bounded by the server's continue tokens.
-      for (let page = 0; page < 100_000; page++) {
-        const list = await this.objectApi.list(r.apiVersion, r.kind, r.namespace, undefined, undefined, undefined, undefined, r.labelSelector, this.opts.pageSize, token);
-        for (const item of list.items) {
-          const obj = plain(item);
-          obj.apiVersion ??= r.apiVersion;
-          obj.kind ??= r.kind;
-          fresh.set(objectKey(obj), obj);
-        }
-        listVersion = list.metadata?.resourceVersion ?? listVersion;
-        token = list.metadata?._continue || undefined;
-        if (!token) break;
+      // Read to the end or not at all: a prefix would be diffed below into false DELETED events.
+      const list = await listAllPages<KubernetesObject>(
+        (token) =>
+          this.rawGet(resourcePath(r), { labelSelector: r.labelSelector, limit: this.opts.pageSize, continue: token }, this.opts.pageTimeoutMs) as Promise<ListPage<KubernetesObject>>,
+        {
+          onRestart: (pagesRead) => {
+            this.opts.logger.warn({ informer: this.name, pagesRead }, 'list continue token expired (etcd compacted mid-list); listing again from the first page');
+            this.opts.onRestart?.('list-expired');
+          },
+        },
+      );
+      for (const obj of list.items) {
+        // Items of a list omit apiVersion and kind; the watch's objects carry them.
+        obj.apiVersion ??= r.apiVersion;
+        obj.kind ??= r.kind;
+        fresh.set(objectKey(obj), obj);
       }
+      listVersion = list.resourceVersion;
     } catch (err) {
       this.fail('list-error', err);
       return;

@@ -4,6 +4,9 @@
  * (`+time=2 +tries=1` plus a process timeout) so a silent server fails a test instead of hanging it.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface DigRecord {
   /** Owner name as printed (with trailing dot, case as sent on the wire). */
@@ -119,4 +122,36 @@ export function parseDigOutput(text: string): DigResult {
     else if (section !== null && !line.startsWith(';')) result[section].push(parseRecord(line));
   }
   return result;
+}
+
+/**
+ * Asks many names in one `dig -f` run (one process, queries in sequence), for tests that check
+ * hundreds of names. Returns each name's result, keyed by the name as asked (lowercase, no dot).
+ * A name without a reply makes the whole call fail: the caller asked for every answer.
+ */
+export async function runDigBatch(port: number, names: string[], type: string, options: { timeoutMs?: number } = {}): Promise<Map<string, DigResult>> {
+  const dir = mkdtempSync(join(tmpdir(), 'dig-batch-'));
+  const file = join(dir, 'queries');
+  writeFileSync(file, names.map((n) => `${n} ${type}\n`).join(''));
+  const args = ['@127.0.0.1', '-p', String(port), '-f', file, '+time=2', '+tries=1', '+retry=0'];
+  try {
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile('dig', args, { timeout: options.timeoutMs ?? 120_000, maxBuffer: 256 << 20 }, (error, out, err) => {
+        if (error) reject(new Error(`dig ${args.join(' ')} failed: ${error.message}\n${out.slice(-2000)}${err}`));
+        else resolve(out);
+      });
+    });
+    const results = new Map<string, DigResult>();
+    // Each query's output begins with dig's banner line.
+    for (const block of stdout.split(/^; <<>> DiG .*$/m).slice(1)) {
+      const parsed = parseDigOutput(block);
+      const question = parsed.question[0]?.split(' ')[0];
+      if (question !== undefined) results.set(question.replace(/\.$/, '').toLowerCase(), parsed);
+    }
+    const missing = names.filter((n) => !results.has(n.replace(/\.$/, '').toLowerCase()));
+    if (missing.length > 0) throw new Error(`dig batch: no reply for ${missing.length} of ${names.length} names, e.g. ${missing.slice(0, 3).join(', ')}`);
+    return results;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
