@@ -91,6 +91,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
           kubeConfig: options.kubeConfig,
           mcsVersion: version,
           logger,
+          onInformerRestart: (informer, reason) => metrics.informerRestarts.inc({ informer, reason }),
           ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
           ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
         });

@@ -26,6 +26,7 @@ const PRIMARY_ONLY = new Set([
   'clusterset_dns_snapshot_age_seconds',
   'clusterset_dns_cluster_healthy',
   'clusterset_dns_worker_restarts_total',
+  'clusterset_dns_informer_restarts_total',
 ]);
 
 export interface Metrics {
@@ -33,6 +34,8 @@ export interface Metrics {
   /** Hot-path accumulator the DNS server bumps; read into the registry on every scrape. */
   readonly stats: QueryStats;
   readonly workerRestarts: CounterT<string>;
+  /** Relists of the DNS server's own informers (`dns` command), by informer and bounded reason. */
+  readonly informerRestarts: CounterT<'informer' | 'reason'>;
   /** Record what the served snapshot is: version, build time and each cluster's health. */
   setSnapshotInfo(info: { version: number; builtAt: number; clusterHealthy: ReadonlyMap<string, boolean> }): void;
   /** Merge other processes' metrics into render() (worker processes). */
@@ -130,6 +133,13 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  const informerRestarts = new Counter({
+    name: 'clusterset_dns_informer_restarts_total',
+    help: 'Informer restarts (list or watch failed, or expired: relist after backoff), by informer and reason.',
+    labelNames: ['informer', 'reason'] as const,
+    registers: [registry],
+  });
+
   let snapshotBuiltAt: number | undefined;
   const snapshotVersion = new Gauge({
     name: 'clusterset_dns_snapshot_version',
@@ -155,6 +165,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registry,
     stats,
     workerRestarts,
+    informerRestarts,
     setSnapshotInfo(info) {
       snapshotBuiltAt = info.builtAt;
       snapshotVersion.set(info.version);

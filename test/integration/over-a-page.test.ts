@@ -199,6 +199,14 @@ function watchSample(port: () => number): { stop(): Promise<string[]>; rounds():
   };
 }
 
+/** One handle per apiserver: a handle knows the process it restarted last. */
+const apiservers = new Map<string, RestartableApiserver>();
+function apiserver(name: string): RestartableApiserver {
+  let handle = apiservers.get(name);
+  if (handle === undefined) apiservers.set(name, (handle = new RestartableApiserver(set.dir, set.get(name))));
+  return handle;
+}
+
 async function agentsHealthy(): Promise<void> {
   await eventually('agents reach broker and local API again', 90_000, async () => {
     for (const name of ['east', 'west'] as const) {
@@ -265,6 +273,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await dns?.stop();
   for (const a of Object.values(agents)) await a?.stop();
+  // Restarted apiservers are not the processes the harness recorded: stop them by their handles.
+  for (const handle of apiservers.values()) if (handle.running) await handle.stop();
   await set?.stop();
 }, 120_000);
 
@@ -304,13 +314,23 @@ describe('lists longer than one page (1,200 objects of every kind, page size 500
   });
 
   it('a continue token that expires mid-list (etcd compacted) restarts the list from page one; the list is complete', async () => {
+    // A continued page is served from the apiserver's watch-cache snapshot while it has one; an
+    // apiserver restarted mid-list (failover, upgrade) has none and asks etcd, which answers 410
+    // for a revision compacted away. So: two pages, compaction, a restart, then the third page.
+    const westApi = apiserver('west');
     const get = makeRawGet(west);
     let restarts = 0;
-    let pagesBeforeCompaction = 0;
+    let continued = 0;
     const list = await listAllPages<KubernetesObject>(
       async (token) => {
-        // Compact after the second page was served: the third page's token is then too old.
-        if (token !== undefined && ++pagesBeforeCompaction === 2) await compactEtcd(set.etcdEndpoint);
+        if (token !== undefined && ++continued === 2) {
+          // A write first, so the compaction revision is above the token's (a compaction at the
+          // token's own revision leaves it readable).
+          await createAll(west, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'after-the-first-pages', namespace: 'default' } }]);
+          await compactEtcd(set.etcdEndpoint);
+          await westApi.stop();
+          await westApi.start();
+        }
         return (await get(`/apis/${MCS}/serviceimports`, { limit: 100, continue: token }, 30_000)) as ListPage<KubernetesObject>;
       },
       { onRestart: () => (restarts += 1) },
@@ -319,6 +339,7 @@ describe('lists longer than one page (1,200 objects of every kind, page size 500
     const names = new Set(list.items.map((o) => `${o.metadata?.namespace}/${o.metadata?.name}`));
     expect(names.size).toBe(COUNT);
     for (const e of exports) expect(names.has(`${e.namespace}/${e.name}`)).toBe(true);
+    await agentsHealthy();
   });
 
   it('clusterset-dns dns, started over 1,200 ServiceImports and 1,200 MCS EndpointSlices, answers every name', async () => {
@@ -364,8 +385,8 @@ describe('lists longer than one page (1,200 objects of every kind, page size 500
   it('a forced relist (etcd compacted, broker and member apiservers restarted) deletes nothing that still exists', async () => {
     const before = await agentObjects();
     const watcher = watchSample(() => dns!.dnsPort);
-    const brokerApi = new RestartableApiserver(set.dir, set.broker!);
-    const westApi = new RestartableApiserver(set.dir, set.get('west'));
+    const brokerApi = apiserver('broker');
+    const westApi = apiserver('west');
     const eastCountsBefore = await countsOf('east');
     await compactEtcd(set.etcdEndpoint);
     // Both down at once: every watch of the broker's and west's kinds breaks; the restarted
