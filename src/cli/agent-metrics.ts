@@ -6,6 +6,7 @@
 import promClient from 'prom-client';
 import type { Registry as RegistryT } from 'prom-client';
 import type { KubeStoreMetrics } from '../kube/broker-store.ts';
+import { informerRestartCounter } from '../observability/index.ts';
 
 const { Counter, Gauge, Registry, collectDefaultMetrics } = promClient;
 
@@ -55,12 +56,7 @@ export function createAgentMetrics(options: AgentMetricsOptions = {}): AgentMetr
     labelNames: ['outcome'],
     registers: [registry],
   });
-  const restarts = new Counter({
-    name: 'clusterset_dns_informer_restarts_total',
-    help: 'Watch restarts (relist after backoff), by informer and reason.',
-    labelNames: ['informer', 'reason'],
-    registers: [registry],
-  });
+  const restarts = informerRestartCounter(registry);
   const reachable = new Gauge({
     name: 'clusterset_dns_agent_broker_reachable',
     help: '1 while every broker watch is healthy; 0 while the broker is unreachable (imports fail static).',

@@ -1,6 +1,6 @@
 export { createLogger } from './logger.ts';
 export type { Logger, LoggerOptions } from './logger.ts';
-export { createMetrics } from './metrics.ts';
+export { createMetrics, informerRestartCounter } from './metrics.ts';
 export type { Metrics, MetricsJson, RemoteMetricsSource, CreateMetricsOptions } from './metrics.ts';
 export { QueryStats } from './query-stats.ts';
 export type { MalformedReason, Transport } from './query-stats.ts';

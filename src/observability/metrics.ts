@@ -133,12 +133,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
-  const informerRestarts = new Counter({
-    name: 'clusterset_dns_informer_restarts_total',
-    help: 'Informer restarts (list or watch failed, or expired: relist after backoff), by informer and reason.',
-    labelNames: ['informer', 'reason'] as const,
-    registers: [registry],
-  });
+  const informerRestarts = informerRestartCounter(registry);
 
   let snapshotBuiltAt: number | undefined;
   const snapshotVersion = new Gauge({
@@ -190,6 +185,22 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       return all.filter((metric) => !PRIMARY_ONLY.has(metric.name));
     },
   };
+}
+
+/**
+ * clusterset_dns_informer_restarts_total in `registry`: the one already there (the embedded default
+ * shares one registry between the DNS server's and the agent's metrics), or a new one.
+ */
+export function informerRestartCounter(registry: RegistryT): CounterT<'informer' | 'reason'> {
+  const name = 'clusterset_dns_informer_restarts_total';
+  const existing = registry.getSingleMetric(name);
+  if (existing !== undefined) return existing as CounterT<'informer' | 'reason'>;
+  return new Counter({
+    name,
+    help: 'Informer restarts (list or watch failed or expired: relist after backoff), by informer and reason.',
+    labelNames: ['informer', 'reason'] as const,
+    registers: [registry],
+  });
 }
 
 /**
