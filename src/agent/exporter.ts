@@ -56,7 +56,8 @@ export class Exporter extends KeyedReconciler {
       await this.unpublish(ref);
       return;
     }
-    const build = buildExport(this.cluster, serviceExport, this.local.getService(ref), this.local.listEndpointSlices(ref));
+    const build = buildExport(this.cluster, serviceExport, this.local.getService(ref), this.local.listEndpointSlices(ref), this.addressPolicy);
+    this.noteRefusedAddresses(`export/${refKey(ref)}`, this.cluster, ref, build.status === 'ready' ? build.rejected : []);
     let publishError: unknown;
     try {
       if (build.status === 'ready') await this.publish(build);
@@ -84,7 +85,7 @@ export class Exporter extends KeyedReconciler {
       .filter(
         (r) =>
           r.cluster !== this.cluster &&
-          validateRecord(r).length === 0 &&
+          validateRecord(r, { now, skewToleranceMs: this.skewToleranceMs }).length === 0 &&
           clusterLiveness(r.cluster, this.broker.getLease(r.cluster), now, this.gcGraceMs).state !== 'gone',
       );
     const aggregate = aggregateService([...others, build.record]);

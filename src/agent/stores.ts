@@ -106,6 +106,8 @@ export interface AgentMetrics {
   retried?(reconciler: 'exporter' | 'importer'): void;
   brokerObjectRejected?(kind: 'record' | 'endpoints' | 'lease'): void;
   leaseRenewal?(outcome: 'ok' | 'error'): void;
+  /** Objects with addresses refused by the address policy (counted once per new refusal). */
+  addressesRejected?(stage: 'export' | 'import'): void;
 }
 
 export function refKey(ref: ServiceRef): string {

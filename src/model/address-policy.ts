@@ -10,6 +10,7 @@
  * on the wire; accepted addresses are returned in their canonical (RFC 5952) text.
  */
 import { type IpFamily, formatIp, parseIp } from './ip.ts';
+import type { Endpoint } from './types.ts';
 
 export interface Cidr {
   family: IpFamily;
@@ -158,4 +159,20 @@ export function summarizeRejections(rejected: readonly RejectedAddress[]): strin
   const shown = rejected.slice(0, MAX_REJECTIONS_KEPT).map((r) => r.reason);
   const hidden = rejected.length - shown.length;
   return hidden > 0 ? `${shown.join('; ')}; (+${hidden} more)` : shown.join('; ');
+}
+
+/**
+ * The endpoints with every refused address removed (an endpoint left without any address is
+ * dropped), and what was refused. Unchanged input gives back equal output, so callers can compare.
+ */
+export function screenEndpoints(endpoints: readonly Endpoint[], policy: AddressPolicy): { endpoints: Endpoint[]; rejected: RejectedAddress[] } {
+  const out: Endpoint[] = [];
+  const rejected: RejectedAddress[] = [];
+  for (const e of endpoints) {
+    const r = filterAddresses(e.addresses, policy);
+    rejected.push(...r.rejected);
+    if (r.accepted.length === 0) continue;
+    out.push(e.hostname === undefined ? { addresses: r.accepted, ready: e.ready } : { addresses: r.accepted, hostname: e.hostname, ready: e.ready });
+  }
+  return { endpoints: out, rejected };
 }
