@@ -5,6 +5,7 @@
  */
 import type { KubeConfig } from '../kube/client.ts';
 import type { Logger } from 'pino';
+import type { AddressPolicy } from '../model/address-policy.ts';
 import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
@@ -48,6 +49,10 @@ export interface AgentRuntimeOptions {
   maxBackoffMs?: number;
   /** Retry delay of failed reconciles. */
   retryBaseMs?: number;
+  /** Which addresses may be exported and imported (`--allowed-cidrs`). */
+  addressPolicy?: AddressPolicy;
+  /** Clock skew tolerated for times other clusters claim. */
+  skewToleranceMs?: number;
 }
 
 export interface RunningAgent {
@@ -121,6 +126,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
       mcsVersion: brokerVersion,
       // Our own renewals must show up in the watch well before anyone else's lease could look expired.
       heartbeatTimeoutMs: Math.max(options.leaseRenewMs + 500, options.leaseDurationMs - options.leaseRenewMs - 2_000),
+      ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }),
       logger,
       metrics: metrics.hooks,
       ...backoff,
@@ -140,9 +146,13 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     }
     if (stopped) throw new Error('stopped');
     const queue = { concurrency: options.concurrency, ...(options.retryBaseMs === undefined ? {} : { baseDelayMs: options.retryBaseMs }) };
+    const trust = {
+      ...(options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy }),
+      ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }),
+    };
     lease = new LeaseRenewer({ cluster: options.clusterId, broker, durationMs: options.leaseDurationMs, renewMs: options.leaseRenewMs, logger, metrics: metrics.hooks });
-    exporter = new Exporter({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs });
-    importer = new Importer({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs });
+    exporter = new Exporter({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, ...trust });
+    importer = new Importer({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, ...trust });
     await lease.start();
     exporter.start();
     importer.start();
@@ -220,6 +230,8 @@ async function runAgentWith(config: AgentConfig, io: Io): Promise<number> {
     concurrency: config.concurrency,
     logger,
     metrics,
+    addressPolicy: config.addressPolicy,
+    skewToleranceMs: config.skewToleranceMs,
   });
   const http = createAgentHttp({ listen: config.httpListen, metrics: () => metrics.render(), notReady: () => agent.notReady(), logger });
   try {

@@ -26,6 +26,7 @@ const PRIMARY_ONLY = new Set([
   'clusterset_dns_snapshot_age_seconds',
   'clusterset_dns_cluster_healthy',
   'clusterset_dns_worker_restarts_total',
+  'clusterset_dns_addresses_refused_total',
 ]);
 
 export interface Metrics {
@@ -33,6 +34,8 @@ export interface Metrics {
   /** Hot-path accumulator the DNS server bumps; read into the registry on every scrape. */
   readonly stats: QueryStats;
   readonly workerRestarts: CounterT<string>;
+  /** Addresses the DNS feed refused (address policy), counted once per new refusal. */
+  readonly addressesRefused: CounterT<string>;
   /** Record what the served snapshot is: version, build time and each cluster's health. */
   setSnapshotInfo(info: { version: number; builtAt: number; clusterHealthy: ReadonlyMap<string, boolean> }): void;
   /** Merge other processes' metrics into render() (worker processes). */
@@ -130,6 +133,12 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  const addressesRefused = new Counter({
+    name: 'clusterset_dns_addresses_refused_total',
+    help: 'Addresses never answered because the address policy refused them (loopback, link-local, multicast, ... or outside --allowed-cidrs), once per new refusal.',
+    registers: [registry],
+  });
+
   let snapshotBuiltAt: number | undefined;
   const snapshotVersion = new Gauge({
     name: 'clusterset_dns_snapshot_version',
@@ -155,6 +164,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registry,
     stats,
     workerRestarts,
+    addressesRefused,
     setSnapshotInfo(info) {
       snapshotBuiltAt = info.builtAt;
       snapshotVersion.set(info.version);
