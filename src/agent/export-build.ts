@@ -15,7 +15,7 @@ import type {
 } from '../model/types.ts';
 
 export type ExportBuild =
-  | { status: 'invalid'; reason: 'NoService' | 'InvalidServiceType'; message: string }
+  | { status: 'invalid'; reason: 'NoService' | 'InvalidServiceType' | 'NamespaceNotGranted'; message: string }
   /** Valid, but nothing can be published yet (e.g. a ClusterIP service without an IP). */
   | { status: 'pending'; message: string }
   | {

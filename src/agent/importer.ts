@@ -6,6 +6,7 @@
  */
 import { type RejectedAddress, screenEndpoints, summarizeRejections } from '../model/address-policy.ts';
 import { deepEqual } from '../model/equal.ts';
+import { isGranted, notGrantedReason } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { type ClusterLiveness, type ImportConfig, clusterLiveness, computeServiceImport, nextLivenessChange } from './imports.ts';
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
@@ -73,6 +74,9 @@ export class Importer extends KeyedReconciler {
         break;
       case 'Lease':
         this.refreshLiveness();
+        break;
+      case 'Grants':
+        this.resyncAll();
         break;
       case 'Connectivity':
         if (this.broker.connectivity().reachable) {
@@ -149,15 +153,18 @@ export class Importer extends KeyedReconciler {
     if (!this.broker.connectivity().reachable) return;
     const now = this.now();
     const claims = { now, skewToleranceMs: this.skewToleranceMs };
+    // Grants are checked again here: an object written around the broker's policy is ignored too.
+    const grants = this.broker.namespaceGrants();
+    const granted = (cluster: ClusterId): string[] => (isGranted(grants, cluster, ref.namespace) ? [] : [notGrantedReason(cluster, ref.namespace)]);
     const records: ExportRecord[] = this.broker
       .listRecordsFor(ref)
-      .filter((r) => this.accept('record', `record/${r.cluster}/${refKey(r)}`, validateRecord(r, claims)));
+      .filter((r) => this.accept('record', `record/${r.cluster}/${refKey(r)}`, [...granted(r.cluster), ...validateRecord(r, claims)]));
     // Another cluster's addresses are screened one by one: a refused address is dropped (with a
     // reason on the imported slice, for explain), the rest of the object still serves.
     const refused = new Map<ClusterId, RejectedAddress[]>();
     const endpoints: ExportEndpoints[] = this.broker
       .listEndpointsFor(ref)
-      .filter((e) => this.accept('endpoints', `endpoints/${e.cluster}/${refKey(e)}`, validateEndpoints(e)))
+      .filter((e) => this.accept('endpoints', `endpoints/${e.cluster}/${refKey(e)}`, [...granted(e.cluster), ...validateEndpoints(e)]))
       .map((e) => {
         const screened = screenEndpoints(e.endpoints, this.addressPolicy);
         this.noteRefusedAddresses(`endpoints/${e.cluster}/${refKey(e)}`, e.cluster, ref, screened.rejected);

@@ -12,7 +12,7 @@ import { LeaseRenewer } from '../agent/lease.ts';
 import { parseAgentConfig, AGENT_FLAGS, type AgentConfig } from '../config/agent-config.ts';
 import { formatFlags, UsageError } from '../config/flags.ts';
 import { KubeBrokerStore } from '../kube/broker-store.ts';
-import { describeApiError, discoverMcsVersion, loadKubeConfig, serverOf } from '../kube/client.ts';
+import { describeApiError, discoverMcsVersion, followKubeConfigFile, loadKubeConfig, serverOf } from '../kube/client.ts';
 import { KubeLocalClusterStore } from '../kube/local-cluster-store.ts';
 import { createLogger } from '../observability/index.ts';
 import { createAgentHttp } from './agent-http.ts';
@@ -53,6 +53,13 @@ export interface AgentRuntimeOptions {
   addressPolicy?: AddressPolicy;
   /** Clock skew tolerated for times other clusters claim. */
   skewToleranceMs?: number;
+  /**
+   * The file `broker` was loaded from: followed, so a renewed (expiring) token written there is
+   * used without a restart.
+   */
+  brokerKubeconfigPath?: string;
+  /** How often that file is checked (default 5 s). */
+  credentialsPollMs?: number;
 }
 
 export interface RunningAgent {
@@ -102,6 +109,14 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
   let lease: LeaseRenewer | undefined;
   let synced = false;
   let phase = 'discovering the MCS API versions';
+  const credentials =
+    options.brokerKubeconfigPath === undefined
+      ? undefined
+      : followKubeConfigFile(options.broker, options.brokerKubeconfigPath, {
+          ...(options.credentialsPollMs === undefined ? {} : { intervalMs: options.credentialsPollMs }),
+          onReload: () => logger.info({ file: options.brokerKubeconfigPath }, 'broker credentials changed on disk: using the new token'),
+          onError: (message) => logger.error({ file: options.brokerKubeconfigPath }, `broker credentials not reloaded: ${message}`),
+        });
 
   const started = (async () => {
     const [localVersion, brokerVersion] = await Promise.all([
@@ -184,6 +199,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     async stop() {
       if (stopped) return;
       stopped = true;
+      credentials?.stop();
       await started.catch(() => undefined);
       // The lease is left to expire, not deleted: a restarting agent must not make its cluster
       // vanish from every other cluster's answers.
@@ -232,6 +248,7 @@ async function runAgentWith(config: AgentConfig, io: Io): Promise<number> {
     metrics,
     addressPolicy: config.addressPolicy,
     skewToleranceMs: config.skewToleranceMs,
+    brokerKubeconfigPath: config.brokerKubeconfig,
   });
   const http = createAgentHttp({ listen: config.httpListen, metrics: () => metrics.render(), notReady: () => agent.notReady(), logger });
   try {

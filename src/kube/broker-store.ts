@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
 import { LeaseObserver } from '../model/liveness.ts';
+import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { brokerRecordName, leaseName } from './names.ts';
@@ -57,7 +58,7 @@ export interface KubeBrokerStoreOptions {
   maxBackoffMs?: number;
 }
 
-type Kind = 'record' | 'endpoints' | 'lease';
+type Kind = 'record' | 'endpoints' | 'lease' | 'grants';
 
 /** How often the own-lease canary is checked. */
 const HEARTBEAT_CHECK_MS = 250;
@@ -73,6 +74,9 @@ export class KubeBrokerStore implements BrokerStore {
   private readonly records: Informer;
   private readonly slices: Informer;
   private readonly leases: Informer;
+  /** ConfigMaps of the broker namespace: only clusterset-dns-grants is read. */
+  private readonly configMaps: Informer;
+  private grants: NamespaceGrants = ALL_GRANTED;
   private readonly listeners = new Set<(change: BrokerChange) => void>();
 
   /** Parsed views, keyed by object key, and the indexes built from them. */
@@ -125,6 +129,7 @@ export class KubeBrokerStore implements BrokerStore {
     this.records = make(mcs, KIND_SERVICE_IMPORT, 'serviceimports', (t, o) => this.onRecord(t, o));
     this.slices = make(DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, 'endpointslices', (t, o) => this.onSlice(t, o));
     this.leases = make(COORDINATION_API_VERSION, KIND_LEASE, 'leases', (t, o) => this.onLease(t, o));
+    this.configMaps = make('v1', 'ConfigMap', 'configmaps', (t, o) => this.onConfigMap(t, o));
   }
 
   start(): void {
@@ -169,7 +174,7 @@ export class KubeBrokerStore implements BrokerStore {
   }
 
   private informers(): Informer[] {
-    return [this.records, this.slices, this.leases];
+    return [this.records, this.slices, this.leases, this.configMaps];
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -272,6 +277,19 @@ export class KubeBrokerStore implements BrokerStore {
     } else this.leaseOf.delete(key);
     const clusters = new Set([old?.cluster, next?.cluster].filter((c): c is string => c !== undefined));
     for (const cluster of clusters) this.emit({ kind: 'Lease', cluster });
+  }
+
+  private onConfigMap(type: InformerEventType, obj: KubernetesObject): void {
+    if (obj.metadata?.name !== GRANTS_CONFIGMAP) return;
+    const { grants, problems } = type === 'DELETED' ? { grants: ALL_GRANTED, problems: [] } : parseGrants((obj as { data?: Record<string, unknown> }).data);
+    if (problems.length > 0) this.reject('grants', objectKey(obj), obj, problems);
+    this.grants = grants;
+    this.logger.info({ grants: Object.fromEntries([...grants.byCluster].map(([c, g]) => [c, g === '*' ? '*' : [...g].join(',')])) }, 'namespace grants changed');
+    this.emit({ kind: 'Grants' });
+  }
+
+  namespaceGrants(): NamespaceGrants {
+    return this.grants;
   }
 
   private updateConnectivity(): void {

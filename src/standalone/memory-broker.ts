@@ -10,6 +10,7 @@
 import type { BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
 import { LeaseObserver } from '../model/liveness.ts';
+import { ALL_GRANTED, type NamespaceGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 
 export class MemoryBroker {
@@ -17,6 +18,7 @@ export class MemoryBroker {
   private readonly records = new Map<string, Map<ClusterId, ExportRecord>>();
   private readonly endpoints = new Map<string, Map<ClusterId, ExportEndpoints>>();
   private readonly leases = new Map<ClusterId, ClusterLease>();
+  private grants: NamespaceGrants = ALL_GRANTED;
   private readonly listeners = new Set<(change: BrokerChange) => void>();
   private readonly now: () => number;
 
@@ -63,6 +65,15 @@ export class MemoryBroker {
   }
   getLease(cluster: ClusterId): ClusterLease | undefined {
     return this.leases.get(cluster);
+  }
+
+  namespaceGrants(): NamespaceGrants {
+    return this.grants;
+  }
+  /** The broker owner's grants (the Kube broker reads them from a ConfigMap). */
+  setGrants(grants: NamespaceGrants): void {
+    this.grants = grants;
+    this.emit({ kind: 'Grants' });
   }
 
   putRecord(record: ExportRecord): void {
@@ -189,6 +200,9 @@ export class MemoryBrokerConnection implements BrokerStore {
   }
   getLease(cluster: ClusterId): ClusterLease | undefined {
     return this.observed.get(cluster);
+  }
+  namespaceGrants(): NamespaceGrants {
+    return this.broker.namespaceGrants();
   }
   async applyRecord(record: ExportRecord): Promise<void> {
     this.check();
