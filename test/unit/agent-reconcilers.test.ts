@@ -456,3 +456,34 @@ describe('trust: what a member writes inside its own objects is checked by every
     await exporter.stop();
   });
 });
+
+describe('trust: namespace grants', () => {
+  it('an export into a namespace the cluster is not granted is refused with Valid=False and ignored by importers', async () => {
+    const { parseGrants } = await import('../../src/model/namespace-grants.ts');
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'west']);
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 5));
+    // West claims the oldest export time: with grants in place it can only win where it is granted.
+    cs.m('west').store.replaceInputs(webInputs('10.2.0.10', 1, 8080));
+    await cs.start();
+    // Without grants, the oldest export wins the port conflict (KEP-1645).
+    expect(cs.east.store.getImportedService({ namespace: 'shop', name: 'web' })?.ports.map((p) => p.port)).toEqual([8080]);
+
+    cs.broker.setGrants(parseGrants({ west: 'analytics' }).grants);
+    await cs.settle();
+    expect(cs.m('west').store.getExportConditions({ namespace: 'shop', name: 'web' })?.find((c) => c.type === 'Valid')).toMatchObject({
+      status: 'False',
+      reason: 'NamespaceNotGranted',
+      message: 'cluster west is not granted namespace shop on the broker (ConfigMap clusterset-dns-grants)',
+    });
+    expect(cs.broker.getRecord('west', { namespace: 'shop', name: 'web' })).toBeUndefined();
+    expect(cs.east.store.getImportedService({ namespace: 'shop', name: 'web' })?.clusters).toEqual(['east']);
+    expect(cs.east.store.getImportedService({ namespace: 'shop', name: 'web' })?.ports.map((p) => p.port)).toEqual([80]);
+
+    // Written around the grant (straight to the broker), it is still ignored by the importer.
+    cs.broker.putRecord({ namespace: 'shop', name: 'web', cluster: 'west', type: 'ClusterSetIP', ports: [{ name: 'http', protocol: 'TCP', port: 8080 }], serviceIPs: ['10.2.0.10'], ipFamilies: ['IPv4'], sessionAffinity: 'None', exportCreatedAt: 1 });
+    await cs.settle();
+    expect(cs.east.store.getImportedService({ namespace: 'shop', name: 'web' })?.clusters).toEqual(['east']);
+    await cs.stop();
+  });
+});
