@@ -316,7 +316,12 @@ describe('trust boundary on real apiservers: no member can hijack, poison or out
     rogue.metadata = { name: 'rogue', namespace: 'kube-system', labels: { 'kubernetes.io/service-name': 'kube-dns' } };
     expect(await attempt(() => agent.create(rogue))).toMatchObject({ ok: false, code: 403 });
     expect(((await agent.read(kubeDns)) as Obj).endpoints.map((e: any) => e.addresses)).toEqual([['10.96.0.10']]);
-    // Its own (managed) slices it still writes: the imports of the tests above exist in east too.
+    // What it manages it still writes: east's agent imported north's db under this policy...
+    await eventually('east imported db (ServiceImport and slice) under the agent policy', 20_000, async () => {
+      expect((await read(east, MCS, 'ServiceImport', 'shop', 'db'))?.['status']?.clusters).toEqual([{ cluster: 'north' }]);
+      expect(await read(east, 'discovery.k8s.io/v1', 'EndpointSlice', 'shop', 'db.north.ipv4')).toBeDefined();
+    });
+    // ...and may create and delete a slice labelled as its own.
     const managed = structuredClone(rogue);
     managed.metadata = { name: 'managed', namespace: 'kube-system', labels: { 'kubernetes.io/service-name': 'kube-dns', 'endpointslice.kubernetes.io/managed-by': 'clusterset-dns', 'app.kubernetes.io/managed-by': 'clusterset-dns' } };
     expect(await attempt(() => agent.create(managed))).toEqual({ ok: true });
