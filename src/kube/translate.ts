@@ -151,6 +151,11 @@ function whyNotIp(ip: string): string {
   return r.ok ? '' : ` (${r.reason})`;
 }
 
+/** The zone-ID reason only: a scoped address looks valid to most tools, so say why it is not. */
+function whyZoneId(ip: string): string {
+  return ip.includes('%') ? whyNotIp(ip) : '';
+}
+
 /** Addresses are canonicalised at ingestion (RFC 5952), so every later comparison agrees. */
 function canonicalAddress(ip: string): string {
   const r = parseIp(ip);
@@ -307,7 +312,7 @@ function readService(r: Reader, obj: UnknownObject): LocalObject | undefined {
   clusterIPs.forEach((ip, i) => {
     const fam = familyOf(ip);
     const p = listed.length > 0 ? `spec.clusterIPs[${i}]` : 'spec.clusterIP';
-    if (fam === undefined) r.fail(p, `must be an IP address or "None", got ${show(ip)}`);
+    if (fam === undefined) r.fail(p, `must be an IP address or "None", got ${show(ip)}${whyZoneId(ip)}`);
     else if (ipFamiliesFromIPs.includes(fam)) r.fail(p, `second ${fam} address: dual-stack needs one IPv4 and one IPv6 address`);
     else ipFamiliesFromIPs.push(fam);
   });
@@ -463,7 +468,7 @@ function readServiceImport(r: Reader, obj: UnknownObject): LocalObject {
     const ip = r.string(v, `spec.ips[${i}]`, true);
     if (ip === undefined) return;
     const fam = familyOf(ip);
-    if (fam === undefined) r.fail(`spec.ips[${i}]`, `must be an IP address, got ${show(ip)}`);
+    if (fam === undefined) r.fail(`spec.ips[${i}]`, `must be an IP address, got ${show(ip)}${whyZoneId(ip)}`);
     else if (families.has(fam)) r.fail(`spec.ips[${i}]`, `second ${fam} address: at most one per family`);
     else {
       families.add(fam);
