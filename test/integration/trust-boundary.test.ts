@@ -341,6 +341,13 @@ describe('trust boundary on real apiservers: no member can hijack, poison or out
     }, 250);
     // Its own objects it may write there (the refusal above is the policy, not a missing grant).
     expect(await attempt(() => eastMoved.create(buildBrokerRecord(record('shop', 'web', { cluster: 'east' }), moved, 'v1beta1') as KubernetesObject))).toEqual({ ok: true });
+    // The shipped quota bites there too: once a member's budget is used up, creates are refused.
+    const core = brokerAdmin.makeApiClient(CoreV1Api);
+    const quota = await core.readNamespacedResourceQuota({ namespace: moved, name: 'clusterset-dns-broker' });
+    await core.replaceNamespacedResourceQuotaStatus({ namespace: moved, name: 'clusterset-dns-broker', body: { ...quota, status: { hard: quota.status!.hard!, used: { ...quota.status!.used, 'count/serviceimports.multicluster.x-k8s.io': quota.spec!.hard!['count/serviceimports.multicluster.x-k8s.io']! } } } });
+    const full = await attempt(() => eastMoved.create(buildBrokerRecord(record('shop', 'more', { cluster: 'east' }), moved, 'v1beta1') as KubernetesObject));
+    expect(full).toMatchObject({ ok: false, code: 403 });
+    expect(full.message).toContain('exceeded quota: clusterset-dns-broker');
     // join-config refuses to hand out credentials for a namespace the policies do not cover.
     await apply(brokerAdmin, ns('unprotected'));
     await expect(buildJoinConfig(brokerAdmin, { cluster: 'east', namespace: 'unprotected', expirationSeconds: 600 })).rejects.toThrow('is not labelled clusterset-dns.io/broker=true');

@@ -67,7 +67,7 @@ describe('buildSnapshot', () => {
 
 describe('buildSnapshot: the DNS feed applies the address policy before any answer', () => {
   it('refuses metadata, loopback, multicast and broadcast addresses and VIPs, keeps the rest, and says why', async () => {
-    const { explain } = await import('../../src/dns/explain.ts');
+    const { explain, formatExplain } = await import('../../src/dns/explain.ts');
     const { OPTIONS } = await import('../helpers/dns-fixture.ts');
     const { addressPolicyFrom, checkAddress } = await import('../../src/model/address-policy.ts');
     const web = imported('shop', 'web', 'Headless', [port('http', 80)], {
@@ -89,6 +89,7 @@ describe('buildSnapshot: the DNS feed applies the address policy before any answ
     ]);
     const report = explain(snap, 'web.shop.svc.clusterset.local', 'A', OPTIONS);
     expect(report.service?.clusters[0]?.refusedAddresses).toContain('169.254.169.254: link-local address');
+    expect(formatExplain(report)).toContain('refused addresses (never served): 169.254.169.254: link-local address');
 
     // --allowed-cidrs: outside every allowed range is refused too.
     const policy = addressPolicyFrom(['10.2.0.0/16']);
