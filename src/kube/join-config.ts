@@ -80,8 +80,8 @@ export async function buildJoinConfig(admin: KubeConfig, request: JoinConfigRequ
   const server = request.server ?? adminCluster?.server;
   if (server === undefined) throw new Error('the kubeconfig has no current cluster; pass --server');
   const ca = caData(admin);
-  const name = `clusterset-broker`;
-  const user = `${serviceAccount}`;
+  const name = 'clusterset-broker';
+  const user = serviceAccount;
   const kubeconfig = dumpYaml({
     apiVersion: 'v1',
     kind: 'Config',

@@ -49,7 +49,7 @@ function draftFor(service: ServiceDraft, cluster: ClusterId): BackendDraft {
  * The endpoint as it may be served: refused addresses removed (undefined when none is left). The
  * same object comes back when every address is fine and canonical, so nothing is copied then.
  */
-function screenEndpoint(endpoint: Endpoint, screen: AddressScreen, refused: RejectedAddress[]): Endpoint | undefined {
+function screenEndpoint(endpoint: Endpoint, screen: AddressScreen, draft: BackendDraft): Endpoint | undefined {
   let kept: string[] | undefined;
   for (let i = 0; i < endpoint.addresses.length; i++) {
     const address = endpoint.addresses[i]!;
@@ -59,7 +59,7 @@ function screenEndpoint(endpoint: Endpoint, screen: AddressScreen, refused: Reje
     kept ??= endpoint.addresses.slice(0, i);
     if (check.ok) {
       if (!kept.includes(check.canonical)) kept.push(check.canonical);
-    } else refused.push({ address, reason: check.reason });
+    } else (draft.refused ??= []).push({ address, reason: check.reason });
   }
   if (kept === undefined) return endpoint;
   if (kept.length === 0) return undefined;
@@ -112,10 +112,8 @@ export function buildSnapshot(
     const draft = draftFor(service, slice.sourceCluster);
     const backend = draft.backend;
     for (const endpoint of slice.endpoints) {
-      const refused: RejectedAddress[] = [];
-      const served = screenEndpoint(endpoint, screen, refused);
+      const served = screenEndpoint(endpoint, screen, draft);
       if (served !== undefined) backend.endpoints.push(served);
-      if (refused.length > 0) (draft.refused ??= []).push(...refused);
     }
     if (slice.rejectedAddresses !== undefined && slice.rejectedAddresses !== '') draft.importerRefused = slice.rejectedAddresses;
     for (const port of slice.ports) {
@@ -157,10 +155,12 @@ export function buildSnapshot(
 }
 
 function screenVips(ips: string[], screen: AddressScreen, service: string, refusals: SnapshotRefusal[] | undefined): string[] {
-  if (ips.every((ip) => {
+  const fine = (ip: string): boolean => {
     const c = screen(ip);
     return c.ok && c.canonical === ip;
-  })) return ips;
+  };
+  // The common case: nothing to refuse or rewrite, the list is shared as it is.
+  if (ips.every(fine)) return ips;
   const kept: string[] = [];
   for (const ip of ips) {
     const c = screen(ip);
