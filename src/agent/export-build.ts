@@ -2,6 +2,7 @@
  * Pure: what one cluster publishes for one ServiceExport, given the local Service and its
  * EndpointSlices — or why it cannot publish.
  */
+import { type AddressPolicy, DEFAULT_ADDRESS_POLICY, type RejectedAddress, filterAddresses, screenEndpoints } from '../model/address-policy.ts';
 import type {
   ClusterId,
   Endpoint,
@@ -14,16 +15,24 @@ import type {
 } from '../model/types.ts';
 
 export type ExportBuild =
-  | { status: 'invalid'; reason: 'NoService' | 'InvalidServiceType'; message: string }
+  | { status: 'invalid'; reason: 'NoService' | 'InvalidServiceType' | 'NamespaceNotGranted'; message: string }
   /** Valid, but nothing can be published yet (e.g. a ClusterIP service without an IP). */
   | { status: 'pending'; message: string }
-  | { status: 'ready'; record: ExportRecord; endpoints: ExportEndpoints; readyBackends: number };
+  | {
+      status: 'ready';
+      record: ExportRecord;
+      endpoints: ExportEndpoints;
+      readyBackends: number;
+      /** Addresses the address policy refused: not published (logged and counted by the exporter). */
+      rejected: RejectedAddress[];
+    };
 
 export function buildExport(
   cluster: ClusterId,
   serviceExport: LocalServiceExport,
   service: LocalService | undefined,
   slices: readonly LocalEndpointSlice[],
+  policy: AddressPolicy = DEFAULT_ADDRESS_POLICY,
 ): ExportBuild {
   const ref = { namespace: serviceExport.namespace, name: serviceExport.name };
   if (service === undefined) {
@@ -37,12 +46,14 @@ export function buildExport(
   }
 
   const ipSlices = slices.filter((s) => s.addressType !== 'FQDN');
+  // The same address policy the importers apply: what they would refuse is not even published.
+  const serviceIPs = service.headless ? { accepted: [], rejected: [] } : filterAddresses(service.clusterIPs, policy);
   const record: ExportRecord = {
     ...ref,
     cluster,
     type: service.headless ? 'Headless' : 'ClusterSetIP',
     ports: service.ports.map((p) => ({ ...p })),
-    serviceIPs: service.headless ? [] : [...service.clusterIPs],
+    serviceIPs: serviceIPs.accepted,
     ipFamilies: [...service.ipFamilies],
     sessionAffinity: service.sessionAffinity,
     exportCreatedAt: serviceExport.createdAt,
@@ -53,16 +64,19 @@ export function buildExport(
 
   let endpoints: Endpoint[];
   let ports: ServicePort[];
+  const rejected: RejectedAddress[] = [...serviceIPs.rejected];
   if (service.headless) {
-    endpoints = headlessEndpoints(ipSlices, service.publishNotReadyAddresses);
+    const screened = screenEndpoints(headlessEndpoints(ipSlices, service.publishNotReadyAddresses), policy);
+    endpoints = screened.endpoints;
+    rejected.push(...screened.rejected);
     ports = headlessPorts(ipSlices, service.ports);
   } else {
     // One endpoint carrying the service IPs (both families when dual-stack): importers answer with
     // the cluster's service IP, healthy while at least one backend pod is ready.
-    endpoints = [{ addresses: [...service.clusterIPs], ready: readyBackends > 0 }];
+    endpoints = serviceIPs.accepted.length === 0 ? [] : [{ addresses: serviceIPs.accepted, ready: readyBackends > 0 }];
     ports = service.ports.map((p) => ({ ...p }));
   }
-  return { status: 'ready', record, endpoints: { ...ref, cluster, endpoints, ports }, readyBackends };
+  return { status: 'ready', record, endpoints: { ...ref, cluster, endpoints, ports }, readyBackends, rejected };
 }
 
 /** Pod endpoints of every slice, de-duplicated by address, in a stable order. */

@@ -6,6 +6,7 @@
 import { aggregateService } from '../model/aggregate.ts';
 import type { ConflictReasonValue } from '../model/conflicts.ts';
 import { deepEqual } from '../model/equal.ts';
+import { isGranted, notGrantedReason } from '../model/namespace-grants.ts';
 import type { ServiceRef } from '../model/types.ts';
 import { computeConditions } from './conditions.ts';
 import { mergeConditions } from './conditions.ts';
@@ -45,7 +46,7 @@ export class Exporter extends KeyedReconciler {
         // Another cluster's record can change this export's Conflict condition.
         this.queue.add(key);
       }
-    } else if (change.kind === 'Connectivity' && this.broker.connectivity().reachable) {
+    } else if ((change.kind === 'Connectivity' && this.broker.connectivity().reachable) || change.kind === 'Grants') {
       this.resyncAll();
     }
   }
@@ -56,7 +57,12 @@ export class Exporter extends KeyedReconciler {
       await this.unpublish(ref);
       return;
     }
-    const build = buildExport(this.cluster, serviceExport, this.local.getService(ref), this.local.listEndpointSlices(ref));
+    // The broker owner's grants come first: an export into a namespace this cluster is not granted
+    // is refused here (Valid=False), before the broker's admission policy would refuse the write.
+    const build: ExportBuild = isGranted(this.broker.namespaceGrants(), this.cluster, ref.namespace)
+      ? buildExport(this.cluster, serviceExport, this.local.getService(ref), this.local.listEndpointSlices(ref), this.addressPolicy)
+      : { status: 'invalid', reason: 'NamespaceNotGranted', message: notGrantedReason(this.cluster, ref.namespace) };
+    this.noteRefusedAddresses(`export/${refKey(ref)}`, this.cluster, ref, build.status === 'ready' ? build.rejected : []);
     let publishError: unknown;
     try {
       if (build.status === 'ready') await this.publish(build);
@@ -84,7 +90,8 @@ export class Exporter extends KeyedReconciler {
       .filter(
         (r) =>
           r.cluster !== this.cluster &&
-          validateRecord(r).length === 0 &&
+          isGranted(this.broker.namespaceGrants(), r.cluster, r.namespace) &&
+          validateRecord(r, { now, skewToleranceMs: this.skewToleranceMs }).length === 0 &&
           clusterLiveness(r.cluster, this.broker.getLease(r.cluster), now, this.gcGraceMs).state !== 'gone',
       );
     const aggregate = aggregateService([...others, build.record]);

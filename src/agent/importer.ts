@@ -4,7 +4,9 @@
  * the broker is unreachable nothing local changes. Time-driven changes (a lease expiring, a GC
  * grace ending) come from a single timer set at the next liveness transition.
  */
+import { type RejectedAddress, screenEndpoints, summarizeRejections } from '../model/address-policy.ts';
 import { deepEqual } from '../model/equal.ts';
+import { isGranted, notGrantedReason } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { type ClusterLiveness, type ImportConfig, clusterLiveness, computeServiceImport, nextLivenessChange } from './imports.ts';
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
@@ -72,6 +74,9 @@ export class Importer extends KeyedReconciler {
         break;
       case 'Lease':
         this.refreshLiveness();
+        break;
+      case 'Grants':
+        this.resyncAll();
         break;
       case 'Connectivity':
         if (this.broker.connectivity().reachable) {
@@ -147,12 +152,26 @@ export class Importer extends KeyedReconciler {
     // Fail static: with the broker out of reach, what we imported last stays as it is.
     if (!this.broker.connectivity().reachable) return;
     const now = this.now();
+    const claims = { now, skewToleranceMs: this.skewToleranceMs };
+    // Grants are checked again here: an object written around the broker's policy is ignored too.
+    const grants = this.broker.namespaceGrants();
+    const granted = (cluster: ClusterId): string[] => (isGranted(grants, cluster, ref.namespace) ? [] : [notGrantedReason(cluster, ref.namespace)]);
     const records: ExportRecord[] = this.broker
       .listRecordsFor(ref)
-      .filter((r) => this.accept('record', `record/${r.cluster}/${refKey(r)}`, validateRecord(r)));
+      .filter((r) => this.accept('record', `record/${r.cluster}/${refKey(r)}`, [...granted(r.cluster), ...validateRecord(r, claims)]));
+    // Another cluster's addresses are screened one by one: a refused address is dropped (with a
+    // reason on the imported slice, for explain), the rest of the object still serves.
+    const refused = new Map<ClusterId, RejectedAddress[]>();
     const endpoints: ExportEndpoints[] = this.broker
       .listEndpointsFor(ref)
-      .filter((e) => this.accept('endpoints', `endpoints/${e.cluster}/${refKey(e)}`, validateEndpoints(e)));
+      .filter((e) => this.accept('endpoints', `endpoints/${e.cluster}/${refKey(e)}`, [...granted(e.cluster), ...validateEndpoints(e)]))
+      .map((e) => {
+        const screened = screenEndpoints(e.endpoints, this.addressPolicy);
+        this.noteRefusedAddresses(`endpoints/${e.cluster}/${refKey(e)}`, e.cluster, ref, screened.rejected);
+        if (screened.rejected.length === 0) return e;
+        refused.set(e.cluster, screened.rejected);
+        return { ...e, endpoints: screened.endpoints };
+      });
     const liveness = new Map<ClusterId, ClusterLiveness>();
     const livenessOf = (c: ClusterId): ClusterLiveness => {
       let l = liveness.get(c);
@@ -163,6 +182,10 @@ export class Importer extends KeyedReconciler {
       return l;
     };
     const desired = computeServiceImport(ref, records, endpoints, livenessOf, this.config);
+    for (const slice of desired.slices) {
+      const r = refused.get(slice.sourceCluster);
+      if (r !== undefined) slice.rejectedAddresses = summarizeRejections(r);
+    }
 
     const currentSlices = this.local.listImportedSlices(ref);
     const wanted = new Set(desired.slices.map((s) => s.sourceCluster));

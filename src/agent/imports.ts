@@ -14,6 +14,7 @@ import type {
   ImportedSlice,
   ServiceRef,
 } from '../model/types.ts';
+import { type ClusterLiveness, clusterLiveness, nextLivenessChange } from '../model/liveness.ts';
 import { refKey } from './stores.ts';
 
 export interface ImportConfig {
@@ -24,34 +25,8 @@ export interface ImportConfig {
   vipFor: (ref: ServiceRef) => readonly string[] | undefined;
 }
 
-export type ClusterLiveness =
-  | { state: 'live'; expiresAt: number }
-  | { state: 'stale'; reason: string; gcAt: number }
-  /** Past the GC grace: the cluster's objects are ignored and imports of it removed. */
-  | { state: 'gone'; reason: string }
-  /** No lease seen: served as excluded, never garbage-collected (no clock to judge by). */
-  | { state: 'unknown'; reason: string };
-
-export function clusterLiveness(cluster: ClusterId, lease: ClusterLease | undefined, now: number, gcGraceMs: number): ClusterLiveness {
-  if (lease === undefined) return { state: 'unknown', reason: `no lease from cluster ${cluster} on the broker` };
-  const expiresAt = lease.renewedAt + lease.durationMs;
-  if (now <= expiresAt) return { state: 'live', expiresAt };
-  const reason = `lease expired at ${new Date(expiresAt).toISOString()}`;
-  const gcAt = expiresAt + gcGraceMs;
-  if (now <= gcAt) return { state: 'stale', reason, gcAt };
-  return { state: 'gone', reason };
-}
-
-/** The earliest time after `now` at which some cluster's liveness changes, if any. */
-export function nextLivenessChange(leases: readonly ClusterLease[], now: number, gcGraceMs: number): number | undefined {
-  let next: number | undefined;
-  for (const lease of leases) {
-    const l = clusterLiveness(lease.cluster, lease, now, gcGraceMs);
-    const at = l.state === 'live' ? l.expiresAt + 1 : l.state === 'stale' ? l.gcAt + 1 : undefined;
-    if (at !== undefined && (next === undefined || at < next)) next = at;
-  }
-  return next;
-}
+// Liveness lives in model/liveness.ts (shared by both broker stores); re-exported for callers here.
+export { type ClusterLiveness, clusterLiveness, nextLivenessChange } from '../model/liveness.ts';
 
 export function importedSliceName(ref: ServiceRef, cluster: ClusterId): string {
   return `${ref.name}-${cluster}`;

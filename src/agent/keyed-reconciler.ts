@@ -5,6 +5,8 @@
  * Subclasses say which keys to queue and how to reconcile one.
  */
 import type { Logger } from 'pino';
+import { type AddressPolicy, DEFAULT_ADDRESS_POLICY, type RejectedAddress, summarizeRejections } from '../model/address-policy.ts';
+import { DEFAULT_SKEW_TOLERANCE_MS } from '../model/liveness.ts';
 import type { ClusterId, ServiceRef } from '../model/types.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue.ts';
 import { type AgentMetrics, type BrokerChange, type BrokerStore, type LocalChange, type LocalClusterStore, parseRefKey } from './stores.ts';
@@ -25,9 +27,16 @@ export interface ReconcilerOptions {
   queue?: Pick<WorkQueueOptions, 'baseDelayMs' | 'maxDelayMs' | 'jitter' | 'concurrency' | 'maxSize'>;
   /** Periodic full resync (0 = off): a safety net for missed events on real watches. */
   resyncMs?: number;
+  /** Which addresses may be exported or imported (default: every address not in a forbidden range). */
+  addressPolicy?: AddressPolicy;
+  /** Clock skew tolerated for times other clusters claim (export times). */
+  skewToleranceMs?: number;
 }
 
 export type ReconcilerRole = 'exporter' | 'importer';
+
+/** Bound on the objects remembered as logged (beyond it, a refusal may be logged twice). */
+const MAX_REFUSALS_REMEMBERED = 10_000;
 
 export abstract class KeyedReconciler {
   protected readonly cluster: ClusterId;
@@ -39,6 +48,8 @@ export abstract class KeyedReconciler {
   protected readonly timers: Timers;
   protected readonly metrics: AgentMetrics;
   protected readonly queue: WorkQueue;
+  protected readonly addressPolicy: AddressPolicy;
+  protected readonly skewToleranceMs: number;
   /**
    * Keys whose reconcile is writing right now: the echo of our own write (synchronous with
    * in-memory stores) needs no second pass. Echoes that arrive later just find nothing to do.
@@ -49,6 +60,8 @@ export abstract class KeyedReconciler {
   private readonly resyncMs: number;
   private resyncTimer: unknown;
   private unsubscribers: (() => void)[] = [];
+  /** Objects whose addresses are (partly) refused, with the summary last logged. */
+  private readonly refusedAddresses = new Map<string, string>();
 
   protected constructor(role: ReconcilerRole, options: ReconcilerOptions) {
     this.role = role;
@@ -61,6 +74,8 @@ export abstract class KeyedReconciler {
     this.timers = options.timers ?? realTimers;
     this.metrics = options.metrics ?? {};
     this.resyncMs = options.resyncMs ?? 0;
+    this.addressPolicy = options.addressPolicy ?? DEFAULT_ADDRESS_POLICY;
+    this.skewToleranceMs = options.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS;
     const verb = role === 'exporter' ? 'export' : 'import';
     this.queue = new WorkQueue({
       ...options.queue,
@@ -75,6 +90,23 @@ export abstract class KeyedReconciler {
       },
       onOverflow: (key) => this.logger.error({ key }, `${verb} queue full, key dropped until the next resync`),
     });
+  }
+
+  /**
+   * Counts and logs (once per object and distinct refusal) addresses the address policy refused;
+   * an object whose addresses are all fine again is forgotten, so a later refusal is reported anew.
+   */
+  protected noteRefusedAddresses(object: string, cluster: ClusterId, ref: ServiceRef, rejected: readonly RejectedAddress[]): void {
+    if (rejected.length === 0) {
+      this.refusedAddresses.delete(object);
+      return;
+    }
+    const summary = summarizeRejections(rejected);
+    if (this.refusedAddresses.get(object) === summary) return;
+    if (this.refusedAddresses.size >= MAX_REFUSALS_REMEMBERED) this.refusedAddresses.clear();
+    this.refusedAddresses.set(object, summary);
+    this.metrics.addressesRejected?.(this.role === 'exporter' ? 'export' : 'import');
+    this.logger.error({ sourceCluster: cluster, namespace: ref.namespace, name: ref.name, object, refused: summary }, 'refused addresses: they are never served');
   }
 
   start(): void {

@@ -5,6 +5,7 @@
  */
 import type { ConditionTypeValue } from '../model/conflicts.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
+import type { NamespaceGrants } from '../model/namespace-grants.ts';
 import type {
   ClusterId,
   ClusterLease,
@@ -66,6 +67,8 @@ export interface LocalClusterStore {
 export type BrokerChange =
   | { kind: 'ExportRecord' | 'ExportEndpoints'; cluster: ClusterId; namespace: string; name: string }
   | { kind: 'Lease'; cluster: ClusterId }
+  /** The broker owner's namespace grants changed (namespaceGrants()). */
+  | { kind: 'Grants' }
   /** Reachability changed (see connectivity()). */
   | { kind: 'Connectivity' };
 
@@ -86,6 +89,8 @@ export interface BrokerStore {
   getEndpoints(cluster: ClusterId, ref: ServiceRef): ExportEndpoints | undefined;
   listLeases(): ClusterLease[];
   getLease(cluster: ClusterId): ClusterLease | undefined;
+  /** Which clusters may export which namespaces (default: every cluster, every namespace). */
+  namespaceGrants(): NamespaceGrants;
 
   applyRecord(record: ExportRecord): Promise<void>;
   deleteRecord(cluster: ClusterId, ref: ServiceRef): Promise<void>;
@@ -104,8 +109,10 @@ export interface AgentMetrics {
   reconciled?(reconciler: 'exporter' | 'importer', outcome: 'ok' | 'error'): void;
   queueDepth?(reconciler: 'exporter' | 'importer', depth: number): void;
   retried?(reconciler: 'exporter' | 'importer'): void;
-  brokerObjectRejected?(kind: 'record' | 'endpoints' | 'lease'): void;
+  brokerObjectRejected?(kind: 'record' | 'endpoints' | 'lease' | 'grants'): void;
   leaseRenewal?(outcome: 'ok' | 'error'): void;
+  /** Objects with addresses refused by the address policy (counted once per new refusal). */
+  addressesRejected?(stage: 'export' | 'import'): void;
 }
 
 export function refKey(ref: ServiceRef): string {

@@ -1,9 +1,11 @@
 /**
  * Pure checks of objects read from the broker before an importer uses them: another cluster (or
  * anyone with write access to the broker) must not be able to inject names, sizes or addresses
- * that break this cluster's DNS. Each check returns the problems found (empty = valid).
+ * that break this cluster's DNS. Each check returns the problems found (empty = valid). Addresses
+ * are only checked for being addresses here; which addresses may be served is the address
+ * policy's job (model/address-policy.ts), which drops single addresses instead of whole objects.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { parseIp } from '../model/ip.ts';
 import { isDns1035Label, isDnsLabel, isValidClusterId } from '../model/names.ts';
 import type { ClusterLease, Endpoint, ExportEndpoints, ExportRecord, ServicePort } from '../model/types.ts';
 
@@ -35,10 +37,21 @@ function checkPorts(ports: readonly ServicePort[], out: string[]): void {
 }
 
 function isIP(value: unknown): boolean {
-  return typeof value === 'string' && (isIPv4(value) || isIPv6(value));
+  return typeof value === 'string' && parseIp(value).ok;
 }
 
-export function validateRecord(r: ExportRecord): string[] {
+/** What a claimed time is judged against: this importer's clock, with a tolerance for skew. */
+export interface ClaimCheck {
+  now: number;
+  skewToleranceMs: number;
+}
+
+/**
+ * A record from the broker. With `claims`, an export time in the future (beyond the skew
+ * tolerance) is refused: the oldest export wins conflicts, and a time nobody can check must not
+ * be moved to suit the claimer — only a time that already passed can be true.
+ */
+export function validateRecord(r: ExportRecord, claims?: ClaimCheck): string[] {
   const out: string[] = [];
   checkRef(r, out);
   if (r.type !== 'ClusterSetIP' && r.type !== 'Headless') out.push(`type ${JSON.stringify(r.type)} is unknown`);
@@ -47,6 +60,9 @@ export function validateRecord(r: ExportRecord): string[] {
   if (!Array.isArray(r.ipFamilies) || r.ipFamilies.length > 2 || !r.ipFamilies.every((f) => f === 'IPv4' || f === 'IPv6')) out.push('ipFamilies must be IPv4/IPv6');
   if (r.sessionAffinity !== 'None' && r.sessionAffinity !== 'ClientIP') out.push(`sessionAffinity ${JSON.stringify(r.sessionAffinity)} is unknown`);
   if (!Number.isFinite(r.exportCreatedAt) || r.exportCreatedAt < 0) out.push('exportCreatedAt is not a time');
+  else if (claims !== undefined && r.exportCreatedAt > claims.now + claims.skewToleranceMs) {
+    out.push(`export time ${new Date(r.exportCreatedAt).toISOString()} is in the future (beyond the ${Math.round(claims.skewToleranceMs / 1000)}s skew tolerance)`);
+  }
   return out;
 }
 

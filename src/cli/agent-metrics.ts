@@ -50,6 +50,12 @@ export function createAgentMetrics(options: AgentMetricsOptions = {}): AgentMetr
     labelNames: ['kind'],
     registers: [registry],
   });
+  const refused = new Counter({
+    name: 'clusterset_dns_agent_addresses_refused_total',
+    help: 'Objects with addresses the address policy refused (never exported or imported), by stage (export, import), once per new refusal.',
+    labelNames: ['stage'],
+    registers: [registry],
+  });
   const renewals = new Counter({
     name: 'clusterset_dns_agent_lease_renewals_total',
     help: 'Renewals of this cluster\'s Lease on the broker, by outcome.',
@@ -71,6 +77,7 @@ export function createAgentMetrics(options: AgentMetricsOptions = {}): AgentMetr
       retried: (reconciler) => retries.inc({ reconciler }),
       brokerObjectRejected: (kind) => rejected.inc({ kind }),
       leaseRenewal: (outcome) => renewals.inc({ outcome }),
+      addressesRejected: (stage) => refused.inc({ stage }),
       informerRestart: (informer, reason) => restarts.inc({ informer, reason }),
       brokerReachable: (up) => reachable.set(up ? 1 : 0),
     },

@@ -5,13 +5,14 @@
  */
 import type { KubeConfig } from '../kube/client.ts';
 import type { Logger } from 'pino';
+import type { AddressPolicy } from '../model/address-policy.ts';
 import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
 import { parseAgentConfig, AGENT_FLAGS, type AgentConfig } from '../config/agent-config.ts';
 import { formatFlags, UsageError } from '../config/flags.ts';
 import { KubeBrokerStore } from '../kube/broker-store.ts';
-import { describeApiError, discoverMcsVersion, loadKubeConfig, serverOf } from '../kube/client.ts';
+import { describeApiError, discoverMcsVersion, followKubeConfigFile, loadKubeConfig, serverOf } from '../kube/client.ts';
 import { KubeLocalClusterStore } from '../kube/local-cluster-store.ts';
 import { createLogger } from '../observability/index.ts';
 import { createAgentHttp } from './agent-http.ts';
@@ -48,6 +49,17 @@ export interface AgentRuntimeOptions {
   maxBackoffMs?: number;
   /** Retry delay of failed reconciles. */
   retryBaseMs?: number;
+  /** Which addresses may be exported and imported (`--allowed-cidrs`). */
+  addressPolicy?: AddressPolicy;
+  /** Clock skew tolerated for times other clusters claim. */
+  skewToleranceMs?: number;
+  /**
+   * The file `broker` was loaded from: followed, so a renewed (expiring) token written there is
+   * used without a restart.
+   */
+  brokerKubeconfigPath?: string;
+  /** How often that file is checked (default 5 s). */
+  credentialsPollMs?: number;
 }
 
 export interface RunningAgent {
@@ -97,6 +109,14 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
   let lease: LeaseRenewer | undefined;
   let synced = false;
   let phase = 'discovering the MCS API versions';
+  const credentials =
+    options.brokerKubeconfigPath === undefined
+      ? undefined
+      : followKubeConfigFile(options.broker, options.brokerKubeconfigPath, {
+          ...(options.credentialsPollMs === undefined ? {} : { intervalMs: options.credentialsPollMs }),
+          onReload: () => logger.info({ file: options.brokerKubeconfigPath }, 'broker credentials changed on disk: using the new token'),
+          onError: (message) => logger.error({ file: options.brokerKubeconfigPath }, `broker credentials not reloaded: ${message}`),
+        });
 
   const started = (async () => {
     const [localVersion, brokerVersion] = await Promise.all([
@@ -121,6 +141,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
       mcsVersion: brokerVersion,
       // Our own renewals must show up in the watch well before anyone else's lease could look expired.
       heartbeatTimeoutMs: Math.max(options.leaseRenewMs + 500, options.leaseDurationMs - options.leaseRenewMs - 2_000),
+      ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }),
       logger,
       metrics: metrics.hooks,
       ...backoff,
@@ -140,9 +161,13 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     }
     if (stopped) throw new Error('stopped');
     const queue = { concurrency: options.concurrency, ...(options.retryBaseMs === undefined ? {} : { baseDelayMs: options.retryBaseMs }) };
+    const trust = {
+      ...(options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy }),
+      ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }),
+    };
     lease = new LeaseRenewer({ cluster: options.clusterId, broker, durationMs: options.leaseDurationMs, renewMs: options.leaseRenewMs, logger, metrics: metrics.hooks });
-    exporter = new Exporter({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs });
-    importer = new Importer({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs });
+    exporter = new Exporter({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, ...trust });
+    importer = new Importer({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, ...trust });
     await lease.start();
     exporter.start();
     importer.start();
@@ -174,6 +199,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     async stop() {
       if (stopped) return;
       stopped = true;
+      credentials?.stop();
       await started.catch(() => undefined);
       // The lease is left to expire, not deleted: a restarting agent must not make its cluster
       // vanish from every other cluster's answers.
@@ -220,6 +246,9 @@ async function runAgentWith(config: AgentConfig, io: Io): Promise<number> {
     concurrency: config.concurrency,
     logger,
     metrics,
+    addressPolicy: config.addressPolicy,
+    skewToleranceMs: config.skewToleranceMs,
+    brokerKubeconfigPath: config.brokerKubeconfig,
   });
   const http = createAgentHttp({ listen: config.httpListen, metrics: () => metrics.render(), notReady: () => agent.notReady(), logger });
   try {

@@ -15,7 +15,7 @@ import { createLogger, createMetrics, type Metrics } from '../observability/inde
 import { createDnsServer, createHttpServer } from '../server/index.ts';
 import type { Io } from './main.ts';
 import { waitForShutdownSignal } from './signals.ts';
-import { startSnapshotFeed } from './snapshot-feed.ts';
+import { reportRefusals, startSnapshotFeed } from './snapshot-feed.ts';
 
 const DNS_HELP = `Usage: clusterset-dns dns --cluster-id ID [--kubeconfig FILE] [flags]
 
@@ -100,6 +100,8 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
           localCluster: options.clusterId,
           publish: (snapshot) => server.setSnapshot(snapshot),
           onError: (err) => logger.error({ err }, 'snapshot rebuild failed; still serving the previous state'),
+          ...(config.addressPolicy === undefined ? {} : { addressPolicy: config.addressPolicy }),
+          onRefused: reportRefusals(logger, (n) => metrics.addressesRefused.inc(n)),
         });
         source.start();
         logger.info({ server: serverOf(options.kubeConfig), mcs: version }, 'watching ServiceImports and MCS EndpointSlices');

@@ -13,7 +13,7 @@ import { startEmbedded } from '../standalone/embedded.ts';
 import { formatProblem, listClusterIds } from '../standalone/loader.ts';
 import type { Io } from './main.ts';
 import { createAgentMetrics } from './agent-metrics.ts';
-import { startSnapshotFeed } from './snapshot-feed.ts';
+import { reportRefusals, startSnapshotFeed } from './snapshot-feed.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { tryLines } from './try-lines.ts';
 
@@ -74,6 +74,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     leaseRenewMs: config.leaseRenewMs,
     logger,
     metrics: agentMetrics.hooks,
+    ...(config.addressPolicy === undefined ? {} : { addressPolicy: config.addressPolicy }),
   });
   // The in-memory broker lives in this process: it is reachable for as long as we run.
   agentMetrics.hooks.brokerReachable?.(true);
@@ -92,6 +93,8 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     localCluster: config.clusterId,
     publish: (snapshot) => server.setSnapshot(snapshot),
     onError: (err) => logger.error({ err }, 'snapshot rebuild failed; still serving the previous state'),
+    ...(config.addressPolicy === undefined ? {} : { addressPolicy: config.addressPolicy }),
+    onRefused: reportRefusals(logger, (n) => metrics.addressesRefused.inc(n)),
   });
   const http = createHttpServer({
     listen: config.httpListen,

@@ -11,9 +11,10 @@
  * it ended: rebuilding takes at most 1/(1 + costFactor) of the process's time, whatever the size,
  * and small states (rebuilt in well under a millisecond) are not delayed at all.
  */
+import { type AddressCheck, type AddressPolicy, DEFAULT_ADDRESS_POLICY, checkAddress } from '../model/address-policy.ts';
 import type { ImportedStateSource } from '../model/imported-state.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import { buildSnapshot } from '../model/snapshot-build.ts';
+import { type AddressScreen, type SnapshotRefusal, buildSnapshot } from '../model/snapshot-build.ts';
 
 export interface SnapshotFeedOptions {
   source: ImportedStateSource;
@@ -26,6 +27,26 @@ export interface SnapshotFeedOptions {
   maxDelayMs?: number;
   /** Minimum quiet time after a rebuild, as a multiple of its duration. Default 4. */
   costFactor?: number;
+  /** Which addresses may be answered (`--allowed-cidrs`); forbidden ranges are always refused. */
+  addressPolicy?: AddressPolicy;
+  /** Addresses refused for the first time (each once until it goes away): log and count them. */
+  onRefused?: (refusals: readonly SnapshotRefusal[]) => void;
+}
+
+/** Addresses judged so far (a rebuild sees the same ones again); cleared when it grows past this. */
+const SCREEN_MEMO_MAX = 100_000;
+
+function memoisedScreen(policy: AddressPolicy): AddressScreen {
+  const memo = new Map<string, AddressCheck>();
+  return (address) => {
+    let check = memo.get(address);
+    if (check === undefined) {
+      if (memo.size >= SCREEN_MEMO_MAX) memo.clear();
+      check = checkAddress(address, policy);
+      memo.set(address, check);
+    }
+    return check;
+  };
 }
 
 export interface SnapshotFeed {
@@ -41,18 +62,35 @@ export function startSnapshotFeed(opts: SnapshotFeedOptions): SnapshotFeed {
   let version = 0;
   /** When the next rebuild may start at the earliest (see the module comment). */
   let notBefore = 0;
-  let latest = build();
   let timer: NodeJS.Timeout | undefined;
   let burstStart = 0;
   let stopped = false;
+  const screen = memoisedScreen(opts.addressPolicy ?? DEFAULT_ADDRESS_POLICY);
+  let reported = new Set<string>();
+  let latest = build();
 
   function build(): Snapshot {
     version += 1;
     const started = now();
-    const snapshot = buildSnapshot(opts.source.current(), opts.localCluster, version, started);
+    const refusals: SnapshotRefusal[] = [];
+    const snapshot = buildSnapshot(opts.source.current(), opts.localCluster, version, started, screen, refusals);
     const ended = now();
     notBefore = ended + costFactor * Math.max(0, ended - started);
+    report(refusals);
     return snapshot;
+  }
+
+  function report(refusals: readonly SnapshotRefusal[]): void {
+    const current = new Set<string>();
+    const fresh: SnapshotRefusal[] = [];
+    for (const r of refusals) {
+      const key = `${r.service}|${r.cluster}|${r.reason}`;
+      if (current.has(key)) continue;
+      current.add(key);
+      if (!reported.has(key)) fresh.push(r);
+    }
+    reported = current;
+    if (fresh.length > 0) opts.onRefused?.(fresh);
   }
 
   function flush(): void {
@@ -87,5 +125,14 @@ export function startSnapshotFeed(opts: SnapshotFeedOptions): SnapshotFeed {
       unsubscribe();
       if (timer) clearTimeout(timer);
     },
+  };
+}
+
+/** The feed's onRefused for a process: one error log line per new refusal, and the metric. */
+export function reportRefusals(logger: { error(obj: object, msg: string): void }, count: (n: number) => void): (refusals: readonly SnapshotRefusal[]) => void {
+  return (refusals) => {
+    count(refusals.length);
+    for (const r of refusals.slice(0, 20)) logger.error({ service: r.service, sourceCluster: r.cluster, refused: r.reason }, 'refused an address: it is never answered');
+    if (refusals.length > 20) logger.error({ more: refusals.length - 20 }, 'more addresses refused');
   };
 }

@@ -2,7 +2,8 @@
 import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
 import { LOG_LEVELS, type LogLevel } from './serve-config.ts';
 import type { ListenAddress } from './options.ts';
-import { parseClusterId, parseListen } from './validate.ts';
+import type { AddressPolicy } from '../model/address-policy.ts';
+import { ALLOWED_CIDRS_FLAG, parseAllowedCidrs, parseClusterId, parseListen } from './validate.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -19,6 +20,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'concurrency', kind: 'int', env: 'CLUSTERSET_DNS_CONCURRENCY', metavar: 'N', min: 1, max: 64, default: 8, help: 'keys reconciled in parallel, per direction (export, import)' },
   { name: 'http-listen', kind: 'string', env: 'CLUSTERSET_DNS_AGENT_HTTP_LISTEN', metavar: 'HOST:PORT', default: '127.0.0.1:9154', help: 'HTTP address for /metrics, /healthz, /readyz' },
   { name: 'log-level', kind: 'enum', env: 'CLUSTERSET_DNS_LOG_LEVEL', metavar: 'LEVEL', choices: LOG_LEVELS, default: 'info', help: 'log level' },
+  ALLOWED_CIDRS_FLAG,
+  { name: 'skew-tolerance', kind: 'int', env: 'CLUSTERSET_DNS_SKEW_TOLERANCE', metavar: 'SECONDS', min: 0, max: 3600, default: 30, help: 'clock skew tolerated between clusters: an export time further in the future is refused' },
 ];
 
 export interface AgentConfig {
@@ -36,6 +39,8 @@ export interface AgentConfig {
   concurrency: number;
   httpListen: ListenAddress;
   logLevel: LogLevel;
+  addressPolicy: AddressPolicy;
+  skewToleranceMs: number;
 }
 
 function parseNamespace(raw: string, what: string): string {
@@ -66,6 +71,8 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     concurrency: v['concurrency'] as number,
     httpListen: parseListen(v['http-listen'] as string, '--http-listen'),
     logLevel: v['log-level'] as LogLevel,
+    addressPolicy: parseAllowedCidrs(v['allowed-cidrs'] as string[]),
+    skewToleranceMs: (v['skew-tolerance'] as number) * 1000,
   };
   if (v['kubeconfig'] !== undefined) config.kubeconfig = v['kubeconfig'] as string;
   if (namespaces.length > 0) config.namespaces = [...new Set(namespaces)];

@@ -1,7 +1,27 @@
 /** Validation of individual config values; each failure is an exact, user-facing message. */
 import { isIP } from 'node:net';
+import { type AddressPolicy, addressPolicyFrom } from '../model/address-policy.ts';
 import type { ListenAddress } from './options.ts';
-import { UsageError } from './flags.ts';
+import { type FlagSpec, UsageError } from './flags.ts';
+
+/** `--allowed-cidrs`: shared by every command that exports, imports or answers addresses. */
+export const ALLOWED_CIDRS_FLAG: FlagSpec = {
+  name: 'allowed-cidrs',
+  kind: 'list',
+  env: 'CLUSTERSET_DNS_ALLOWED_CIDRS',
+  metavar: 'CIDR',
+  default: [],
+  help: 'serve only addresses inside these CIDRs; repeatable or comma-separated (default: any address except loopback, link-local, multicast, broadcast, unspecified, IPv4-mapped)',
+};
+
+/** The address policy from `--allowed-cidrs` values; a bad CIDR is a usage error naming it. */
+export function parseAllowedCidrs(values: readonly string[], what = '--allowed-cidrs'): AddressPolicy {
+  try {
+    return addressPolicyFrom(values);
+  } catch (err) {
+    throw new UsageError(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 

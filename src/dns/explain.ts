@@ -45,7 +45,7 @@ export interface ExplainReport {
     vips: string[];
     ports: ServicePort[];
     /** Health of every cluster backing the service, whatever the question asked. */
-    clusters: Array<{ cluster: string; healthy: boolean; reason: string }>;
+    clusters: Array<{ cluster: string; healthy: boolean; reason: string; refusedAddresses?: string }>;
   } | null;
   snapshot: {
     version: number;
@@ -165,7 +165,12 @@ export function explain(snapshot: Snapshot, name: string, qtype: number | string
             type: service.type,
             vips: [...service.vips],
             ports: service.ports.map((p) => ({ ...p })),
-            clusters: service.backends.map((b) => ({ cluster: b.cluster, ...pickHealth(clusterHealth(b)) })),
+            clusters: service.backends.map((b) => ({
+              cluster: b.cluster,
+              ...pickHealth(clusterHealth(b)),
+              // Addresses of this cluster the address policy refused: never served, say why.
+              ...(b.rejectedAddresses === undefined ? {} : { refusedAddresses: b.rejectedAddresses }),
+            })),
           },
     snapshot: {
       version: snapshot.version,
@@ -259,7 +264,10 @@ export function formatExplain(report: ExplainReport): string {
     lines.push(`  service:   ${svc.namespace}/${svc.name} ${svc.type}, VIPs ${svc.vips.join(',') || 'none'}, ports ${ports}`);
     lines.push('  cluster health:');
     if (svc.clusters.length === 0) lines.push('    (no cluster backs this service)');
-    for (const c of svc.clusters) lines.push(`    ${c.healthy ? 'healthy  ' : 'unhealthy'} ${c.cluster}: ${c.reason}`);
+    for (const c of svc.clusters) {
+      lines.push(`    ${c.healthy ? 'healthy  ' : 'unhealthy'} ${c.cluster}: ${c.reason}`);
+      if (c.refusedAddresses !== undefined) lines.push(`              refused addresses (never served): ${c.refusedAddresses}`);
+    }
   }
   for (const s of report.selections) {
     lines.push(`  selection ${s.family} (policy ${s.policy}, outcome ${s.outcome}${s.mode === 'pick-one' ? ', one record per answer' : ''}):`);

@@ -4,9 +4,10 @@
  * arrival, and writes of this cluster's own objects only.
  *
  * Reachability is the informers' health: while any of them fails, connectivity() says so and the
- * reconcilers fail static. Lease time only runs while the broker is visible: a lease renewed before
- * an outage is shifted by the outage's length, so no cluster turns stale merely because this agent
- * could not watch its renewals (DESIGN.md: stale = expired *while the importer reaches the broker*).
+ * reconcilers fail static. Leases are judged by when this agent observed them change, and lease
+ * time only runs while the broker is visible (model/liveness.ts, the same rule as the embedded
+ * default's in-memory broker): a claimed renew time in 2099 buys nothing, and no cluster turns
+ * stale merely because this agent could not watch its renewals.
  *
  * A broker can also look reachable while it is not: a terminating or overloaded API server keeps
  * watch connections open but delivers nothing. So the agent's own lease doubles as a canary: once
@@ -18,6 +19,8 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
+import { LeaseObserver } from '../model/liveness.ts';
+import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { brokerRecordName, leaseName } from './names.ts';
@@ -48,12 +51,14 @@ export interface KubeBrokerStoreOptions {
    * watch for this long (unset: off). Must be shorter than leaseDuration - renewInterval.
    */
   heartbeatTimeoutMs?: number;
+  /** Clock skew tolerated between clusters for claimed times (model/liveness.ts). */
+  skewToleranceMs?: number;
   /** Informer backoff tuning (tests). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
 }
 
-type Kind = 'record' | 'endpoints' | 'lease';
+type Kind = 'record' | 'endpoints' | 'lease' | 'grants';
 
 /** How often the own-lease canary is checked. */
 const HEARTBEAT_CHECK_MS = 250;
@@ -69,6 +74,9 @@ export class KubeBrokerStore implements BrokerStore {
   private readonly records: Informer;
   private readonly slices: Informer;
   private readonly leases: Informer;
+  /** ConfigMaps of the broker namespace: only clusterset-dns-grants is read. */
+  private readonly configMaps: Informer;
+  private grants: NamespaceGrants = ALL_GRANTED;
   private readonly listeners = new Set<(change: BrokerChange) => void>();
 
   /** Parsed views, keyed by object key, and the indexes built from them. */
@@ -79,13 +87,13 @@ export class KubeBrokerStore implements BrokerStore {
   private readonly sliceIndex = new Map<string, Map<ClusterId, Map<string, ParsedSlice>>>();
   private readonly endpointsCache = new Map<string, Map<ClusterId, ExportEndpoints>>();
   private readonly leaseOf = new Map<string, ClusterLease>();
-  private readonly leaseIndex = new Map<ClusterId, ClusterLease>();
+  /** The leases as this agent observed them change (what liveness is judged by). */
+  private readonly observed: LeaseObserver;
   /** Object keys currently rejected (counted and logged once per bad version). */
   private readonly rejected = new Map<string, string>();
 
   private state: BrokerConnectivity;
   private everReachable = false;
-  private lastOutage: { from: number; to: number } | undefined;
   /** When this agent first renewed its own lease (the canary check starts after that). */
   private renewalsSince: number | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -100,6 +108,7 @@ export class KubeBrokerStore implements BrokerStore {
     this.sliceResource = resourceOf(DISCOVERY_API_VERSION, 'endpointslices');
     this.leaseResource = resourceOf(COORDINATION_API_VERSION, 'leases');
     this.state = { reachable: false, since: this.now(), reason: 'broker not synced yet' };
+    this.observed = new LeaseObserver({ now: this.now, ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }) });
     const common = {
       kubeConfig: options.kubeConfig,
       logger: this.logger,
@@ -120,6 +129,7 @@ export class KubeBrokerStore implements BrokerStore {
     this.records = make(mcs, KIND_SERVICE_IMPORT, 'serviceimports', (t, o) => this.onRecord(t, o));
     this.slices = make(DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, 'endpointslices', (t, o) => this.onSlice(t, o));
     this.leases = make(COORDINATION_API_VERSION, KIND_LEASE, 'leases', (t, o) => this.onLease(t, o));
+    this.configMaps = make('v1', 'ConfigMap', 'configmaps', (t, o) => this.onConfigMap(t, o));
   }
 
   start(): void {
@@ -151,7 +161,7 @@ export class KubeBrokerStore implements BrokerStore {
   private frozenView(now: number): string | undefined {
     const timeout = this.opts.heartbeatTimeoutMs;
     if (timeout === undefined || this.renewalsSince === undefined || now - this.renewalsSince <= timeout) return undefined;
-    const own = this.leaseIndex.get(this.opts.cluster);
+    const own = this.observed.get(this.opts.cluster);
     const age = own === undefined ? now - this.renewalsSince : now - own.renewedAt;
     if (age <= timeout) return undefined;
     return `own lease renewals not seen through the watch for ${Math.round(age / 1000)}s`;
@@ -164,7 +174,7 @@ export class KubeBrokerStore implements BrokerStore {
   }
 
   private informers(): Informer[] {
-    return [this.records, this.slices, this.leases];
+    return [this.records, this.slices, this.leases, this.configMaps];
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -259,13 +269,27 @@ export class KubeBrokerStore implements BrokerStore {
         this.rejected.delete(key);
       } else this.reject('lease', key, obj, parsed.problems);
     } else this.rejected.delete(key);
-    if (old !== undefined) this.leaseIndex.delete(old.cluster);
+    // An update (or a relist) with the same claim is not a renewal: only a lease that is gone is forgotten.
+    if (old !== undefined && (next === undefined || next.cluster !== old.cluster)) this.observed.forget(old.cluster);
     if (next !== undefined) {
       this.leaseOf.set(key, next);
-      this.leaseIndex.set(next.cluster, next);
+      this.observed.observe(next);
     } else this.leaseOf.delete(key);
     const clusters = new Set([old?.cluster, next?.cluster].filter((c): c is string => c !== undefined));
     for (const cluster of clusters) this.emit({ kind: 'Lease', cluster });
+  }
+
+  private onConfigMap(type: InformerEventType, obj: KubernetesObject): void {
+    if (obj.metadata?.name !== GRANTS_CONFIGMAP) return;
+    const { grants, problems } = type === 'DELETED' ? { grants: ALL_GRANTED, problems: [] } : parseGrants((obj as { data?: Record<string, unknown> }).data);
+    if (problems.length > 0) this.reject('grants', objectKey(obj), obj, problems);
+    this.grants = grants;
+    this.logger.info({ grants: Object.fromEntries([...grants.byCluster].map(([c, g]) => [c, g === '*' ? '*' : [...g].join(',')])) }, 'namespace grants changed');
+    this.emit({ kind: 'Grants' });
+  }
+
+  namespaceGrants(): NamespaceGrants {
+    return this.grants;
   }
 
   private updateConnectivity(): void {
@@ -278,9 +302,8 @@ export class KubeBrokerStore implements BrokerStore {
     if (reachable) {
       if (this.everReachable) {
         // Blind since the last own renewal we saw, which may be well before we noticed.
-        const ownSeen = this.leaseIndex.get(this.opts.cluster)?.renewedAt;
-        const from = ownSeen === undefined ? this.state.since : Math.min(this.state.since, ownSeen);
-        this.lastOutage = { from, to: now };
+        const ownSeen = this.observed.get(this.opts.cluster)?.renewedAt;
+        this.observed.setReachable(true, ownSeen === undefined ? this.state.since : Math.min(this.state.since, ownSeen));
         this.logger.info({ downMs: now - this.state.since }, 'broker reachable again');
       }
       this.everReachable = true;
@@ -288,6 +311,7 @@ export class KubeBrokerStore implements BrokerStore {
     } else {
       const reason = failing !== undefined ? `broker ${failing.name}: ${failing.lastError ?? 'not synced'}` : `broker view frozen: ${frozen}`;
       this.state = { reachable: false, since: now, reason };
+      if (this.everReachable) this.observed.setReachable(false, now);
       this.logger.warn({ reason }, 'broker unreachable: imports stay as they are (fail static)');
     }
     this.opts.metrics?.brokerReachable?.(reachable);
@@ -321,18 +345,10 @@ export class KubeBrokerStore implements BrokerStore {
     return this.endpointsCache.get(refKey(ref))?.get(cluster);
   }
   listLeases(): ClusterLease[] {
-    return [...this.leaseIndex.values()].map((l) => this.shifted(l));
+    return this.observed.list();
   }
   getLease(cluster: ClusterId): ClusterLease | undefined {
-    const lease = this.leaseIndex.get(cluster);
-    return lease === undefined ? undefined : this.shifted(lease);
-  }
-
-  /** A lease last renewed before the latest outage ended: its clock did not run while we were blind. */
-  private shifted(lease: ClusterLease): ClusterLease {
-    const outage = this.lastOutage;
-    if (outage === undefined || lease.renewedAt >= outage.to) return lease;
-    return { ...lease, renewedAt: lease.renewedAt + (outage.to - outage.from) };
+    return this.observed.get(cluster);
   }
 
   // ---- writes (own cluster only) ------------------------------------------------------------

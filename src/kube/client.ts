@@ -2,7 +2,7 @@
  * Kubernetes client configuration: a kubeconfig file when one is given, the pod's in-cluster
  * service-account config otherwise, and API discovery of which MCS versions a cluster serves.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ApiException, ApisApi, HttpMethod, KubeConfig, RequestContext, ServerConfiguration, createConfiguration, type Configuration } from '@kubernetes/client-node';
 import { MCS_GROUP } from './objects.ts';
 
@@ -24,6 +24,46 @@ export function loadKubeConfig(path: string | undefined, what: string): KubeConf
   }
   if (kc.getCurrentCluster() === null) throw new Error(`${what}: the kubeconfig has no current cluster`);
   return kc;
+}
+
+/**
+ * Follows a kubeconfig file whose token is renewed in place (a bound, expiring ServiceAccount token
+ * from `clusterset-dns broker join-config`, in a Secret the kubelet updates in the pod): when the
+ * file's content changes, the users of `kc` are replaced by the file's, so every client made from
+ * `kc` authenticates with the new token from its next request on (pooled clients within
+ * AUTH_REUSE_MS). The server and CA stay as loaded; a file that does not parse is reported and the
+ * old credentials kept.
+ */
+export function followKubeConfigFile(
+  kc: KubeConfig,
+  path: string,
+  options: { intervalMs?: number; onReload?: () => void; onError?: (message: string) => void } = {},
+): { stop(): void } {
+  let last = safeRead(path);
+  const timer = setInterval(() => {
+    const text = safeRead(path);
+    if (text === undefined || text === last) return;
+    last = text;
+    const fresh = new KubeConfig();
+    try {
+      fresh.loadFromString(text);
+    } catch (err) {
+      options.onError?.(`${path}: ${err instanceof Error ? err.message : String(err)}; keeping the previous credentials`);
+      return;
+    }
+    kc.users = fresh.users;
+    options.onReload?.();
+  }, options.intervalMs ?? 5_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+function safeRead(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -111,6 +111,7 @@ export class KubeImportedStateSource implements ImportedStateSource {
         const p = parsed.value;
         const slice: ImportedSlice = { ...p.ref, sourceCluster: p.cluster, sliceName: obj.metadata?.name ?? '', endpoints: p.endpoints, ports: p.ports };
         if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
+        if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
         this.sliceOf.set(key, slice);
       } else this.invalidObject('EndpointSlice', obj, parsed.problems);
     }

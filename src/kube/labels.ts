@@ -28,6 +28,9 @@ export const MANAGED_BY_VALUE = 'clusterset-dns';
 /** Annotation on an imported MCS EndpointSlice: why the importer excluded that cluster. */
 export const ANNOTATION_EXCLUDED_REASON = 'clusterset-dns.io/excluded-reason';
 
+/** Annotation on an imported MCS EndpointSlice: addresses of that cluster the importer refused, and why. */
+export const ANNOTATION_REJECTED_ADDRESSES = 'clusterset-dns.io/rejected-addresses';
+
 /** Annotation on a broker record: the ServiceExport creationTimestamp (conflict tie-breaker). */
 export const ANNOTATION_EXPORT_CREATED_AT = 'clusterset-dns.io/export-created-at';
 

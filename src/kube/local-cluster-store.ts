@@ -351,9 +351,10 @@ export class KubeLocalClusterStore implements LocalClusterStore {
     if (byCluster === undefined) return [];
     const out: ImportedSlice[] = [];
     for (const [cluster, set] of byCluster) {
-      const { endpoints, ports, excludedReason } = assembleSlices([...set.values()]);
+      const { endpoints, ports, excludedReason, rejectedAddresses } = assembleSlices([...set.values()]);
       const slice: ImportedSlice = { ...ref, sourceCluster: cluster, sliceName: importedSliceName(ref, cluster), endpoints, ports };
       if (excludedReason !== undefined) slice.excludedReason = excludedReason;
+      if (rejectedAddresses !== undefined) slice.rejectedAddresses = rejectedAddresses;
       out.push(slice);
     }
     return out;

@@ -18,6 +18,7 @@ import type {
 } from '../model/types.ts';
 import {
   ANNOTATION_EXCLUDED_REASON,
+  ANNOTATION_REJECTED_ADDRESSES,
   ANNOTATION_EXPORT_CREATED_AT,
   ANNOTATION_SERVICE_IPS,
   ANNOTATION_SOURCE_CLUSTER,
@@ -245,6 +246,7 @@ export function buildImportedSlices(slice: ImportedSlice): KubeObject[] {
   };
   const annotations: Record<string, string> = { ...cm.annotations };
   if (slice.excludedReason !== undefined) annotations[ANNOTATION_EXCLUDED_REASON] = slice.excludedReason;
+  if (slice.rejectedAddresses !== undefined) annotations[ANNOTATION_REJECTED_ADDRESSES] = slice.rejectedAddresses;
   return splitEndpoints(slice.endpoints).map((part) =>
     sliceObject(importedSliceObjectName(slice, slice.sourceCluster, part.family, part.chunk), slice.namespace, part, slice.ports, labels, annotations),
   );

@@ -3,9 +3,9 @@
  * broker are written by other clusters, so nothing is trusted: each parser returns the problems it
  * found instead of a value, and the store counts and logs the rejection.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import type { ExportCondition } from '../agent/stores.ts';
 import { ConditionType, type ConditionTypeValue } from '../model/conflicts.ts';
+import { parseIp } from '../model/ip.ts';
 import { isDns1035Label, isDnsLabel, isValidClusterId } from '../model/names.ts';
 import type {
   ClusterId,
@@ -21,6 +21,7 @@ import type {
 } from '../model/types.ts';
 import {
   ANNOTATION_EXCLUDED_REASON,
+  ANNOTATION_REJECTED_ADDRESSES,
   ANNOTATION_EXPORT_CREATED_AT,
   ANNOTATION_SERVICE_IPS,
   ANNOTATION_SOURCE_CLUSTER,
@@ -119,7 +120,22 @@ function parsePorts(value: unknown, path: string, out: string[]): ServicePort[] 
 }
 
 function isIP(v: unknown): v is string {
-  return typeof v === 'string' && (isIPv4(v) || isIPv6(v));
+  return typeof v === 'string' && parseIp(v).ok;
+}
+
+/** Addresses are canonicalised on arrival (model/ip.ts), so every later comparison agrees. */
+function canonical(addresses: readonly string[]): string[] {
+  return addresses.map((a) => {
+    const r = parseIp(a);
+    return r.ok ? r.ip.canonical : a;
+  });
+}
+
+/** The canonical address if `v` is an address of `family`. */
+function addressOf(v: unknown, family: IPFamily): string | undefined {
+  if (typeof v !== 'string') return undefined;
+  const r = parseIp(v);
+  return r.ok && r.ip.family === family ? r.ip.canonical : undefined;
 }
 
 function parseFamilies(value: unknown, out: string[]): IPFamily[] {
@@ -150,7 +166,7 @@ function parseIps(value: unknown, path: string, out: string[]): string[] {
     out.push(`${path} must be at most 2 IP addresses`);
     return [];
   }
-  return [...(value as string[])];
+  return canonical(value as string[]);
 }
 
 /** The (service, namespace) a broker object is about, from its labels. */
@@ -199,6 +215,7 @@ export interface ParsedSlice {
   ports: ServicePort[];
   joinedAddresses?: string[];
   excludedReason?: string;
+  rejectedAddresses?: string;
 }
 
 function parseEndpoints(value: unknown, family: IPFamily, out: string[]): Endpoint[] {
@@ -219,8 +236,8 @@ function parseEndpoints(value: unknown, family: IPFamily, out: string[]): Endpoi
       out.push(`endpoints[${i}] must have 1-100 addresses`);
       return;
     }
-    const ok = addresses.every((a) => (family === 'IPv4' ? typeof a === 'string' && isIPv4(a) : typeof a === 'string' && isIPv6(a)));
-    if (!ok) {
+    const parsed = addresses.map((a) => addressOf(a, family));
+    if (!parsed.every((a): a is string => a !== undefined)) {
       out.push(`endpoints[${i}] has an address that is not ${family}`);
       return;
     }
@@ -229,7 +246,7 @@ function parseEndpoints(value: unknown, family: IPFamily, out: string[]): Endpoi
     const ready = asObj(e['conditions'])?.['ready'];
     // Kubernetes: a nil ready condition means ready.
     const isReady = typeof ready === 'boolean' ? ready : true;
-    endpoints.push(hostname === undefined ? { addresses: [...(addresses as string[])], ready: isReady } : { addresses: [...(addresses as string[])], hostname, ready: isReady });
+    endpoints.push(hostname === undefined ? { addresses: parsed, ready: isReady } : { addresses: parsed, hostname, ready: isReady });
   });
   return endpoints;
 }
@@ -250,7 +267,7 @@ function parseSliceBody(obj: unknown, m: Meta, out: string[]): { family: IPFamil
     if (joined.length > 2 || !joined.every(isIP)) {
       out.push(`annotation ${ANNOTATION_SERVICE_IPS} must list at most 2 IP addresses`);
       joined = undefined;
-    }
+    } else joined = canonical(joined);
   }
   return joined === undefined ? { family, endpoints, ports } : { family, endpoints, ports, joined };
 }
@@ -300,6 +317,8 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
   if (body.joined !== undefined) value.joinedAddresses = body.joined;
   const reason = str(m.annotations[ANNOTATION_EXCLUDED_REASON]);
   if (reason !== undefined) value.excludedReason = reason;
+  const refused = str(m.annotations[ANNOTATION_REJECTED_ADDRESSES]);
+  if (refused !== undefined) value.rejectedAddresses = refused;
   return { ok: true, value };
 }
 
@@ -308,7 +327,7 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
  * inverse of splitEndpoints for everything we write (a dual-stack service IP comes back as the one
  * endpoint it was).
  */
-export function assembleSlices(parts: readonly ParsedSlice[]): { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string } {
+export function assembleSlices(parts: readonly ParsedSlice[]): { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string } {
   const sorted = [...parts].sort((a, b) => (a.family !== b.family ? (a.family === 'IPv4' ? -1 : 1) : a.chunk - b.chunk));
   const first = sorted[0];
   if (first === undefined) return { endpoints: [], ports: [] };
@@ -319,9 +338,11 @@ export function assembleSlices(parts: readonly ParsedSlice[]): { endpoints: Endp
   } else {
     endpoints = sorted.flatMap((p) => p.endpoints);
   }
-  const result: { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string } = { endpoints, ports: first.ports };
+  const result: { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string } = { endpoints, ports: first.ports };
   const reason = sorted.find((p) => p.excludedReason !== undefined)?.excludedReason;
   if (reason !== undefined) result.excludedReason = reason;
+  const refused = sorted.find((p) => p.rejectedAddresses !== undefined)?.rejectedAddresses;
+  if (refused !== undefined) result.rejectedAddresses = refused;
   return result;
 }
 

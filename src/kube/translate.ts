@@ -3,7 +3,7 @@
  * small model types, with validation. Never throws on bad input: every problem is returned as a
  * field error with an exact path (`spec.ports[1].port: must be 1-65535, got 70000`).
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { parseIp } from '../model/ip.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
 import { isDns1035Label, isDnsLabel, isDnsSubdomain } from '../model/names.ts';
 import type {
@@ -141,9 +141,25 @@ function show(value: unknown): string {
 }
 
 function familyOf(ip: string): IPFamily | undefined {
-  if (isIPv4(ip)) return 'IPv4';
-  if (isIPv6(ip)) return 'IPv6';
-  return undefined;
+  const r = parseIp(ip);
+  return r.ok ? r.ip.family : undefined;
+}
+
+/** Why text is not an address (zone IDs, leading zeros, ...), for the error message. */
+function whyNotIp(ip: string): string {
+  const r = parseIp(ip);
+  return r.ok ? '' : ` (${r.reason})`;
+}
+
+/** The zone-ID reason only: a scoped address looks valid to most tools, so say why it is not. */
+function whyZoneId(ip: string): string {
+  return ip.includes('%') ? whyNotIp(ip) : '';
+}
+
+/** Addresses are canonicalised at ingestion (RFC 5952), so every later comparison agrees. */
+function canonicalAddress(ip: string): string {
+  const r = parseIp(ip);
+  return r.ok ? r.ip.canonical : ip;
 }
 
 interface Meta {
@@ -296,7 +312,7 @@ function readService(r: Reader, obj: UnknownObject): LocalObject | undefined {
   clusterIPs.forEach((ip, i) => {
     const fam = familyOf(ip);
     const p = listed.length > 0 ? `spec.clusterIPs[${i}]` : 'spec.clusterIP';
-    if (fam === undefined) r.fail(p, `must be an IP address or "None", got ${show(ip)}`);
+    if (fam === undefined) r.fail(p, `must be an IP address or "None", got ${show(ip)}${whyZoneId(ip)}`);
     else if (ipFamiliesFromIPs.includes(fam)) r.fail(p, `second ${fam} address: dual-stack needs one IPv4 and one IPv6 address`);
     else ipFamiliesFromIPs.push(fam);
   });
@@ -369,9 +385,9 @@ function readEndpointSlice(r: Reader, obj: UnknownObject): LocalObject | undefin
       if (addressType === 'FQDN') {
         if (!isDnsSubdomain(addr)) r.fail(ap, `must be a DNS name for addressType FQDN, got ${show(addr)}`);
       } else if (familyOf(addr) !== addressType) {
-        r.fail(ap, `must be an ${addressType} address (addressType ${addressType}), got ${show(addr)}`);
+        r.fail(ap, `must be an ${addressType} address (addressType ${addressType}), got ${show(addr)}${whyNotIp(addr)}`);
       }
-      addresses.push(addr);
+      addresses.push(addressType === 'FQDN' ? addr : canonicalAddress(addr));
     });
     const conditions = r.object(o['conditions'], `${p}.conditions`, false);
     // Kubernetes: a nil `ready` means the endpoint is ready (the consumer must assume so).
@@ -452,11 +468,11 @@ function readServiceImport(r: Reader, obj: UnknownObject): LocalObject {
     const ip = r.string(v, `spec.ips[${i}]`, true);
     if (ip === undefined) return;
     const fam = familyOf(ip);
-    if (fam === undefined) r.fail(`spec.ips[${i}]`, `must be an IP address, got ${show(ip)}`);
+    if (fam === undefined) r.fail(`spec.ips[${i}]`, `must be an IP address, got ${show(ip)}${whyZoneId(ip)}`);
     else if (families.has(fam)) r.fail(`spec.ips[${i}]`, `second ${fam} address: at most one per family`);
     else {
       families.add(fam);
-      ips.push(ip);
+      ips.push(canonicalAddress(ip));
     }
   });
   return { kind: 'ServiceImport', vip: { namespace: meta.namespace, name: meta.name, ips } };

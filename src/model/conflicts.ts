@@ -15,6 +15,8 @@ export const ValidReason = {
   Valid: 'Valid',
   NoService: 'NoService',
   InvalidServiceType: 'InvalidServiceType',
+  /** The broker owner did not grant this cluster the export's namespace (model/namespace-grants.ts). */
+  NamespaceNotGranted: 'NamespaceNotGranted',
 } as const;
 
 export const ReadyReason = {

@@ -12,6 +12,8 @@ export interface ClusterBackend {
   ports: ServicePort[];
   /** Set when the importer excluded this cluster (stale lease, type conflict, ...). */
   excludedReason?: string;
+  /** Addresses refused by the address policy (by the importer or the DNS feed), one bounded line. */
+  rejectedAddresses?: string;
 }
 
 export interface ServiceEntry {

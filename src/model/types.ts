@@ -131,4 +131,9 @@ export interface ImportedSlice extends ServiceRef {
    * the importer as an annotation. When set, every endpoint is also marked not ready.
    */
   excludedReason?: string;
+  /**
+   * Addresses the importer refused (model/address-policy.ts) for this cluster, as one bounded
+   * line; they are not in `endpoints`. Shown by `explain`.
+   */
+  rejectedAddresses?: string;
 }

@@ -27,6 +27,7 @@ const PRIMARY_ONLY = new Set([
   'clusterset_dns_cluster_healthy',
   'clusterset_dns_worker_restarts_total',
   'clusterset_dns_informer_restarts_total',
+  'clusterset_dns_addresses_refused_total',
 ]);
 
 export interface Metrics {
@@ -36,6 +37,8 @@ export interface Metrics {
   readonly workerRestarts: CounterT<string>;
   /** Relists of the DNS server's own informers (`dns` command), by informer and bounded reason. */
   readonly informerRestarts: CounterT<'informer' | 'reason'>;
+  /** Addresses the DNS feed refused (address policy), counted once per new refusal. */
+  readonly addressesRefused: CounterT<string>;
   /** Record what the served snapshot is: version, build time and each cluster's health. */
   setSnapshotInfo(info: { version: number; builtAt: number; clusterHealthy: ReadonlyMap<string, boolean> }): void;
   /** Merge other processes' metrics into render() (worker processes). */
@@ -134,6 +137,11 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   });
 
   const informerRestarts = informerRestartCounter(registry);
+  const addressesRefused = new Counter({
+    name: 'clusterset_dns_addresses_refused_total',
+    help: 'Addresses never answered because the address policy refused them (loopback, link-local, multicast, ... or outside --allowed-cidrs), once per new refusal.',
+    registers: [registry],
+  });
 
   let snapshotBuiltAt: number | undefined;
   const snapshotVersion = new Gauge({
@@ -161,6 +169,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     stats,
     workerRestarts,
     informerRestarts,
+    addressesRefused,
     setSnapshotInfo(info) {
       snapshotBuiltAt = info.builtAt;
       snapshotVersion.set(info.version);

@@ -8,6 +8,7 @@ import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
 import type { AgentMetrics } from '../agent/stores.ts';
+import type { AddressPolicy } from '../model/address-policy.ts';
 import type { ImportedState, ImportedStateSource } from '../model/imported-state.ts';
 import type { ClusterId, ImportedService, ImportedSlice } from '../model/types.ts';
 import { watchDir, type DirWatcher } from './dir-watcher.ts';
@@ -33,6 +34,8 @@ export interface EmbeddedOptions {
   /** Poll instead of fs.watch (file systems without inotify). */
   forcePolling?: boolean;
   metrics?: AgentMetrics;
+  /** Which addresses the exporters and the importer accept (`--allowed-cidrs`). */
+  addressPolicy?: AddressPolicy;
 }
 
 export interface EmbeddedDefault {
@@ -121,6 +124,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   const leaseDurationMs = options.leaseDurationMs ?? 10_000;
   const leaseRenewMs = options.leaseRenewMs ?? 2_000;
   const gcGraceMs = options.gcGraceMs ?? 120_000;
+  const policy = options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy };
   const broker = new MemoryBroker(now);
 
   // Exports without a creationTimestamp get the time they were first loaded, kept across reloads
@@ -152,7 +156,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     // The agent components add their own `cluster` binding.
     const memberLogger = options.logger;
     const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: leaseDurationMs, renewMs: leaseRenewMs, logger: memberLogger, now, ...(options.metrics ? { metrics: options.metrics } : {}) });
-    const exporter = new Exporter({ cluster, local: store, broker: connection, logger: memberLogger, gcGraceMs, now, ...(options.metrics ? { metrics: options.metrics } : {}) });
+    const exporter = new Exporter({ cluster, local: store, broker: connection, logger: memberLogger, gcGraceMs, now, ...policy, ...(options.metrics ? { metrics: options.metrics } : {}) });
     store.replaceInputs(loaded.inputs);
     // The first lease is written even for an OFFLINE cluster: it simulates an agent that ran and
     // then died, so its lease expires and importers show it as stale (not as never seen).
@@ -247,6 +251,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     logger: options.logger,
     gcGraceMs,
     now,
+    ...policy,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
   const source = new EmbeddedStateSource(localMember.store, importerConnection);

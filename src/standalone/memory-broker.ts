@@ -3,10 +3,14 @@
  * with watch semantics. Each agent talks to it through its own connection (a BrokerStore view),
  * which can be cut to simulate that agent losing the broker: writes then fail, watch events stop
  * and connectivity() says why. Reads still see the live maps (there is no cache to go stale here);
- * reconcilers do not act on them while the connection is cut.
+ * reconcilers do not act on them while the connection is cut. Leases are the exception: each
+ * connection reports them as it observed them (model/liveness.ts, the same rule as the Kube
+ * broker store), so the embedded default judges liveness exactly as production does.
  */
 import type { BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
+import { LeaseObserver } from '../model/liveness.ts';
+import { ALL_GRANTED, type NamespaceGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 
 export class MemoryBroker {
@@ -14,6 +18,7 @@ export class MemoryBroker {
   private readonly records = new Map<string, Map<ClusterId, ExportRecord>>();
   private readonly endpoints = new Map<string, Map<ClusterId, ExportEndpoints>>();
   private readonly leases = new Map<ClusterId, ClusterLease>();
+  private grants: NamespaceGrants = ALL_GRANTED;
   private readonly listeners = new Set<(change: BrokerChange) => void>();
   private readonly now: () => number;
 
@@ -62,6 +67,15 @@ export class MemoryBroker {
     return this.leases.get(cluster);
   }
 
+  namespaceGrants(): NamespaceGrants {
+    return this.grants;
+  }
+  /** The broker owner's grants (the Kube broker reads them from a ConfigMap). */
+  setGrants(grants: NamespaceGrants): void {
+    this.grants = grants;
+    this.emit({ kind: 'Grants' });
+  }
+
   putRecord(record: ExportRecord): void {
     put(this.records, refKey(record), record.cluster, record);
     this.emit({ kind: 'ExportRecord', cluster: record.cluster, namespace: record.namespace, name: record.name });
@@ -104,20 +118,43 @@ export class MemoryBrokerConnection implements BrokerStore {
   private state: BrokerConnectivity;
   private readonly listeners = new Set<(change: BrokerChange) => void>();
   private readonly unlisten: () => void;
+  private readonly observed: LeaseObserver;
 
   constructor(broker: MemoryBroker, now: () => number) {
     this.broker = broker;
     this.now = now;
     this.state = { reachable: true, since: now() };
+    this.observed = new LeaseObserver({ now });
+    this.observeAllLeases();
     this.unlisten = broker.listen((change) => {
-      if (this.state.reachable) this.emit(change);
+      if (!this.state.reachable) return;
+      if (change.kind === 'Lease') this.observeLease(change.cluster);
+      this.emit(change);
     });
+  }
+
+  private observeLease(cluster: ClusterId): void {
+    const lease = this.broker.getLease(cluster);
+    if (lease === undefined) this.observed.forget(cluster);
+    else this.observed.observe(lease);
+  }
+
+  /** What a relist does: every lease seen again (unchanged claims keep their observed time). */
+  private observeAllLeases(): void {
+    const present = new Set<ClusterId>();
+    for (const lease of this.broker.listLeases()) {
+      present.add(lease.cluster);
+      this.observed.observe(lease);
+    }
+    for (const lease of this.observed.list()) if (!present.has(lease.cluster)) this.observed.forget(lease.cluster);
   }
 
   /** Cuts or restores this connection (tests, fault injection). */
   setReachable(reachable: boolean, reason = 'connection to the broker lost'): void {
     if (this.state.reachable === reachable) return;
     this.state = reachable ? { reachable, since: this.now() } : { reachable, since: this.now(), reason };
+    this.observed.setReachable(reachable);
+    if (reachable) this.observeAllLeases();
     this.emit({ kind: 'Connectivity' });
   }
 
@@ -159,10 +196,13 @@ export class MemoryBrokerConnection implements BrokerStore {
     return this.broker.getEndpoints(cluster, ref);
   }
   listLeases(): ClusterLease[] {
-    return this.broker.listLeases();
+    return this.observed.list();
   }
   getLease(cluster: ClusterId): ClusterLease | undefined {
-    return this.broker.getLease(cluster);
+    return this.observed.get(cluster);
+  }
+  namespaceGrants(): NamespaceGrants {
+    return this.broker.namespaceGrants();
   }
   async applyRecord(record: ExportRecord): Promise<void> {
     this.check();

@@ -174,6 +174,26 @@ describe('embedded default on examples/basic, served as east', () => {
     expect(embedded.clusterIds()).not.toContain('eu.central');
   });
 
+  it('a file with metadata, loopback or multicast addresses: they are refused (logged once), the rest serves', async () => {
+    await mkdir(join(dir, 'rogue'));
+    await writeFile(
+      join(dir, 'rogue/db.yaml'),
+      [
+        'apiVersion: v1\nkind: Service\nmetadata: { name: vault, namespace: shop }\nspec: { clusterIP: None, ports: [{ name: http, port: 80 }] }',
+        'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: { name: vault-1, namespace: shop, labels: { kubernetes.io/service-name: vault } }\naddressType: IPv4\n' +
+          'endpoints: [{ addresses: [169.254.169.254] }, { addresses: [127.0.0.1] }, { addresses: [224.0.0.251] }, { addresses: [10.60.0.7] }]',
+        'apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\nmetadata: { name: vault, namespace: shop }',
+      ].join('\n---\n'),
+    );
+    await waitFor((s) => slice(s, 'vault', 'rogue') !== undefined, 5_000);
+    expect(slice(embedded.source.current(), 'vault', 'rogue')!.endpoints.map((e) => e.addresses)).toEqual([['10.60.0.7']]);
+    const refusals = logLines.filter((l) => l['msg'] === 'refused addresses: they are never served' && l['sourceCluster'] === 'rogue');
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]!['refused']).toBe('127.0.0.1: loopback address; 169.254.169.254: link-local address (169.254.0.0/16, cloud metadata lives here); 224.0.0.251: multicast address');
+    await rm(join(dir, 'rogue'), { recursive: true });
+    await waitFor((s) => service(s, 'vault') === undefined, 5_000);
+  });
+
   it('fail static: with the broker cut, the state is kept and marked stale', async () => {
     const before = embedded.source.current();
     embedded.localBrokerConnection.setReachable(false, 'test partition');

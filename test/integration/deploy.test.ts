@@ -121,8 +121,11 @@ describe('broker overlay: one identity per member cluster and the ownership rule
     expect(JSON.stringify(policy.spec.validations)).toContain(`'${leaseName('')}' + variables.clusterId`);
     const binding = find(broker, 'ValidatingAdmissionPolicyBinding', 'clusterset-dns-broker-ownership');
     expect(binding.spec.policyName).toBe(policy.metadata!.name);
-    const namespace = broker.find((o) => o.kind === 'Namespace')!.metadata!.name;
-    expect(binding.spec.matchResources.namespaceSelector.matchLabels).toEqual({ 'kubernetes.io/metadata.name': namespace });
+    const ns = broker.find((o) => o.kind === 'Namespace')!;
+    const namespace = ns.metadata!.name;
+    // Bound by the broker namespace's label, not its name, so it follows a renamed namespace.
+    expect(binding.spec.matchResources.namespaceSelector.matchLabels).toEqual({ 'clusterset-dns.io/broker': 'true' });
+    expect(matches(binding.spec.matchResources.namespaceSelector.matchLabels, ns.metadata!.labels ?? {})).toBe(true);
     for (const account of accounts) expect(account.metadata!.namespace).toBe(namespace);
   });
 });

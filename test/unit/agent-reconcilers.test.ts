@@ -283,8 +283,14 @@ describe('importer', () => {
 
     cs.importConnection.setReachable(true);
     await cs.settle();
+    // The 20 s spent blind do not count (DESIGN.md: stale only while the importer sees the broker):
+    // west's withdrawal is seen at once, east's lease has its 10 s of life left...
+    expect(cs.east.store.listImportedSlices({ namespace: 'shop', name: 'web' }).map((s) => [s.sourceCluster, s.excludedReason])).toEqual([['east', undefined]]);
+    // ...and expires 10 s after the broker came back into sight.
+    await t.advance(10_001);
+    await cs.settle();
     expect(cs.east.store.listImportedSlices({ namespace: 'shop', name: 'web' }).map((s) => [s.sourceCluster, s.excludedReason])).toEqual([
-      ['east', 'lease expired at 2024-05-01T12:00:10.000Z'],
+      ['east', 'lease expired at 2024-05-01T12:00:30.000Z'],
     ]);
     await cs.stop();
   });
@@ -362,5 +368,122 @@ describe('lease renewer', () => {
     expect(outcomes).toEqual(['error', 'error', 'ok']);
     expect(broker.getLease('east')?.renewedAt).toBe(T0 + 2_000);
     await lease.stop();
+  });
+});
+
+describe('trust: what a member writes inside its own objects is checked by every importer', () => {
+  const ref = { namespace: 'shop', name: 'db' };
+  /** What a compromised west writes straight to the broker, bypassing its own exporter. */
+  function westWrites(cs: ReturnType<typeof clusterset>, addresses: string[], exportCreatedAt = T0 - 1_000) {
+    cs.broker.putLease({ cluster: 'west', renewedAt: Date.parse('2099-01-01T00:00:00Z'), durationMs: 10_000 });
+    cs.broker.putRecord({ ...ref, cluster: 'west', type: 'Headless', ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }], serviceIPs: [], ipFamilies: [], sessionAffinity: 'None', exportCreatedAt });
+    cs.broker.putEndpoints({ ...ref, cluster: 'west', endpoints: addresses.map((a) => ({ addresses: [a], ready: true })), ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }] });
+  }
+
+  it('metadata, loopback and multicast addresses are dropped one by one, with the reason on the imported slice', async () => {
+    const t = fakeTime();
+    const refused: string[] = [];
+    const cs = clusterset(t, ['east']);
+    const importer = new Importer({ cluster: 'east', local: cs.east.store, broker: cs.broker.connect(), logger, gcGraceMs: 60_000, now: t.now, timers: t.timers, metrics: { addressesRejected: (stage) => refused.push(stage) } });
+    cs.east.store.replaceInputs(inputs({}));
+    await cs.start();
+    importer.start();
+    westWrites(cs, ['169.254.169.254', '127.0.0.1', '224.0.0.1', '10.2.0.7', '::ffff:10.2.0.8']);
+    await cs.settle();
+    await importer.whenIdle();
+    const slice = cs.east.store.listImportedSlices(ref).find((s) => s.sourceCluster === 'west');
+    expect(slice?.endpoints.map((e) => e.addresses)).toEqual([['10.2.0.7']]);
+    expect(slice?.rejectedAddresses).toBe(
+      '169.254.169.254: link-local address (169.254.0.0/16, cloud metadata lives here); 127.0.0.1: loopback address; 224.0.0.1: multicast address; ::ffff:10.2.0.8: IPv4-mapped IPv6 address (use the IPv4 address in an IPv4 slice)',
+    );
+    // Counted once for the object, not once per reconcile.
+    importer.resyncAll();
+    await importer.whenIdle();
+    expect(refused).toEqual(['import']);
+    await importer.stop();
+    await cs.stop();
+  });
+
+  it('an export time in the future is refused; one within the skew tolerance is accepted', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east']);
+    cs.east.store.replaceInputs(inputs({}));
+    await cs.start();
+    westWrites(cs, ['10.2.0.7'], T0 + 3_600_000);
+    await cs.settle();
+    expect(cs.east.store.getImportedService(ref)).toBeUndefined();
+    westWrites(cs, ['10.2.0.7'], T0 + 10_000);
+    await cs.settle();
+    expect(cs.east.store.getImportedService(ref)?.clusters).toEqual(['west']);
+    await cs.stop();
+  });
+
+  it('a lease claiming 2099 goes stale once it stops changing, like any other', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east']);
+    cs.east.store.replaceInputs(inputs({}));
+    await cs.start();
+    westWrites(cs, ['10.2.0.7']);
+    await cs.settle();
+    const west = () => cs.east.store.listImportedSlices(ref).find((s) => s.sourceCluster === 'west');
+    expect(west()?.excludedReason).toBeUndefined();
+    await t.advance(10_001);
+    await cs.settle();
+    expect(west()?.excludedReason).toMatch(/^lease expired at /);
+    await cs.stop();
+  });
+
+  it('the exporter publishes only addresses the policy allows (--allowed-cidrs)', async () => {
+    const t = fakeTime();
+    const broker = new MemoryBroker(t.now);
+    const store = new MemoryLocalCluster('east');
+    const refused: string[] = [];
+    const exporter = new Exporter({
+      cluster: 'east', local: store, broker: broker.connect(), logger, gcGraceMs: 60_000, now: t.now, timers: t.timers,
+      addressPolicy: { allowed: [{ family: 'IPv4', network: new Uint8Array([10, 0, 0, 0]), prefix: 8, text: '10.0.0.0/8' }] },
+      metrics: { addressesRejected: (stage) => refused.push(stage) },
+    });
+    store.replaceInputs(inputs({
+      services: [svc('db', 'None', { headless: true, clusterIPs: [] })],
+      endpointSlices: [{ namespace: 'shop', name: 'db', sliceName: 'db-1', addressType: 'IPv4', endpoints: [{ addresses: ['10.1.0.5'], ready: true }, { addresses: ['192.168.7.7'], ready: true }], ports: [] }],
+      serviceExports: [{ namespace: 'shop', name: 'db', createdAt: T0, generation: 1 }],
+    }));
+    exporter.start();
+    await t.flush();
+    await exporter.whenIdle();
+    expect(broker.getEndpoints('east', ref)?.endpoints.map((e) => e.addresses)).toEqual([['10.1.0.5']]);
+    expect(refused).toEqual(['export']);
+    await exporter.stop();
+  });
+});
+
+describe('trust: namespace grants', () => {
+  it('an export into a namespace the cluster is not granted is refused with Valid=False and ignored by importers', async () => {
+    const { parseGrants } = await import('../../src/model/namespace-grants.ts');
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'west']);
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 5));
+    // West claims the oldest export time: with grants in place it can only win where it is granted.
+    cs.m('west').store.replaceInputs(webInputs('10.2.0.10', 1, 8080));
+    await cs.start();
+    // Without grants, the oldest export wins the port conflict (KEP-1645).
+    expect(cs.east.store.getImportedService({ namespace: 'shop', name: 'web' })?.ports.map((p) => p.port)).toEqual([8080]);
+
+    cs.broker.setGrants(parseGrants({ west: 'analytics' }).grants);
+    await cs.settle();
+    expect(cs.m('west').store.getExportConditions({ namespace: 'shop', name: 'web' })?.find((c) => c.type === 'Valid')).toMatchObject({
+      status: 'False',
+      reason: 'NamespaceNotGranted',
+      message: 'cluster west is not granted namespace shop on the broker (ConfigMap clusterset-dns-grants)',
+    });
+    expect(cs.broker.getRecord('west', { namespace: 'shop', name: 'web' })).toBeUndefined();
+    expect(cs.east.store.getImportedService({ namespace: 'shop', name: 'web' })?.clusters).toEqual(['east']);
+    expect(cs.east.store.getImportedService({ namespace: 'shop', name: 'web' })?.ports.map((p) => p.port)).toEqual([80]);
+
+    // Written around the grant (straight to the broker), it is still ignored by the importer.
+    cs.broker.putRecord({ namespace: 'shop', name: 'web', cluster: 'west', type: 'ClusterSetIP', ports: [{ name: 'http', protocol: 'TCP', port: 8080 }], serviceIPs: ['10.2.0.10'], ipFamilies: ['IPv4'], sessionAffinity: 'None', exportCreatedAt: 1 });
+    await cs.settle();
+    expect(cs.east.store.getImportedService({ namespace: 'shop', name: 'web' })?.clusters).toEqual(['east']);
+    await cs.stop();
   });
 });

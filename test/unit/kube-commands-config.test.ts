@@ -29,6 +29,8 @@ describe('agent flags', () => {
       concurrency: 8,
       httpListen: { host: '127.0.0.1', port: 9154 },
       logLevel: 'info',
+      addressPolicy: { allowed: [] },
+      skewToleranceMs: 30_000,
     });
   });
 
@@ -46,6 +48,8 @@ describe('agent flags', () => {
       CLUSTERSET_DNS_CONCURRENCY: '2',
       CLUSTERSET_DNS_AGENT_HTTP_LISTEN: '0.0.0.0:9000',
       CLUSTERSET_DNS_LOG_LEVEL: 'debug',
+      CLUSTERSET_DNS_ALLOWED_CIDRS: '10.0.0.0/8,fd00::/8',
+      CLUSTERSET_DNS_SKEW_TOLERANCE: '5',
     }).config;
     expect(config).toEqual({
       clusterId: 'east.prod',
@@ -60,6 +64,8 @@ describe('agent flags', () => {
       concurrency: 2,
       httpListen: { host: '0.0.0.0', port: 9000 },
       logLevel: 'debug',
+      addressPolicy: { allowed: [expect.objectContaining({ text: '10.0.0.0/8' }), expect.objectContaining({ text: 'fd00::/8' })] },
+      skewToleranceMs: 5_000,
     });
   });
 
@@ -71,6 +77,8 @@ describe('agent flags', () => {
     { argv: [...agentBase, '--namespaces', 'Shop'], message: '--namespaces must be a namespace name (a DNS label), got "Shop"' },
     { argv: [...agentBase, '--broker-namespace', 'a_b'], message: '--broker-namespace must be a namespace name (a DNS label), got "a_b"' },
     { argv: [...agentBase, '--lease-duration', '0'], message: '--lease-duration must be from 1 to 3600, got 0' },
+    { argv: [...agentBase, '--allowed-cidrs', '10.1.0.0/8'], message: '--allowed-cidrs: "10.1.0.0/8": host bits are set (did you mean 10.0.0.0/8?)' },
+    { argv: [...agentBase, '--allowed-cidrs', '10.0.0.0'], message: '--allowed-cidrs: "10.0.0.0" is not a CIDR (address/prefix)' },
     { argv: [...agentBase, '--listen', ':53'], message: 'unknown flag --listen for "agent" (see: clusterset-dns agent --help)' },
   ];
   for (const f of failures) {

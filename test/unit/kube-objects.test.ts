@@ -140,6 +140,32 @@ describe('endpoints round-trip through per-family, 1,000-endpoint slices', () =>
     const parts = parseAll([asServed(obj)], (o) => parseImportedSlice(o, true));
     expect(assembleSlices(parts)).toEqual({ endpoints: slice.endpoints, ports: slice.ports, excludedReason: slice.excludedReason });
   });
+
+  it('imported MCS slices keep the refused addresses (for explain), so an unchanged import is not rewritten', () => {
+    const slice: ImportedSlice = {
+      namespace: 'shop',
+      name: 'db',
+      sourceCluster: 'north',
+      sliceName: 'db-north',
+      endpoints: [{ addresses: ['10.97.0.5'], ready: true }],
+      ports: [],
+      rejectedAddresses: '169.254.169.254: link-local address (169.254.0.0/16, cloud metadata lives here)',
+    };
+    const [obj] = buildImportedSlices(slice);
+    expect(obj!.metadata.annotations?.['clusterset-dns.io/rejected-addresses']).toBe(slice.rejectedAddresses);
+    const parts = parseAll([asServed(obj)], (o) => parseImportedSlice(o, true));
+    expect(assembleSlices(parts)).toEqual({ endpoints: slice.endpoints, ports: [], rejectedAddresses: slice.rejectedAddresses });
+  });
+
+  it('addresses are canonicalised on arrival; zone IDs are refused', () => {
+    const [obj] = buildImportedSlices({ namespace: 'shop', name: 'db', sourceCluster: 'north', sliceName: 'db-north', endpoints: [{ addresses: ['fd00::5'], ready: true }], ports: [] });
+    const served = asServed(obj) as Record<string, any>;
+    served['endpoints'] = [{ addresses: ['FD00:0:0::5'] }];
+    const parsed = parseImportedSlice(served, true);
+    expect(parsed.ok && parsed.value.endpoints[0]!.addresses).toEqual(['fd00::5']);
+    served['endpoints'] = [{ addresses: ['fe80::5%eth0'] }];
+    expect(parseImportedSlice(served, true)).toMatchObject({ ok: false, problems: ['endpoints[0] has an address that is not IPv6'] });
+  });
 });
 
 describe('names', () => {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AGENT_FLAGS } from '../../src/config/agent-config.ts';
+import { JOIN_CONFIG_FLAGS } from '../../src/config/broker-config.ts';
 import { COREDNS_FLAGS } from '../../src/config/coredns-config.ts';
 import { DNS_FLAGS } from '../../src/config/dns-config.ts';
 import { DOCTOR_FLAGS } from '../../src/config/doctor-config.ts';
@@ -23,6 +24,7 @@ describe('README configuration reference', () => {
     ['dns', DNS_FLAGS],
     ['coredns', COREDNS_FLAGS],
     ['doctor', DOCTOR_FLAGS],
+    ['broker join-config', JOIN_CONFIG_FLAGS],
   ] as const)('documents every %s flag and its environment variable', (_command, specs) => {
     const missing = specs.flatMap((s) => [flagName(s), ...(s.env ? [s.env] : [])]).filter((word) => !README.includes(word));
     expect(missing).toEqual([]);

@@ -64,3 +64,36 @@ describe('buildSnapshot', () => {
     expect(buildSnapshot(state([]), 'east', 1, 0).staleSource).toBeUndefined();
   });
 });
+
+describe('buildSnapshot: the DNS feed applies the address policy before any answer', () => {
+  it('refuses metadata, loopback, multicast and broadcast addresses and VIPs, keeps the rest, and says why', async () => {
+    const { explain, formatExplain } = await import('../../src/dns/explain.ts');
+    const { OPTIONS } = await import('../helpers/dns-fixture.ts');
+    const { addressPolicyFrom, checkAddress } = await import('../../src/model/address-policy.ts');
+    const web = imported('shop', 'web', 'Headless', [port('http', 80)], {
+      // Another MCS implementation (or a hand-made object) wrote these into the local cluster.
+      west: { endpoints: [ep(['169.254.169.254']), ep(['127.0.0.1']), ep(['224.0.0.1']), ep(['255.255.255.255']), ep(['10.2.0.7']), ep(['2001:DB8::7'])] },
+    });
+    const service = { ...web.service, type: 'ClusterSetIP' as const, ips: ['0.0.0.0', '10.255.0.1'] };
+    const refusals: Array<{ service: string; cluster: string; reason: string }> = [];
+    const snap = buildSnapshot(state([{ service, slices: web.slices }]), 'east', 1, 0, (a) => checkAddress(a), refusals);
+    const entry = snap.services.get('shop/web')!;
+    expect(entry.vips).toEqual(['10.255.0.1']);
+    expect(entry.backends[0]?.endpoints.map((e) => e.addresses)).toEqual([['10.2.0.7'], ['2001:db8::7']]);
+    expect(refusals.map((r) => `${r.cluster} ${r.reason}`)).toEqual([
+      '(clusterset VIP) 0.0.0.0: unspecified address',
+      'west 169.254.169.254: link-local address (169.254.0.0/16, cloud metadata lives here)',
+      'west 127.0.0.1: loopback address',
+      'west 224.0.0.1: multicast address',
+      'west 255.255.255.255: broadcast address',
+    ]);
+    const report = explain(snap, 'web.shop.svc.clusterset.local', 'A', OPTIONS);
+    expect(report.service?.clusters[0]?.refusedAddresses).toContain('169.254.169.254: link-local address');
+    expect(formatExplain(report)).toContain('refused addresses (never served): 169.254.169.254: link-local address');
+
+    // --allowed-cidrs: outside every allowed range is refused too.
+    const policy = addressPolicyFrom(['10.2.0.0/16']);
+    const narrow = buildSnapshot(state([web]), 'east', 2, 0, (a) => checkAddress(a, policy));
+    expect(narrow.services.get('shop/web')?.backends[0]?.endpoints.map((e) => e.addresses)).toEqual([['10.2.0.7']]);
+  });
+});

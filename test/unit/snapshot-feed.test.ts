@@ -86,3 +86,43 @@ describe('snapshot feed', () => {
     feed.stop();
   });
 });
+
+describe('snapshot feed: refused addresses', () => {
+  it('reports each refusal once (and again after it went away and came back); never serves it', async () => {
+    const { ep, imported, port } = await import('../helpers/dns-fixture.ts');
+    const { addressPolicyFrom } = await import('../../src/model/address-policy.ts');
+    const listeners = new Set<() => void>();
+    let addresses = ['169.254.169.254', '10.0.0.1'];
+    const source: ImportedStateSource = {
+      current() {
+        const web = imported('shop', 'web', 'Headless', [port('http', 80)], { west: { endpoints: addresses.map((a) => ep([a])) } });
+        return { synced: true, services: [web.service], slices: web.slices };
+      },
+      subscribe(l) {
+        listeners.add(l);
+        return () => listeners.delete(l);
+      },
+    };
+    vi.useFakeTimers();
+    try {
+      const reported: string[][] = [];
+      const feed = startSnapshotFeed({ source, localCluster: 'east', publish: () => {}, onError: () => {}, addressPolicy: addressPolicyFrom(['10.0.0.0/8']), onRefused: (r) => reported.push(r.map((x) => x.reason)) });
+      const rebuild = () => {
+        listeners.forEach((l) => l());
+        vi.advanceTimersByTime(300);
+      };
+      rebuild();
+      expect(reported).toEqual([['169.254.169.254: link-local address (169.254.0.0/16, cloud metadata lives here)']]);
+      expect(feed.current().services.get('shop/web')?.backends[0]?.endpoints.map((e) => e.addresses)).toEqual([['10.0.0.1']]);
+      addresses = ['10.0.0.1', '192.168.0.1'];
+      rebuild();
+      expect(reported[1]).toEqual(['192.168.0.1: outside the allowed CIDRs (10.0.0.0/8)']);
+      addresses = ['10.0.0.1', '169.254.169.254'];
+      rebuild();
+      expect(reported).toHaveLength(3);
+      feed.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -46,6 +46,11 @@ describe('translation errors name the exact field', () => {
       error: 'spec.clusterIP: must be an IP address or "None", got "10.0.0.300"',
     },
     {
+      name: 'cluster IP with a zone ID',
+      input: svc({ clusterIP: 'fe80::1%eth0', ports: [{ port: 80 }] }),
+      error: 'spec.clusterIP: must be an IP address or "None", got "fe80::1%eth0" (IPv6 zone IDs (%…) are not allowed in a service address)',
+    },
+    {
       name: 'ipFamilies disagree with clusterIPs',
       input: svc({ clusterIPs: ['10.0.0.1'], ipFamilies: ['IPv6'], ports: [{ port: 80 }] }),
       error: 'spec.ipFamilies[0]: must match the family of spec.clusterIPs (IPv4), got "IPv6"',
