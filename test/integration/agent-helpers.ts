@@ -56,6 +56,30 @@ export async function agentBrokerToken(broker: Cluster, cluster: string): Promis
   return serviceAccountToken(broker.kubeConfig, { namespace: BROKER_NAMESPACE, name });
 }
 
+/** What an API call came to: ok, or the HTTP code and the API server's own message. */
+export interface Outcome {
+  ok: boolean;
+  code?: number;
+  message?: string;
+}
+
+/** Runs one API call and reports its outcome instead of throwing (for tests of what is refused). */
+export async function attempt(action: () => Promise<unknown>): Promise<Outcome> {
+  try {
+    await action();
+    return { ok: true };
+  } catch (err) {
+    const e = err as { code?: number; body?: unknown };
+    let message = String((err as Error).message);
+    try {
+      message = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body)?.message ?? message;
+    } catch {
+      /* keep the error's own message */
+    }
+    return { ok: false, ...(e.code === undefined ? {} : { code: e.code }), message };
+  }
+}
+
 /** Server-side apply as a user would (field manager "test"). */
 export async function apply(kc: KubeConfig, ...objects: object[]): Promise<void> {
   const client = KubernetesObjectApi.makeApiClient(kc);

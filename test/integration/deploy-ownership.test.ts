@@ -14,6 +14,7 @@ import { kubeConfigForToken, loadKustomization, manifestsDir, serviceAccountToke
 import { HARNESS_SETUP_TIMEOUT_MS, useClusterSet } from '../harness/vitest.ts';
 import { leaseName } from '../../src/kube/names.ts';
 import { LABEL_MCS_SOURCE_CLUSTER } from '../../src/kube/labels.ts';
+import { attempt } from './agent-helpers.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are plain YAML data */
 type Obj = KubernetesObject & Record<string, any> & { metadata: { name: string; namespace?: string; [key: string]: any } };
@@ -61,26 +62,6 @@ function lease(cluster: string, source: string): Obj {
     metadata: { name: leaseName(cluster), namespace: NS, labels: { [LABEL_MCS_SOURCE_CLUSTER]: source } },
     spec: { holderIdentity: cluster, leaseDurationSeconds: 30 },
   };
-}
-
-interface Outcome {
-  ok: boolean;
-  code?: number;
-  message?: string;
-}
-
-async function attempt(action: () => Promise<unknown>): Promise<Outcome> {
-  try {
-    await action();
-    return { ok: true };
-  } catch (err) {
-    const e = err as { code?: number; body?: unknown };
-    let message = String((err as Error).message);
-    try {
-      message = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body)?.message ?? message;
-    } catch { /* keep */ }
-    return { ok: false, code: e.code, message };
-  }
 }
 
 describe('broker ownership policy: a cluster writes only objects labelled with its own ID', () => {

@@ -25,7 +25,7 @@ import { buildJoinConfig } from '../../src/kube/join-config.ts';
 import { buildBrokerRecord, buildBrokerSlices, buildLease } from '../../src/kube/object-builders.ts';
 import type { ExportRecord } from '../../src/model/types.ts';
 import { createLogger } from '../../src/observability/index.ts';
-import { BROKER_NAMESPACE, agentLocalConfig, apply, ask, dnsServerConfig, eventually, expectAnswer, read } from './agent-helpers.ts';
+import { BROKER_NAMESPACE, agentLocalConfig, apply, ask, attempt, dnsServerConfig, eventually, expectAnswer, read } from './agent-helpers.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes objects are plain data here */
 type Obj = KubernetesObject & Record<string, any> & { metadata: { name: string; namespace?: string; [key: string]: any } };
@@ -46,28 +46,6 @@ let westAgent: RunningAgent | undefined;
 let westDns: RunningDns | undefined;
 let eastAgentLocal: KubeConfig;
 const eastKubeconfigFile = (): string => join(dir, 'east-broker.kubeconfig');
-
-interface Outcome {
-  ok: boolean;
-  code?: number;
-  message?: string;
-}
-
-async function attempt(action: () => Promise<unknown>): Promise<Outcome> {
-  try {
-    await action();
-    return { ok: true };
-  } catch (err) {
-    const e = err as { code?: number; body?: unknown };
-    let message = String((err as Error).message);
-    try {
-      message = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body)?.message ?? message;
-    } catch {
-      /* keep the error's own message */
-    }
-    return { ok: false, ...(e.code === undefined ? {} : { code: e.code }), message };
-  }
-}
 
 /** The broker overlay as `kustomize build` renders it with `namespace: <ns>` set. */
 function brokerOverlayIn(namespace: string): Obj[] {
