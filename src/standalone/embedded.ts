@@ -33,7 +33,12 @@ export interface EmbeddedOptions {
   /** Poll instead of fs.watch (file systems without inotify). */
   forcePolling?: boolean;
   metrics?: AgentMetrics;
+  /** Hears the current problems of the loaded files after every reload (for a metric). */
+  onProblems?: (problems: readonly Problem[]) => void;
 }
+
+/** File names listed in one reload log record at most. */
+const MAX_LOGGED_FILES = 20;
 
 export interface EmbeddedDefault {
   source: ImportedStateSource;
@@ -41,8 +46,11 @@ export interface EmbeddedDefault {
   problems(): Problem[];
   /** Cluster IDs currently loaded. */
   clusterIds(): ClusterId[];
-  /** Reloads DIR now and resolves once the change has reached the imported state. */
-  reload(): Promise<void>;
+  /**
+   * Reloads DIR now and resolves once the change has reached the imported state. With `paths`,
+   * only those files (or cluster directories) are looked at; without, every file is checked.
+   */
+  reload(paths?: ReadonlySet<string>): Promise<void>;
   /** The local importer's broker connection (fault injection: setReachable(false)). */
   localBrokerConnection: MemoryBrokerConnection;
   stop(): Promise<void>;
@@ -184,13 +192,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
       const text = formatProblem(p);
       texts.add(text);
       if (reported.has(text)) continue;
-      const fields = { file: p.file, document: p.document, object: p.object, field: p.field };
+      const fields = { file: p.file, line: p.line, column: p.column, document: p.document, object: p.object, field: p.field };
       if (p.severity === 'error') logger.error(fields, text);
       else logger.warn(fields, text);
     }
     for (const text of reported) if (!texts.has(text)) logger.info({ problem: text }, 'problem resolved');
     reported = texts;
     problems = next;
+    options.onProblems?.(next);
   };
 
   const applyLoad = async (loaded: LoadedDir): Promise<void> => {
@@ -236,6 +245,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   };
 
   await applyLoad(first);
+  const firstSymlinked = first.symlinkedFiles;
   await Promise.all([...members.values()].map((m) => m.exporter.whenIdle()));
 
   const localMember = members.get(options.localCluster)!;
@@ -265,25 +275,39 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   );
 
   let reloading: Promise<void> | undefined;
-  let again = false;
-  const reload = (): Promise<void> => {
+  /** Paths changed since the running reload started; undefined entries mean "check everything". */
+  let queued: Set<string> | 'all' | undefined;
+  const reload = (paths?: ReadonlySet<string>): Promise<void> => {
     if (stopped) return Promise.resolve();
-    if (reloading !== undefined) {
-      again = true;
-      return reloading;
+    if (paths === undefined || queued === 'all') queued = 'all';
+    else {
+      queued ??= new Set();
+      for (const p of paths) queued.add(p);
     }
+    if (reloading !== undefined) return reloading;
     reloading = (async () => {
-      do {
-        again = false;
+      while (queued !== undefined && !stopped) {
+        const batch = queued;
+        queued = undefined;
         try {
           const started = Date.now();
-          await applyLoad(await loader.load());
+          const loaded = await loader.load(batch === 'all' ? undefined : { paths: batch });
+          watcher?.setPolledFiles(loaded.symlinkedFiles);
+          await applyLoad(loaded);
           await settle();
-          logger.debug({ ms: Date.now() - started }, 'reloaded');
+          const ms = Date.now() - started;
+          if (loaded.readFiles.length > 0) {
+            logger.info(
+              { files: loaded.readFiles.slice(0, MAX_LOGGED_FILES), filesRead: loaded.readFiles.length, ms, problems: problems.length },
+              `reloaded ${loaded.readFiles.length} file(s)`,
+            );
+          } else {
+            logger.debug({ ms, paths: batch === 'all' ? 'all' : [...batch].slice(0, MAX_LOGGED_FILES) }, 'reload: no manifest changed');
+          }
         } catch (err) {
           logger.error({ err }, 'reload failed; keeping the previous state');
         }
-      } while (again && !stopped);
+      }
     })().finally(() => {
       reloading = undefined;
     });
@@ -295,10 +319,13 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     watcher = watchDir({
       dir: options.dir,
       logger,
-      onChange: () => void reload(),
+      onChange: (batch) => void reload(batch.paths),
       ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
       ...(options.forcePolling === undefined ? {} : { forcePolling: options.forcePolling }),
     });
+    watcher.setPolledFiles(firstSymlinked);
+    // Edits made while the first load ran raised no event yet: check once more.
+    void reload();
   }
 
   return {
