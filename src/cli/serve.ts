@@ -7,7 +7,7 @@ import { formatFlags } from '../config/flags.ts';
 import { parseServeConfig, SERVE_FLAGS, type ServeConfig } from '../config/serve-config.ts';
 import { UsageError } from '../config/flags.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import { createLogger, createMetrics } from '../observability/index.ts';
+import { createEmbeddedMetrics, createLogger, createMetrics } from '../observability/index.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
 import { startEmbedded } from '../standalone/embedded.ts';
 import { formatProblem, listClusterIds } from '../standalone/loader.ts';
@@ -66,6 +66,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   const metrics = createMetrics();
   // The embedded default's reconcilers report into the same registry, so one /metrics shows both.
   const agentMetrics = createAgentMetrics({ registry: metrics.registry });
+  const embeddedMetrics = createEmbeddedMetrics(metrics.registry);
 
   const embedded = await startEmbedded({
     dir: config.fromDir,
@@ -74,6 +75,8 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     leaseRenewMs: config.leaseRenewMs,
     logger,
     metrics: agentMetrics.hooks,
+    onProblems: (problems) => embeddedMetrics.setFileProblems(problems),
+    onReload: (outcome, filesRead) => embeddedMetrics.reloaded(outcome, filesRead),
   });
   // The in-memory broker lives in this process: it is reachable for as long as we run.
   agentMetrics.hooks.brokerReachable?.(true);

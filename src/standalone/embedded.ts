@@ -35,6 +35,8 @@ export interface EmbeddedOptions {
   metrics?: AgentMetrics;
   /** Hears the current problems of the loaded files after every reload (for a metric). */
   onProblems?: (problems: readonly Problem[]) => void;
+  /** Hears every reload's outcome and how many files it read (for a metric). */
+  onReload?: (outcome: 'ok' | 'error', filesRead: number) => void;
 }
 
 /** File names listed in one reload log record at most. */
@@ -296,6 +298,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
           await applyLoad(loaded);
           await settle();
           const ms = Date.now() - started;
+          options.onReload?.('ok', loaded.readFiles.length);
           if (loaded.readFiles.length > 0) {
             logger.info(
               { files: loaded.readFiles.slice(0, MAX_LOGGED_FILES), filesRead: loaded.readFiles.length, ms, problems: problems.length },
@@ -305,6 +308,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
             logger.debug({ ms, paths: batch === 'all' ? 'all' : [...batch].slice(0, MAX_LOGGED_FILES) }, 'reload: no manifest changed');
           }
         } catch (err) {
+          options.onReload?.('error', 0);
           logger.error({ err }, 'reload failed; keeping the previous state');
         }
       }

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import promClient from 'prom-client';
+import { createEmbeddedMetrics } from '../../src/observability/embedded-metrics.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImportedState } from '../../src/model/imported-state.ts';
 import { type EmbeddedDefault, startEmbedded } from '../../src/standalone/embedded.ts';
@@ -27,7 +29,9 @@ const ipOf = (s: ImportedState, name: string, cluster: string): string | undefin
   s.slices.find((x) => x.namespace === 'shop' && x.name === name && x.sourceCluster === cluster)?.endpoints[0]?.addresses[0];
 
 function startState(overrides: { forcePolling?: boolean } = {}) {
-  const ctx = { dir: '', embedded: undefined as unknown as EmbeddedDefault, logs: [] as Record<string, unknown>[] };
+  const registry = new promClient.Registry();
+  const metrics = createEmbeddedMetrics(registry);
+  const ctx = { dir: '', embedded: undefined as unknown as EmbeddedDefault, logs: [] as Record<string, unknown>[], registry };
   beforeAll(async () => {
     ctx.dir = await mkdtemp(join(tmpdir(), 'csdns-edits-'));
     await mkdir(join(ctx.dir, 'east'));
@@ -40,7 +44,11 @@ function startState(overrides: { forcePolling?: boolean } = {}) {
         cb();
       },
     });
-    ctx.embedded = await startEmbedded({ dir: ctx.dir, localCluster: 'east', logger: pino({ level: 'info' }, stream), leaseDurationMs: 5_000, leaseRenewMs: 500, ...overrides });
+    ctx.embedded = await startEmbedded({ dir: ctx.dir, localCluster: 'east', logger: pino({ level: 'info' }, stream), leaseDurationMs: 5_000, leaseRenewMs: 500,
+      onProblems: (p) => metrics.setFileProblems(p),
+      onReload: (outcome, files) => metrics.reloaded(outcome, files),
+      ...overrides,
+    });
   });
   afterAll(async () => {
     await ctx.embedded?.stop();
@@ -121,8 +129,10 @@ describe('embedded default: every kind of edit is picked up within a second (ino
     await new Promise((r) => setTimeout(r, 400));
     expect(ipOf(ctx.embedded.source.current(), 'web', 'west')).toBe('10.20.0.9');
     expect(ctx.embedded.problems().map(formatProblem)).toEqual([expect.stringMatching(new RegExp(`^${web()}:\\d+:\\d+: YAML syntax error: .*keeping the 3 object\\(s\\) of its last good version$`))]);
+    expect(await ctx.registry.metrics()).toContain('clusterset_dns_embedded_file_problems{severity="error"} 1');
     await writeFile(web(), service('web', '10.20.0.10'));
     expect(await waitFor((s) => ipOf(s, 'web', 'west') === '10.20.0.10')).toBeLessThan(1_000);
+    expect(await ctx.registry.metrics()).toContain('clusterset_dns_embedded_file_problems{severity="error"} 0');
   });
 
   it('a new cluster folder joins; a file added to it later is seen too', async () => {
