@@ -9,9 +9,10 @@ import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
 import { parseAgentConfig, AGENT_FLAGS, type AgentConfig } from '../config/agent-config.ts';
-import { formatFlags, UsageError } from '../config/flags.ts';
+import { formatFlags } from '../config/flags.ts';
 import { KubeBrokerStore } from '../kube/broker-store.ts';
-import { describeApiError, discoverMcsVersion, loadKubeConfig, serverOf } from '../kube/client.ts';
+import { describeApiError, discoverMcsVersion, serverOf } from '../kube/client.ts';
+import { brokerCredentials, clusterCredentials, type Env } from './kube-credentials.ts';
 import { KubeLocalClusterStore } from '../kube/local-cluster-store.ts';
 import { createLogger } from '../observability/index.ts';
 import { createAgentHttp } from './agent-http.ts';
@@ -185,27 +186,19 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
   };
 }
 
-function loadOrUsage(path: string | undefined, what: string): KubeConfig {
-  try {
-    return loadKubeConfig(path, what);
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
 export async function runAgent(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
   const { config, help } = parseAgentConfig(argv, env);
   if (help || !config) {
     io.stdout.write(`${AGENT_HELP}\n`);
     return 0;
   }
-  return runAgentWith(config, io);
+  return runAgentWith(config, env, io);
 }
 
-async function runAgentWith(config: AgentConfig, io: Io): Promise<number> {
-  const local = loadOrUsage(config.kubeconfig, '--kubeconfig');
-  const broker = loadOrUsage(config.brokerKubeconfig, '--broker-kubeconfig');
-  const logger = createLogger({ level: config.logLevel, destination: io.stdout });
+async function runAgentWith(config: AgentConfig, env: Env, io: Io): Promise<number> {
+  const local = clusterCredentials(config, env);
+  const broker = brokerCredentials(config, env);
+  const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat });
   const metrics = createAgentMetrics();
   const agent = startAgent({
     clusterId: config.clusterId,

@@ -7,9 +7,10 @@
 import type { KubeConfig } from '../kube/client.ts';
 import type { Logger } from 'pino';
 import { DNS_FLAGS, parseDnsConfig } from '../config/dns-config.ts';
-import { formatFlags, UsageError } from '../config/flags.ts';
+import { formatFlags } from '../config/flags.ts';
 import type { DnsServerConfig } from '../config/serve-config.ts';
-import { describeApiError, discoverMcsVersion, loadKubeConfig, serverOf } from '../kube/client.ts';
+import { describeApiError, discoverMcsVersion, serverOf } from '../kube/client.ts';
+import { clusterCredentials } from './kube-credentials.ts';
 import { KubeImportedStateSource } from '../kube/imported-source.ts';
 import { createLogger, createMetrics, type Metrics } from '../observability/index.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
@@ -132,13 +133,8 @@ export async function runDns(argv: readonly string[], env: Readonly<Record<strin
     io.stdout.write(`${DNS_HELP}\n`);
     return 0;
   }
-  let kubeConfig: KubeConfig;
-  try {
-    kubeConfig = loadKubeConfig(config.kubeconfig, '--kubeconfig');
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  const logger = createLogger({ level: config.logLevel, destination: io.stdout });
+  const kubeConfig = clusterCredentials(config, env);
+  const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
   const running = await startDns({ clusterId: config.clusterId, kubeConfig, server: config, logger, metrics: createMetrics() });
   logger.info({ dns: `${config.listen.host}:${running.dnsPort}`, http: `${config.httpListen.host}:${running.httpPort}`, cluster: config.clusterId }, 'clusterset-dns dns serving');
   const signal = await waitForShutdownSignal();

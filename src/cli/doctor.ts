@@ -13,7 +13,8 @@ import { formatFlags } from '../config/flags.ts';
 import { DOCTOR_FLAGS, parseDoctorConfig, type DoctorConfig } from '../config/doctor-config.ts';
 import type { ListenAddress } from '../config/options.ts';
 import { CorefileSyntaxError, zoneRouting } from '../corefile/index.ts';
-import { loadKubeConfig } from '../kube/client.ts';
+import type { KubeConfig } from '../kube/client.ts';
+import { brokerCredentials, clusterCredentials } from './kube-credentials.ts';
 import { readCorefile, type ObjectRef } from '../kube/coredns-configmap.ts';
 import {
   ApiCallError,
@@ -30,8 +31,6 @@ import {
 import { probe, QTYPE, type ProbeReply } from './doctor-probe.ts';
 import type { Io } from './main.ts';
 
-/** The client configuration type, without importing the Kubernetes client outside src/kube. */
-type KubeConfig = ReturnType<typeof loadKubeConfig>;
 
 const DOCTOR_HELP = `Usage: clusterset-dns doctor [--kubeconfig FILE] [--cluster-id ID] [--name NAME] [flags]
 
@@ -276,14 +275,14 @@ export async function runDoctor(argv: readonly string[], env: Readonly<Record<st
     return 0;
   }
   const config = parsed.config;
-  const kc = loadKubeConfig(config.kubeconfig, '--kubeconfig');
+  const kc = clusterCredentials(config, env);
   const settingsRef = { namespace: config.namespace, name: 'clusterset-dns-config' };
   const settings = await readConfigMapData(kc, settingsRef, config.timeoutMs).catch(() => undefined);
 
   let broker: KubeConfig | Error;
   try {
-    if (config.brokerKubeconfig !== undefined) {
-      broker = loadKubeConfig(config.brokerKubeconfig, '--broker-kubeconfig');
+    if (config.brokerKubeconfig !== undefined || config.brokerContext !== undefined) {
+      broker = brokerCredentials(config, env);
     } else {
       const secret = { namespace: config.namespace, name: 'clusterset-dns-broker' };
       broker = (await readBrokerKubeConfig(kc, secret, config.timeoutMs)) ?? new Error(`no broker credentials: Secret ${refText(secret)} not found (the agent cannot start without it)`);

@@ -62,7 +62,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     return 0;
   }
   await checkFromDir(config);
-  const logger = createLogger({ level: config.logLevel, destination: io.stdout });
+  const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
   const metrics = createMetrics();
   // The embedded default's reconcilers report into the same registry, so one /metrics shows both.
   const agentMetrics = createAgentMetrics({ registry: metrics.registry });

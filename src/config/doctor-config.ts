@@ -3,12 +3,15 @@ import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
 import type { ListenAddress } from './options.ts';
 import { DEFAULT_DNS_SERVICE, parseNamespacedName, type NamespacedName } from './coredns-config.ts';
 import { parseClusterId, parseListen, parseZone } from './validate.ts';
+import { BROKER_CONTEXT_FLAG, CONTEXT_FLAG } from './kube-flags.ts';
 
 export const DOCTOR_FLAGS: readonly FlagSpec[] = [
-  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the member cluster to check (default: in-cluster service account)' },
+  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the member cluster to check (default: $KUBECONFIG, ~/.kube/config, in a pod its service account)' },
+  CONTEXT_FLAG,
   { name: 'namespace', kind: 'string', env: 'CLUSTERSET_DNS_NAMESPACE', metavar: 'NS', default: 'clusterset-dns-system', help: 'namespace the agent and DNS server run in (ConfigMap clusterset-dns-config, Secret clusterset-dns-broker)' },
   { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'this cluster\'s ID (default: key cluster-id of ConfigMap NS/clusterset-dns-config)' },
   { name: 'broker-kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_KUBECONFIG', metavar: 'FILE', help: 'broker credentials (default: the agent\'s own, key kubeconfig of Secret NS/clusterset-dns-broker)' },
+  BROKER_CONTEXT_FLAG,
   { name: 'broker-namespace', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_NAMESPACE', metavar: 'NS', help: 'broker namespace (default: key broker-namespace of the ConfigMap, else clusterset-broker)' },
   { name: 'dns-service', kind: 'string', env: 'CLUSTERSET_DNS_SERVICE', metavar: 'NS/NAME', default: DEFAULT_DNS_SERVICE, help: 'the DNS server\'s Service' },
   { name: 'dns-server', kind: 'string', env: 'CLUSTERSET_DNS_DOCTOR_DNS_SERVER', metavar: 'HOST:PORT', help: 'ask this DNS server directly instead of judging the Service\'s endpoints' },
@@ -22,9 +25,11 @@ export const DOCTOR_FLAGS: readonly FlagSpec[] = [
 
 export interface DoctorConfig {
   kubeconfig?: string;
+  context?: string;
   namespace: string;
   clusterId?: string;
   brokerKubeconfig?: string;
+  brokerContext?: string;
   brokerNamespace?: string;
   dnsService: NamespacedName;
   dnsServer?: ListenAddress;
@@ -55,6 +60,8 @@ export function parseDoctorConfig(argv: readonly string[], env: Readonly<Record<
     timeoutMs: (v['timeout'] as number) * 1000,
   };
   if (v['kubeconfig'] !== undefined) config.kubeconfig = v['kubeconfig'] as string;
+  if (v['context'] !== undefined) config.context = v['context'] as string;
+  if (v['broker-context'] !== undefined) config.brokerContext = v['broker-context'] as string;
   if (v['cluster-id'] !== undefined) config.clusterId = parseClusterId(v['cluster-id'] as string, '--cluster-id');
   if (v['broker-kubeconfig'] !== undefined) config.brokerKubeconfig = v['broker-kubeconfig'] as string;
   if (v['broker-namespace'] !== undefined) config.brokerNamespace = namespace(v['broker-namespace'] as string, '--broker-namespace');

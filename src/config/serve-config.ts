@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { DEFAULT_DNS_OPTIONS, type DnsOptions, type ListenAddress, type PanicMode, type SelectionPolicy } from './options.ts';
 import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
 import { checkZonesDisjoint, parseClusterId, parseListen, parseZone } from './validate.ts';
+import { LOG_FORMAT_FLAG, type LogFormat } from './log-format.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -22,6 +23,8 @@ export const DNS_SERVER_FLAGS: readonly FlagSpec[] = [
   { name: 'tcp-idle-timeout', kind: 'int', env: 'CLUSTERSET_DNS_TCP_IDLE_TIMEOUT', metavar: 'SECONDS', min: 1, max: 3600, default: 10, help: 'close idle TCP connections after this long' },
   { name: 'tcp-max-connections', kind: 'int', env: 'CLUSTERSET_DNS_TCP_MAX_CONNECTIONS', metavar: 'N', min: 1, max: 100000, default: 256, help: 'open TCP connections at most (per process)' },
   { name: 'log-level', kind: 'enum', env: 'CLUSTERSET_DNS_LOG_LEVEL', metavar: 'LEVEL', choices: LOG_LEVELS, default: 'info', help: 'log level' },
+  LOG_FORMAT_FLAG,
+  { name: 'query-log', kind: 'bool', env: 'CLUSTERSET_DNS_QUERY_LOG', help: 'log every query at info: name, type, rcode, duration, client (like CoreDNS\'s log plugin)' },
 ];
 
 export const SERVE_FLAGS: readonly FlagSpec[] = [
@@ -40,6 +43,10 @@ export interface DnsServerConfig {
   tcpIdleTimeoutMs: number;
   tcpMaxConnections: number;
   logLevel: LogLevel;
+  /** Default `auto`. */
+  logFormat?: LogFormat;
+  /** Log every query (default false). */
+  queryLog?: boolean;
 }
 
 export interface ServeConfig extends DnsServerConfig {
@@ -81,6 +88,8 @@ export function dnsServerConfigFrom(values: Record<string, unknown>, cores = ava
     tcpIdleTimeoutMs: (values['tcp-idle-timeout'] as number) * 1000,
     tcpMaxConnections: values['tcp-max-connections'] as number,
     logLevel: values['log-level'] as LogLevel,
+    logFormat: values['log-format'] as LogFormat,
+    queryLog: values['query-log'] === true,
   };
 }
 

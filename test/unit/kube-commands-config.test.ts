@@ -29,6 +29,7 @@ describe('agent flags', () => {
       concurrency: 8,
       httpListen: { host: '127.0.0.1', port: 9154 },
       logLevel: 'info',
+      logFormat: 'auto',
     });
   });
 
@@ -46,6 +47,9 @@ describe('agent flags', () => {
       CLUSTERSET_DNS_CONCURRENCY: '2',
       CLUSTERSET_DNS_AGENT_HTTP_LISTEN: '0.0.0.0:9000',
       CLUSTERSET_DNS_LOG_LEVEL: 'debug',
+      CLUSTERSET_DNS_LOG_FORMAT: 'text',
+      CLUSTERSET_DNS_CONTEXT: 'east-admin',
+      CLUSTERSET_DNS_BROKER_CONTEXT: 'broker',
     }).config;
     expect(config).toEqual({
       clusterId: 'east.prod',
@@ -60,12 +64,15 @@ describe('agent flags', () => {
       concurrency: 2,
       httpListen: { host: '0.0.0.0', port: 9000 },
       logLevel: 'debug',
+      logFormat: 'text',
+      context: 'east-admin',
+      brokerContext: 'broker',
     });
   });
 
   const failures: Array<{ argv: string[]; message: string }> = [
     { argv: ['--broker-kubeconfig', '/b'], message: 'agent: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)' },
-    { argv: ['--cluster-id', 'east'], message: 'agent: --broker-kubeconfig FILE is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG)' },
+    { argv: ['--cluster-id', 'east'], message: 'agent: --broker-kubeconfig FILE or --broker-context NAME is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG, CLUSTERSET_DNS_BROKER_CONTEXT)' },
     { argv: [...agentBase.slice(2), '--cluster-id', 'a.b.c'], message: `--cluster-id must be one or two lowercase DNS labels (a-z, 0-9, '-', at most 63 each), got "a.b.c"` },
     { argv: [...agentBase, '--lease-renew', '30', '--lease-duration', '30'], message: '--lease-renew (30s) must be shorter than --lease-duration (30s)' },
     { argv: [...agentBase, '--namespaces', 'Shop'], message: '--namespaces must be a namespace name (a DNS label), got "Shop"' },
