@@ -9,6 +9,7 @@ import { runServe } from './serve.ts';
 import { runExplain } from './explain.ts';
 import { runCoredns } from './coredns.ts';
 import { runDoctor } from './doctor.ts';
+import { runStatus } from './status.ts';
 import { VERSION } from './version.ts';
 
 export interface Io {
@@ -27,6 +28,7 @@ Commands:
   explain   show why a name answers what it does (every candidate cluster and endpoint, and the reason)
   coredns   install|uninstall: route the clusterset zone from the cluster's CoreDNS (and NodeLocal DNS) to the DNS server
   doctor    check one cluster's resolution chain (CRDs, agent lease, broker, DNS server, CoreDNS, a test query)
+  status    the clusterset from one cluster: clusters (fresh, stale, gone), services, who serves them, conflicts, conditions
   version   print the version
 
 Run "clusterset-dns COMMAND --help" for a command's flags.`;
@@ -74,6 +76,8 @@ export async function main(
         return await runCoredns(rest, env, io);
       case 'doctor':
         return await runDoctor(rest, env, io);
+      case 'status':
+        return await runStatus(rest, env, io);
       case 'version':
       case '--version':
         io.stdout.write(`${VERSION}\n`);
@@ -85,7 +89,7 @@ export async function main(
         io.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}; commands: serve, agent, dns, explain, coredns, doctor, version`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}; commands: serve, agent, dns, explain, status, coredns, doctor, version`);
     }
   } catch (err) {
     if (err instanceof UsageError) {

@@ -16,6 +16,8 @@ import { createAgentMetrics } from './agent-metrics.ts';
 import { startSnapshotFeed } from './snapshot-feed.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { tryLines } from './try-lines.ts';
+import { buildStatusReport } from '../model/status-report.ts';
+import { statusRoutes } from './status-routes.ts';
 
 const SERVE_HELP = `Usage: clusterset-dns serve --from-dir DIR --cluster-id ID [flags]
 
@@ -103,6 +105,19 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     metrics,
     logger,
     healthProblem: () => server.healthProblem?.() ?? null,
+    routes: statusRoutes((filter) =>
+      buildStatusReport(
+        {
+          snapshot: feed.current(),
+          selection: { policy: config.dns.policy, panicMode: config.dns.panicMode },
+          ...embedded.statusInputs(),
+          problems: embedded.problems().map((p) => ({ severity: p.severity, file: p.file, ...(p.line === undefined ? {} : { line: p.line }), text: formatProblem(p) })),
+          source: 'serve',
+          now: Date.now(),
+        },
+        filter,
+      ),
+    ),
   });
 
   const stopAll = async (): Promise<void> => {

@@ -13,6 +13,7 @@ import type { ClusterId, ImportedService, ImportedSlice } from '../model/types.t
 import { watchDir, type DirWatcher } from './dir-watcher.ts';
 import { DirLoader, type LoadedDir, type Problem, formatProblem } from './loader.ts';
 import { MemoryBroker, type MemoryBrokerConnection } from './memory-broker.ts';
+import { aggregatesOf, collectStatusInputs, type EmbeddedStatusInputs } from './status-inputs.ts';
 import { type ClusterInputs, MemoryLocalCluster, emptyInputs } from './memory-cluster.ts';
 
 export interface EmbeddedOptions {
@@ -48,6 +49,8 @@ export interface EmbeddedDefault {
   problems(): Problem[];
   /** Cluster IDs currently loaded. */
   clusterIds(): ClusterId[];
+  /** Clusters, conflicts and the local exports' conditions, for `status` (computed now). */
+  statusInputs(): EmbeddedStatusInputs;
   /**
    * Reloads DIR now and resolves once the change has reached the imported state. With `paths`,
    * only those files (or cluster directories) are looked at; without, every file is checked.
@@ -244,6 +247,40 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   const settle = async (): Promise<void> => {
     await Promise.all([...members.values()].map((m) => m.exporter.whenIdle()));
     await importer.whenIdle();
+    logConditionChanges();
+  };
+
+  /**
+   * One info record whenever a ServiceExport's Valid/Ready/Conflict conditions change (the exporters
+   * compute them with production's code), naming the conflict's winner, so a conflict is visible in
+   * the log and not only in status.
+   */
+  const loggedConditions = new Map<string, string>();
+  const logConditionChanges = (): void => {
+    const seen = new Set<string>();
+    let aggregates: ReturnType<typeof aggregatesOf> | undefined;
+    for (const member of members.values()) {
+      for (const e of member.store.listServiceExports()) {
+        const conditions = member.store.getExportConditions(e) ?? [];
+        if (conditions.length === 0) continue;
+        const key = `${member.cluster}/${e.namespace}/${e.name}`;
+        seen.add(key);
+        const summary = conditions.map((c) => `${c.type}=${c.status}(${c.reason})`).join(' ');
+        if (loggedConditions.get(key) === summary) continue;
+        loggedConditions.set(key, summary);
+        const conflict = conditions.find((c) => c.type === 'Conflict' && c.status === 'True');
+        const fields: Record<string, unknown> = { cluster: member.cluster, namespace: e.namespace, name: e.name, conditions: summary };
+        if (conflict !== undefined) {
+          aggregates ??= aggregatesOf(importerConnection, now(), gcGraceMs);
+          fields['winner'] = aggregates.get(`${e.namespace}/${e.name}`)?.winner;
+          fields['conflict'] = conflict.message;
+        }
+        const notReady = conditions.find((c) => c.type === 'Ready' && c.status !== 'True');
+        if (notReady !== undefined) fields['ready'] = notReady.message;
+        logger.info(fields, `ServiceExport ${e.namespace}/${e.name} in ${member.cluster}: ${summary}`);
+      }
+    }
+    for (const key of [...loggedConditions.keys()]) if (!seen.has(key)) loggedConditions.delete(key);
   };
 
   await applyLoad(first);
@@ -270,6 +307,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   });
   importer.start();
   await importer.whenIdle();
+  await settle();
   source.markSynced();
   logger.info(
     { clusters: [...members.keys()], services: localMember.store.listImportedServices().length, problems: problems.length },
@@ -336,6 +374,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     source,
     problems: () => [...problems],
     clusterIds: () => [...members.keys()].sort(),
+    statusInputs: () => collectStatusInputs({ broker: importerConnection, local: localMember.store, members: [...members.keys()], now: now(), gcGraceMs }),
     reload,
     localBrokerConnection: importerConnection,
     async stop() {
