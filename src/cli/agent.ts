@@ -14,7 +14,8 @@ import { KubeBrokerStore } from '../kube/broker-store.ts';
 import { describeApiError, discoverMcsVersion, serverOf } from '../kube/client.ts';
 import { brokerCredentials, clusterCredentials, type Env } from './kube-credentials.ts';
 import { KubeLocalClusterStore } from '../kube/local-cluster-store.ts';
-import { createLogger } from '../observability/index.ts';
+import { createLogger, registerBuildInfo } from '../observability/index.ts';
+import { VERSION } from './version.ts';
 import { createAgentHttp } from './agent-http.ts';
 import { createAgentMetrics, type AgentMetricsRegistry } from './agent-metrics.ts';
 import type { Io } from './main.ts';
@@ -200,6 +201,7 @@ async function runAgentWith(config: AgentConfig, env: Env, io: Io): Promise<numb
   const broker = brokerCredentials(config, env);
   const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat });
   const metrics = createAgentMetrics();
+  registerBuildInfo(metrics.registry, VERSION, 'agent');
   const agent = startAgent({
     clusterId: config.clusterId,
     local,

@@ -12,7 +12,8 @@ import type { DnsServerConfig } from '../config/serve-config.ts';
 import { describeApiError, discoverMcsVersion, serverOf } from '../kube/client.ts';
 import { clusterCredentials } from './kube-credentials.ts';
 import { KubeImportedStateSource } from '../kube/imported-source.ts';
-import { createLogger, createMetrics, type Metrics } from '../observability/index.ts';
+import { createLogger, createMetrics, registerBuildInfo, type Metrics } from '../observability/index.ts';
+import { VERSION } from './version.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
 import type { Io } from './main.ts';
 import { waitForShutdownSignal } from './signals.ts';
@@ -135,7 +136,9 @@ export async function runDns(argv: readonly string[], env: Readonly<Record<strin
   }
   const kubeConfig = clusterCredentials(config, env);
   const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
-  const running = await startDns({ clusterId: config.clusterId, kubeConfig, server: config, logger, metrics: createMetrics() });
+  const metrics = createMetrics();
+  registerBuildInfo(metrics.registry, VERSION, 'dns');
+  const running = await startDns({ clusterId: config.clusterId, kubeConfig, server: config, logger, metrics });
   logger.info({ dns: `${config.listen.host}:${running.dnsPort}`, http: `${config.httpListen.host}:${running.httpPort}`, cluster: config.clusterId }, 'clusterset-dns dns serving');
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');

@@ -7,7 +7,8 @@ import { formatFlags } from '../config/flags.ts';
 import { parseServeConfig, SERVE_FLAGS, type ServeConfig } from '../config/serve-config.ts';
 import { UsageError } from '../config/flags.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import { createEmbeddedMetrics, createLogger, createMetrics } from '../observability/index.ts';
+import { createEmbeddedMetrics, createLogger, createMetrics, registerBuildInfo } from '../observability/index.ts';
+import { VERSION } from './version.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
 import { startEmbedded } from '../standalone/embedded.ts';
 import { formatProblem, listClusterIds } from '../standalone/loader.ts';
@@ -69,6 +70,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   // The embedded default's reconcilers report into the same registry, so one /metrics shows both.
   const agentMetrics = createAgentMetrics({ registry: metrics.registry });
   const embeddedMetrics = createEmbeddedMetrics(metrics.registry);
+  registerBuildInfo(metrics.registry, VERSION, 'serve');
 
   const embedded = await startEmbedded({
     dir: config.fromDir,
