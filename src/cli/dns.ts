@@ -54,7 +54,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
   let stopped = false;
   // Sockets first: until the imports are synced, the server answers SERVFAIL (never NXDOMAIN).
   const server = createDnsServer(
-    { dns: config.dns, listen: config.listen, workers: config.workers, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, tcpMaxConnections: config.tcpMaxConnections },
+    { dns: config.dns, listen: config.listen, workers: config.workers, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, tcpMaxConnections: config.tcpMaxConnections, queryLog: config.queryLog === true },
     { logger, metrics },
   );
   let source: KubeImportedStateSource | undefined;

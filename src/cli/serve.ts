@@ -91,6 +91,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
       workers: config.workers,
       tcpIdleTimeoutMs: config.tcpIdleTimeoutMs,
       tcpMaxConnections: config.tcpMaxConnections,
+      queryLog: config.queryLog === true,
     },
     { logger, metrics },
   );
