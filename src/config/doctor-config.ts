@@ -21,6 +21,8 @@ export const DOCTOR_FLAGS: readonly FlagSpec[] = [
   { name: 'zone', kind: 'string', env: 'CLUSTERSET_DNS_DOCTOR_ZONE', metavar: 'ZONE', default: 'clusterset.local', help: 'the clusterset zone' },
   { name: 'name', kind: 'string', env: 'CLUSTERSET_DNS_DOCTOR_NAME', metavar: 'NAME', help: 'exported name for the test query (default: the first ServiceImport, else dns-version.ZONE TXT)' },
   { name: 'timeout', kind: 'int', env: 'CLUSTERSET_DNS_DOCTOR_TIMEOUT', metavar: 'SECONDS', min: 1, max: 120, default: 5, help: 'bound on each API call and DNS query' },
+  { name: 'output', short: 'o', kind: 'enum', env: 'CLUSTERSET_DNS_DOCTOR_OUTPUT', metavar: 'FORMAT', choices: ['text', 'json'], default: 'text', help: 'text, or json (every check with status, detail and fix)' },
+  { name: 'service-namespace', short: 'n', kind: 'string', env: 'CLUSTERSET_DNS_DOCTOR_SERVICE_NAMESPACE', metavar: 'NS', help: 'doctor service NAME: the service\'s namespace (required there)' },
 ];
 
 export interface DoctorConfig {
@@ -39,6 +41,9 @@ export interface DoctorConfig {
   zone: string;
   name?: string;
   timeoutMs: number;
+  output: 'text' | 'json';
+  /** `doctor service NAME -n NS`: follow one service's chain instead of the cluster's. */
+  service?: { namespace: string; name: string };
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -49,7 +54,7 @@ function namespace(raw: string, what: string): string {
 }
 
 export function parseDoctorConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): { config?: DoctorConfig; help: boolean } {
-  const parsed = parseArgs('doctor', argv, DOCTOR_FLAGS, env);
+  const parsed = parseArgs('doctor', argv, DOCTOR_FLAGS, env, 2);
   if (parsed.help) return { help: true };
   const v = parsed.values;
   const config: DoctorConfig = {
@@ -58,7 +63,15 @@ export function parseDoctorConfig(argv: readonly string[], env: Readonly<Record<
     corednsConfigMap: parseNamespacedName(v['coredns-configmap'] as string, '--coredns-configmap'),
     zone: parseZone(v['zone'] as string, '--zone'),
     timeoutMs: (v['timeout'] as number) * 1000,
+    output: v['output'] as 'text' | 'json',
   };
+  const [sub, serviceName, ...extra] = parsed.positionals;
+  if (sub !== undefined) {
+    if (sub !== 'service' || extra.length > 0) throw new UsageError(`doctor: unknown argument ${JSON.stringify(sub)}; use "doctor" or "doctor service NAME -n NS"`);
+    if (serviceName === undefined) throw new UsageError('doctor service: NAME is required, e.g. clusterset-dns doctor service web -n shop');
+    if (v['service-namespace'] === undefined) throw new UsageError('doctor service: -n NS (the service\'s namespace) is required');
+    config.service = { namespace: namespace(v['service-namespace'] as string, '-n'), name: namespace(serviceName, 'NAME') };
+  }
   if (v['kubeconfig'] !== undefined) config.kubeconfig = v['kubeconfig'] as string;
   if (v['context'] !== undefined) config.context = v['context'] as string;
   if (v['broker-context'] !== undefined) config.brokerContext = v['broker-context'] as string;
