@@ -17,6 +17,7 @@ import { KubeLocalClusterStore } from '../kube/local-cluster-store.ts';
 import { createLogger, registerBuildInfo } from '../observability/index.ts';
 import { VERSION } from './version.ts';
 import { createAgentHttp } from './agent-http.ts';
+import { agentStatusReport } from './agent-status.ts';
 import { createAgentMetrics, type AgentMetricsRegistry } from './agent-metrics.ts';
 import type { Io } from './main.ts';
 import { waitForShutdownSignal } from './signals.ts';
@@ -216,7 +217,13 @@ async function runAgentWith(config: AgentConfig, env: Env, io: Io): Promise<numb
     logger,
     metrics,
   });
-  const http = createAgentHttp({ listen: config.httpListen, metrics: () => metrics.render(), notReady: () => agent.notReady(), logger });
+  const http = createAgentHttp({
+    listen: config.httpListen,
+    metrics: () => metrics.render(),
+    notReady: () => agent.notReady(),
+    logger,
+    status: (filter) => (agent.notReady() !== null ? undefined : agentStatusReport({ clusterId: config.clusterId, local: agent.local, broker: agent.broker, gcGraceMs: config.gcGraceMs, filter })),
+  });
   try {
     const { port } = await http.start();
     logger.info({ http: `${config.httpListen.host}:${port}` }, 'agent HTTP listening (/metrics, /healthz, /readyz)');

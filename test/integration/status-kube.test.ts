@@ -11,6 +11,9 @@ import { Writable } from 'node:stream';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../src/cli/agent.ts';
+import { createAgentHttp } from '../../src/cli/agent-http.ts';
+import { agentStatusReport } from '../../src/cli/agent-status.ts';
+import { httpGet } from '../harness/net.ts';
 import { main } from '../../src/cli/main.ts';
 import type { StatusReport } from '../../src/model/status-report.ts';
 import { createLogger } from '../../src/observability/index.ts';
@@ -92,6 +95,30 @@ describe('status on real apiservers, credentials from a merged $KUBECONFIG', () 
     expect(web.conflicts.map((c) => [c.reason, c.winner])).toEqual([['PortConflict', 'west']]);
     expect(report.exports[0]!.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`)).toEqual(['Valid=True/Valid', 'Ready=True/Exported', 'Conflict=True/PortConflict']);
     expect(report.ready).toBe(true);
+  });
+
+  it('the agent serves the same report at /status and the status page at /', async () => {
+    const east = agents.east!;
+    const http = createAgentHttp({
+      listen: { host: '127.0.0.1', port: 0 },
+      metrics: async () => ({ contentType: 'text/plain', body: '' }),
+      notReady: () => east.notReady(),
+      logger,
+      status: (filter) => agentStatusReport({ clusterId: 'east', local: east.local, broker: east.broker, gcGraceMs: 600_000, filter }),
+    });
+    const { port } = await http.start();
+    try {
+      const served = JSON.parse((await httpGet(`http://127.0.0.1:${port}/status?namespace=${APP}`)).body) as StatusReport;
+      const fromCli = JSON.parse((await status(env, ...args)).out) as StatusReport;
+      expect(served.clusters.map((c) => [c.id, c.state])).toEqual(fromCli.clusters.map((c) => [c.id, c.state]));
+      expect(served.services).toEqual(fromCli.services);
+      expect(served.exports.map((e) => e.conditions.map((c) => c.reason))).toEqual(fromCli.exports.map((e) => e.conditions.map((c) => c.reason)));
+      const page = await httpGet(`http://127.0.0.1:${port}/`);
+      expect(page.status).toBe(200);
+      expect(page.body).toMatch(/^<!doctype html>/);
+    } finally {
+      await http.stop();
+    }
   });
 
   it('a stopped agent makes its cluster stale; --wait then exits 1 naming it', async () => {
