@@ -12,14 +12,10 @@ import { discoverMcsVersion } from '../kube/client.ts';
 import { readBrokerKubeConfig, readConfigMapData, readServiceState } from '../kube/doctor-checks.ts';
 import { probeApi, readBrokerService, readDestination, readServiceExport, type BrokerServiceState, type DestinationState } from '../kube/doctor-service-read.ts';
 import { probe, QTYPE } from './doctor-probe.ts';
-import { printSummary, runChecks, type CheckResult, type PlannedCheck } from './doctor.ts';
+import { fail, messageOf, pass, print, printSummary, runChecks, skip, type PlannedCheck } from './doctor-report.ts';
 import { brokerCredentials, type Env } from './kube-credentials.ts';
 import type { Io } from './main.ts';
 
-const pass = (title: string, detail: string): CheckResult => ({ title, status: 'PASS', detail });
-const fail = (title: string, detail: string, fix: string): CheckResult => ({ title, status: 'FAIL', detail, fix });
-const skip = (title: string, detail: string): CheckResult => ({ title, status: 'SKIP', detail });
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 const API = 'API reachable';
 const EXPORT = 'source ServiceExport';
@@ -149,10 +145,7 @@ export async function runDoctorService(config: DoctorConfig, ref: { namespace: s
     },
   ];
   const results = await runChecks(checks, (r) => {
-    if (config.output === 'text') {
-      io.stdout.write(`${r.status.padEnd(4)}  ${r.title}: ${r.detail}\n`);
-      if (r.fix !== undefined) io.stdout.write(`      fix: ${r.fix}\n`);
-    }
+    if (config.output === 'text') print(io, r);
   });
   return printSummary(io, results, config, header, true);
 }

@@ -31,6 +31,9 @@ import {
 } from '../kube/doctor-checks.ts';
 import { probe, QTYPE, type ProbeReply } from './doctor-probe.ts';
 import { runDoctorService } from './doctor-service.ts';
+import { fail, messageOf, pass, print, printSummary, runChecks, skip, type CheckResult, type PlannedCheck } from './doctor-report.ts';
+
+export type { CheckResult, CheckStatus } from './doctor-report.ts';
 import type { Io } from './main.ts';
 
 
@@ -54,19 +57,6 @@ Exit code 1 when any check fails.
 
 Flags:
 ${formatFlags(DOCTOR_FLAGS)}`;
-
-export type CheckStatus = 'PASS' | 'FAIL' | 'SKIP';
-
-export interface CheckResult {
-  title: string;
-  status: CheckStatus;
-  detail: string;
-  fix?: string;
-}
-
-const pass = (title: string, detail: string): CheckResult => ({ title, status: 'PASS', detail });
-const skip = (title: string, detail: string): CheckResult => ({ title, status: 'SKIP', detail });
-const fail = (title: string, detail: string, fix: string): CheckResult => ({ title, status: 'FAIL', detail, fix });
 
 /** Pure: is the lease fresh at `now`? */
 export function leaseVerdict(lease: LeaseState, now: number): { fresh: boolean; detail: string } {
@@ -101,7 +91,6 @@ interface Context {
 
 const refText = (ref: ObjectRef) => `${ref.namespace}/${ref.name}`;
 const addrText = (a: ListenAddress) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function apiFix(err: unknown, what: string): string {
   const status = err instanceof ApiCallError ? err.status : undefined;
@@ -269,57 +258,6 @@ async function checkQuery(ctx: Context): Promise<CheckResult> {
   if (reply.rcode === 0) return fail(title, `${name} ${typeName} via ${at}: no records (NODATA)`, `no healthy cluster or endpoint? ${explain}`);
   if (reply.rcode === 2) return fail(title, `${name} ${typeName} via ${at}: SERVFAIL`, 'the DNS server has not synced, or CoreDNS cannot reach it: see the checks above');
   return fail(title, `${name} ${typeName} via ${at}: ${reply.rcodeName}`, explain);
-}
-
-function print(io: Io, result: CheckResult): void {
-  io.stdout.write(`${result.status.padEnd(4)}  ${result.title}: ${result.detail}\n`);
-  if (result.fix !== undefined) io.stdout.write(`      fix: ${result.fix}\n`);
-}
-
-/** A check and what it needs: it is SKIP (naming the failed dependency) unless each of those passed. */
-export interface PlannedCheck {
-  title: string;
-  needs: string[];
-  run: () => Promise<CheckResult>;
-}
-
-/**
- * Runs checks in order; one whose dependency did not pass is SKIP, so one cause gives one FAIL
- * (an unreachable API server is not also five failed reads).
- */
-export async function runChecks(checks: readonly PlannedCheck[], onResult: (r: CheckResult) => void): Promise<CheckResult[]> {
-  const results: CheckResult[] = [];
-  const status = new Map<string, CheckStatus>();
-  for (const check of checks) {
-    const blocked = check.needs.find((n) => status.get(n) !== 'PASS');
-    let result: CheckResult;
-    if (blocked !== undefined) {
-      result = skip(check.title, `needs "${blocked}", which did not pass`);
-    } else {
-      try {
-        result = await check.run();
-      } catch (err) {
-        result = fail(check.title, messageOf(err), 'please report this: an unexpected error');
-      }
-      result = { ...result, title: check.title };
-    }
-    status.set(check.title, result.status);
-    results.push(result);
-    onResult(result);
-  }
-  return results;
-}
-
-export function printSummary(io: Io, results: readonly CheckResult[], config: { output: 'text' | 'json' }, header: Record<string, unknown>, breaksAt?: boolean): number {
-  const failed = results.filter((r) => r.status === 'FAIL');
-  if (config.output === 'json') {
-    io.stdout.write(`${JSON.stringify({ ...header, checks: results, failed: failed.length, ...(breaksAt === true ? { breaksAt: failed[0]?.title ?? null } : {}) }, null, 2)}\n`);
-  } else if (breaksAt === true) {
-    io.stdout.write(failed.length === 0 ? 'The chain is complete.\n' : `The chain breaks at: ${failed[0]!.title}.\n`);
-  } else {
-    io.stdout.write(failed.length === 0 ? 'All checks passed.\n' : `${failed.length} check(s) failed.\n`);
-  }
-  return failed.length === 0 ? 0 : 1;
 }
 
 async function checkApi(ctx: Context): Promise<CheckResult> {
