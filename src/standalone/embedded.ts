@@ -266,8 +266,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
         const key = `${member.cluster}/${e.namespace}/${e.name}`;
         seen.add(key);
         const summary = conditions.map((c) => `${c.type}=${c.status}(${c.reason})`).join(' ');
-        if (loggedConditions.get(key) === summary) continue;
+        const before = loggedConditions.get(key);
+        if (before === summary) continue;
         loggedConditions.set(key, summary);
+        // A new export that is simply fine is not news (10,000 files would log 10,000 lines at start).
+        const fine = conditions.every((c) => (c.type === 'Conflict' ? c.status === 'False' : c.status === 'True'));
+        if (before === undefined && fine) continue;
         const conflict = conditions.find((c) => c.type === 'Conflict' && c.status === 'True');
         const fields: Record<string, unknown> = { cluster: member.cluster, namespace: e.namespace, name: e.name, conditions: summary };
         if (conflict !== undefined) {

@@ -175,6 +175,14 @@ describe('embedded default: every kind of edit is picked up within a second (ino
     expect(ctx.embedded.problems().map(formatProblem).filter((p) => p.includes('symlink loop'))).toHaveLength(2);
   });
 
+  it('an export that turns conflicting is logged at info with its conditions and the winner', async () => {
+    await writeFile(join(ctx.dir, 'north/web.yaml'), service('web', '10.30.0.1', '2024-02-01T00:00:00Z').replaceAll('port: 80', 'port: 8080'));
+    const deadline = Date.now() + 5_000;
+    const find = () => ctx.logs.find((l) => l['level'] === 30 && l['cluster'] === 'north' && l['name'] === 'web' && String(l['conditions']).includes('Conflict=True(PortConflict)'));
+    while (find() === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(find()).toMatchObject({ winner: 'west', msg: 'ServiceExport shop/web in north: Valid=True(Valid) Ready=True(Exported) Conflict=True(PortConflict)' });
+  });
+
   it('reloads are logged at info with the file names', () => {
     const reloads = ctx.logs.filter((l) => l['level'] === 30 && typeof l['msg'] === 'string' && (l['msg'] as string).startsWith('reloaded '));
     expect(reloads.some((l) => (l['files'] as string[]).includes(web()))).toBe(true);
