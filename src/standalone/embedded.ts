@@ -336,14 +336,17 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
         try {
           const started = Date.now();
           const loaded = await loader.load(batch === 'all' ? undefined : { paths: batch });
+          const loadedAt = Date.now();
           watcher?.setPolledFiles(loaded.symlinkedFiles);
           await applyLoad(loaded);
+          const appliedAt = Date.now();
           await settle();
           const ms = Date.now() - started;
+          const phases = { loadMs: loadedAt - started, applyMs: appliedAt - loadedAt, settleMs: Date.now() - appliedAt };
           options.onReload?.('ok', loaded.readFiles.length);
           if (loaded.readFiles.length > 0) {
             logger.info(
-              { files: loaded.readFiles.slice(0, MAX_LOGGED_FILES), filesRead: loaded.readFiles.length, ms, problems: problems.length },
+              { files: loaded.readFiles.slice(0, MAX_LOGGED_FILES), filesRead: loaded.readFiles.length, ms, ...phases, problems: problems.length },
               `reloaded ${loaded.readFiles.length} file(s)`,
             );
           } else {

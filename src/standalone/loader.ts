@@ -106,7 +106,9 @@ interface ClusterState {
   files: Map<string, FileEntry>;
   offline: boolean;
   loaded: LoadedCluster;
-  /** Problems of the assembly itself (duplicates, unset cluster IPs). */
+  /** The cluster's objects, kept up to date file by file (see Assembly). */
+  assembly: Assembly;
+  /** Problems of the assembly itself (duplicates). */
   assemblyProblems: Problem[];
 }
 
@@ -194,7 +196,8 @@ export class DirLoader {
     for (const [id, clusterDir] of present) {
       const state = await this.refreshCluster(id, clusterDir, hint, readFiles, problems);
       clusters.set(id, state.loaded);
-      for (const [name, entry] of state.files) {
+      for (const name of [...state.files.keys()].sort()) {
+        const entry = state.files.get(name)!;
         if (entry.symlink) symlinkedFiles.set(join(clusterDir, name), entry.version);
         problems.push(...entry.problems);
       }
@@ -224,45 +227,42 @@ export class DirLoader {
     const check = await this.namesToCheck(state, clusterDir, hint, problems);
     const files = new Map(state?.files ?? []);
     let offline = state?.offline ?? false;
-    let changed = state === undefined;
+    /** File names whose entry changed (added, replaced or removed): only their objects are re-assembled. */
+    const changed = new Map<string, { before: FileEntry | undefined; after: FileEntry | undefined }>();
     if (check !== undefined) {
       if (check.full) {
         const listed = new Set(check.names);
-        for (const name of [...files.keys()]) {
+        for (const [name, entry] of [...files]) {
           if (!listed.has(name)) {
             files.delete(name);
-            changed = true;
+            changed.set(name, { before: entry, after: undefined });
           }
         }
-        if (offline !== listed.has(OFFLINE_MARKER)) changed = true;
         offline = listed.has(OFFLINE_MARKER);
       }
       for (const name of check.names) {
         if (name === OFFLINE_MARKER) {
-          if (!check.full) {
-            const exists = (await lstat(join(clusterDir, name)).catch(() => undefined)) !== undefined;
-            if (exists !== offline) changed = true;
-            offline = exists;
-          }
+          if (!check.full) offline = (await lstat(join(clusterDir, name)).catch(() => undefined)) !== undefined;
           continue;
         }
         if (!isManifestName(name)) continue;
-        const path = join(clusterDir, name);
         const previous = files.get(name);
-        const next = await this.readFileEntry(id, path, previous, readFiles);
-        if (next === undefined) {
-          if (previous !== undefined) changed = true;
-          files.delete(name);
-        } else if (next !== previous) {
-          files.set(name, next);
-          changed = true;
-        }
+        const next = await this.readFileEntry(id, join(clusterDir, name), previous, readFiles);
+        if (next === previous) continue;
+        if (next === undefined) files.delete(name);
+        else files.set(name, next);
+        changed.set(name, { before: previous, after: next });
       }
     }
-    if (!changed && state !== undefined) return state;
-    const sorted = new Map([...files.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
-    const { inputs, assemblyProblems } = assemble(clusterDir, sorted);
-    const next: ClusterState = { dir: clusterDir, files: sorted, offline, loaded: { inputs, offline }, assemblyProblems };
+    if (state !== undefined && changed.size === 0 && offline === state.offline) return state;
+    const assembly = state?.assembly ?? new Assembly();
+    if (state === undefined) {
+      for (const [name, entry] of files) assembly.update(name, undefined, entry);
+    } else {
+      for (const [name, c] of changed) assembly.update(name, c.before, c.after);
+    }
+    const inputs = changed.size === 0 && state !== undefined ? state.loaded.inputs : assembly.inputs();
+    const next: ClusterState = { dir: clusterDir, files, offline, loaded: { inputs, offline }, assembly, assemblyProblems: assembly.duplicateProblems(clusterDir) };
     this.clusters.set(id, next);
     return next;
   }
@@ -309,6 +309,7 @@ export class DirLoader {
     const problems: Problem[] = [];
     const documents: ParsedDocument[] = [];
     const invalid: Problem[] = [];
+    const seenKeys = new Map<string, number>();
     let dropped = 0;
     const report = (p: Problem): void => {
       if (problems.length < MAX_PROBLEMS_PER_FILE) problems.push(p);
@@ -322,6 +323,24 @@ export class DirLoader {
       const object = `${itemPrefix}${result.description}`;
       if (result.status === 'ok') {
         documents.push({ document, line, description: object, object: result.object });
+        const o = result.object;
+        const key = keyOf(o).key;
+        if (key !== undefined) {
+          const earlier = seenKeys.get(key);
+          if (earlier !== undefined) report({ severity: 'warning', file: path, line, document, object, message: `duplicate of ${path}: document ${earlier}; this one is used` });
+          seenKeys.set(key, document);
+        }
+        if (o.kind === 'Service' && !o.service.headless && o.service.type !== 'ExternalName' && o.service.clusterIPs.length === 0) {
+          report({
+            severity: 'warning',
+            file: path,
+            line,
+            document,
+            object,
+            field: 'spec.clusterIP',
+            message: 'spec.clusterIP: not set; no API server allocates one here, so an export of it stays Pending',
+          });
+        }
         return;
       }
       if (result.status === 'ignored') {
@@ -361,72 +380,104 @@ function keepLastGood(previous: FileEntry | undefined, problem: Problem, symlink
   return { version, documents, problems: [{ ...problem, message: clipText(`${problem.message}; ${kept}`, MAX_MESSAGE_CHARS) }], symlink };
 }
 
-/** One cluster's inputs from its files, in file-name order (later files win on duplicates). */
-function assemble(clusterDir: string, files: ReadonlyMap<string, FileEntry>): { inputs: ClusterInputs; assemblyProblems: Problem[] } {
-  const inputs = emptyInputs();
-  const problems: Problem[] = [];
-  const namespaces = new Set<string>(BUILTIN_NAMESPACES);
-  const origin = new Map<string, string>();
-  const byKey = {
-    services: new Map<string, ClusterInputs['services'][number]>(),
-    endpointSlices: new Map<string, ClusterInputs['endpointSlices'][number]>(),
-    serviceExports: new Map<string, ClusterInputs['serviceExports'][number]>(),
-    vips: new Map<string, ClusterInputs['vips'][number]>(),
-  };
-  for (const [name, entry] of files) {
-    const path = join(clusterDir, name);
-    for (const doc of entry.documents) {
-      const o = doc.object;
-      const at = `${path}: document ${doc.document}`;
-      const track = (key: string): void => {
-        const prev = origin.get(key);
-        if (prev !== undefined && problems.length < MAX_PROBLEMS_PER_FILE) {
-          problems.push({ severity: 'warning', file: path, line: doc.line, document: doc.document, object: doc.description, message: `duplicate of ${prev}; this one is used` });
-        }
-        origin.set(key, at);
-      };
-      switch (o.kind) {
-        case 'Namespace':
-          namespaces.add(o.name);
-          break;
-        case 'Service':
-          namespaces.add(o.service.namespace);
-          track(`Service/${refKey(o.service)}`);
-          if (!o.service.headless && o.service.type !== 'ExternalName' && o.service.clusterIPs.length === 0) {
-            problems.push({
-              severity: 'warning',
-              file: path,
-              line: doc.line,
-              document: doc.document,
-              object: doc.description,
-              field: 'spec.clusterIP',
-              message: 'spec.clusterIP: not set; no API server allocates one here, so an export of it stays Pending',
-            });
-          }
-          byKey.services.set(refKey(o.service), o.service);
-          break;
-        case 'EndpointSlice':
-          namespaces.add(o.slice.namespace);
-          track(`EndpointSlice/${o.slice.namespace}/${o.slice.sliceName}`);
-          byKey.endpointSlices.set(`${o.slice.namespace}/${o.slice.sliceName}`, o.slice);
-          break;
-        case 'ServiceExport':
-          namespaces.add(o.serviceExport.namespace);
-          track(`ServiceExport/${refKey(o.serviceExport)}`);
-          byKey.serviceExports.set(refKey(o.serviceExport), o.serviceExport);
-          break;
-        case 'ServiceImport':
-          namespaces.add(o.vip.namespace);
-          track(`ServiceImport/${refKey(o.vip)}`);
-          byKey.vips.set(refKey(o.vip), o.vip);
-          break;
+/** The identity of an object for duplicate detection, and the namespace it implies. */
+function keyOf(o: LocalObject): { key?: string; namespace: string } {
+  switch (o.kind) {
+    case 'Namespace':
+      return { namespace: o.name };
+    case 'Service':
+      return { key: `Service/${refKey(o.service)}`, namespace: o.service.namespace };
+    case 'EndpointSlice':
+      return { key: `EndpointSlice/${o.slice.namespace}/${o.slice.sliceName}`, namespace: o.slice.namespace };
+    case 'ServiceExport':
+      return { key: `ServiceExport/${refKey(o.serviceExport)}`, namespace: o.serviceExport.namespace };
+    case 'ServiceImport':
+      return { key: `ServiceImport/${refKey(o.vip)}`, namespace: o.vip.namespace };
+  }
+}
+
+/**
+ * One cluster's objects, kept up to date file by file, so a reload after editing one file costs
+ * that file's objects, not the cluster's: every object key knows which files define it, and the
+ * file last in name order wins (a later file overrides an earlier one, with a warning).
+ */
+class Assembly {
+  /** object key → file name → document */
+  private readonly contributors = new Map<string, Map<string, ParsedDocument>>();
+  /** Namespaces implied by the documents, with how many documents imply each. */
+  private readonly namespaceRefs = new Map<string, number>();
+  private readonly winners = new Map<string, LocalObject>();
+  private readonly duplicates = new Set<string>();
+
+  update(file: string, before: FileEntry | undefined, after: FileEntry | undefined): void {
+    const affected = new Set<string>();
+    for (const doc of before?.documents ?? []) {
+      const { key, namespace } = keyOf(doc.object);
+      const n = (this.namespaceRefs.get(namespace) ?? 0) - 1;
+      if (n <= 0) this.namespaceRefs.delete(namespace);
+      else this.namespaceRefs.set(namespace, n);
+      if (key === undefined) continue;
+      this.contributors.get(key)?.delete(file);
+      affected.add(key);
+    }
+    for (const doc of after?.documents ?? []) {
+      const { key, namespace } = keyOf(doc.object);
+      this.namespaceRefs.set(namespace, (this.namespaceRefs.get(namespace) ?? 0) + 1);
+      if (key === undefined) continue;
+      let c = this.contributors.get(key);
+      if (c === undefined) this.contributors.set(key, (c = new Map()));
+      c.set(file, doc);
+      affected.add(key);
+    }
+    for (const key of affected) this.resolve(key);
+  }
+
+  private resolve(key: string): void {
+    const c = this.contributors.get(key);
+    if (c === undefined || c.size === 0) {
+      this.contributors.delete(key);
+      this.winners.delete(key);
+      this.duplicates.delete(key);
+      return;
+    }
+    let last: string | undefined;
+    for (const file of c.keys()) if (last === undefined || file > last) last = file;
+    this.winners.set(key, c.get(last!)!.object);
+    if (c.size > 1) this.duplicates.add(key);
+    else this.duplicates.delete(key);
+  }
+
+  inputs(): ClusterInputs {
+    const inputs = emptyInputs();
+    inputs.namespaces = [...new Set([...BUILTIN_NAMESPACES, ...this.namespaceRefs.keys()])].sort();
+    for (const o of this.winners.values()) {
+      if (o.kind === 'Service') inputs.services.push(o.service);
+      else if (o.kind === 'EndpointSlice') inputs.endpointSlices.push(o.slice);
+      else if (o.kind === 'ServiceExport') inputs.serviceExports.push(o.serviceExport);
+      else if (o.kind === 'ServiceImport') inputs.vips.push(o.vip);
+    }
+    return inputs;
+  }
+
+  /** One warning per overridden definition, naming the one before it (bounded). */
+  duplicateProblems(clusterDir: string): Problem[] {
+    const problems: Problem[] = [];
+    for (const key of [...this.duplicates].sort()) {
+      const c = this.contributors.get(key)!;
+      const files = [...c.keys()].sort();
+      for (let i = 1; i < files.length && problems.length < MAX_PROBLEMS_PER_FILE; i++) {
+        const doc = c.get(files[i]!)!;
+        const prev = c.get(files[i - 1]!)!;
+        problems.push({
+          severity: 'warning',
+          file: join(clusterDir, files[i]!),
+          line: doc.line,
+          document: doc.document,
+          object: doc.description,
+          message: `duplicate of ${join(clusterDir, files[i - 1]!)}: document ${prev.document}; this one is used`,
+        });
       }
     }
+    return problems;
   }
-  inputs.namespaces = [...namespaces].sort();
-  inputs.services = [...byKey.services.values()];
-  inputs.endpointSlices = [...byKey.endpointSlices.values()];
-  inputs.serviceExports = [...byKey.serviceExports.values()];
-  inputs.vips = [...byKey.vips.values()];
-  return { inputs, assemblyProblems: problems };
 }

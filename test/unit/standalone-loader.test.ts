@@ -246,3 +246,40 @@ describe('DirLoader: symlinks, JSON and incremental reloads', () => {
     expect((await l.load()).readFiles).toEqual([]);
   });
 });
+
+describe('DirLoader: incremental assembly', () => {
+  it('an edit, an override by a later file, and its removal give the same objects as a fresh load', async () => {
+    const l = loader();
+    await put('east/a.yaml', `${serviceYaml('web', '10.0.0.1')}---\n${serviceYaml('api', '10.0.0.2')}`);
+    await put('east/b.yaml', serviceYaml('db', '10.0.0.3'));
+    await l.load();
+    const path = (f: string) => join(dir, 'east', f);
+    // b.yaml now also defines web: the later file wins, with a warning naming the earlier one.
+    await put('east/b.yaml', `${serviceYaml('db', '10.0.0.3')}---\n${serviceYaml('web', '10.0.0.9')}`);
+    let r = await l.load({ paths: new Set([path('b.yaml')]) });
+    expect(ipsOf(r, 'east')).toEqual(['api=10.0.0.2', 'db=10.0.0.3', 'web=10.0.0.9']);
+    expect(r.problems.map(formatProblem)).toEqual([`${path('b.yaml')}:8: document 2 (Service shop/web): duplicate of ${path('a.yaml')}: document 1; this one is used`]);
+    expect(ipsOf(await loader().load(), 'east')).toEqual(ipsOf(r, 'east'));
+    // The override goes away again: a.yaml's web is back, without re-reading a.yaml.
+    await put('east/b.yaml', serviceYaml('db', '10.0.0.3'));
+    r = await l.load({ paths: new Set([path('b.yaml')]) });
+    expect(r.readFiles).toEqual([path('b.yaml')]);
+    expect(ipsOf(r, 'east')).toEqual(['api=10.0.0.2', 'db=10.0.0.3', 'web=10.0.0.1']);
+    expect(r.problems).toEqual([]);
+    // Deleting a file removes its objects and the namespaces only it implied.
+    await put('east/c.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata: { name: extra }\n');
+    expect((await l.load({ paths: new Set([path('c.yaml')]) })).clusters.get('east')!.inputs.namespaces).toEqual(['default', 'extra', 'shop']);
+    await rm(path('c.yaml'));
+    await rm(path('a.yaml'));
+    r = await l.load({ paths: new Set([path('c.yaml'), path('a.yaml')]) });
+    expect(ipsOf(r, 'east')).toEqual(['db=10.0.0.3']);
+    expect(r.clusters.get('east')!.inputs.namespaces).toEqual(['default', 'shop']);
+  });
+
+  it('two definitions in one file: the later one is used, with a warning', async () => {
+    await put('east/a.yaml', `${serviceYaml('web', '10.0.0.1')}---\n${serviceYaml('web', '10.0.0.2')}`);
+    const r = await loader().load();
+    expect(ipsOf(r, 'east')).toEqual(['web=10.0.0.2']);
+    expect(r.problems.map(formatProblem)).toEqual([`${join(dir, 'east/a.yaml')}:8: document 2 (Service shop/web): duplicate of ${join(dir, 'east/a.yaml')}: document 1; this one is used`]);
+  });
+});
