@@ -93,7 +93,10 @@ export async function readClusterStatus(config: StatusConfig, env: Env): Promise
       if (a !== undefined && a.conflicts.length > 0) conflicts.push({ namespace: a.namespace, name: a.name, winner: a.winner, reasons: [...a.conflicts], details: [...a.details] });
     }
   }
-  const problems = member.invalid > 0 ? [{ severity: 'warning' as const, file: server, text: `${member.invalid} ServiceImport/EndpointSlice object(s) could not be read and are left out` }] : [];
+  const problems: Array<{ severity: 'warning' | 'error'; file: string; text: string }> = [];
+  if (member.invalid > 0) problems.push({ severity: 'warning', file: server, text: `${member.invalid} ServiceImport/EndpointSlice object(s) could not be read and are left out` });
+  if (!(readout instanceof Error) && readout.cut) problems.push({ severity: 'error', file: 'broker', text: 'more broker objects than status reads (200,000 per kind): the report is incomplete' });
+  if (member.cut) problems.push({ severity: 'error', file: server, text: 'more objects than status reads (200,000 per kind): the report is incomplete' });
   return buildStatusReport(
     {
       snapshot,
