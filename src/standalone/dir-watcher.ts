@@ -31,6 +31,12 @@ export interface DirWatcherOptions {
   pollMs?: number;
   /** Force polling (tests, file systems without inotify). */
   forcePolling?: boolean;
+  /**
+   * Safety net: this often, check everything once and re-watch DIR if it was replaced (a new
+   * inode: `mv new DIR`), so no lost event (inotify queue overflow) goes unnoticed for long.
+   * Default 30 s.
+   */
+  resyncMs?: number;
 }
 
 export interface DirWatcher {
@@ -200,14 +206,42 @@ export function watchDir(options: DirWatcherOptions): DirWatcher {
     later(() => void pollLinkedFiles(), pollMs);
   };
 
+  const watchRoot = (): void => {
+    if (
+      watchOne(dir, (filename) => {
+        changed(filename === null ? dir : join(dir, filename));
+        void syncClusterWatches();
+      })
+    ) {
+      void syncClusterWatches();
+    }
+  };
+  let rootIno: number | undefined;
+  const resync = async (): Promise<void> => {
+    const ino = (await stat(dir).catch(() => undefined))?.ino;
+    if (mode === 'watch' && ino !== undefined && rootIno !== undefined && ino !== rootIno) {
+      logger.info({ dir }, 'the directory was replaced: watching the new one');
+      for (const w of watchers.values()) w.close();
+      watchers.clear();
+      watchRoot();
+    }
+    rootIno = ino ?? rootIno;
+    changed(dir);
+    later(() => void resync(), options.resyncMs ?? 30_000);
+  };
+
   if (options.forcePolling === true) {
     startPolling();
-  } else if (watchOne(dir, (filename) => {
-    changed(filename === null ? dir : join(dir, filename));
-    void syncClusterWatches();
-  })) {
-    void syncClusterWatches();
+  } else {
+    watchRoot();
   }
+  void stat(dir).then(
+    (s) => {
+      rootIno = s.ino;
+      later(() => void resync(), options.resyncMs ?? 30_000);
+    },
+    () => later(() => void resync(), options.resyncMs ?? 30_000),
+  );
   void pollLinkedFiles();
 
   return {

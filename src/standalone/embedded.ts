@@ -33,6 +33,8 @@ export interface EmbeddedOptions {
   debounceMs?: number;
   /** Poll instead of fs.watch (file systems without inotify). */
   forcePolling?: boolean;
+  /** The watcher's safety-net full check interval (default 30 s). */
+  resyncMs?: number;
   metrics?: AgentMetrics;
   /** Hears the current problems of the loaded files after every reload (for a metric). */
   onProblems?: (problems: readonly Problem[]) => void;
@@ -371,6 +373,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
       onChange: (batch) => void reload(batch.paths),
       ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
       ...(options.forcePolling === undefined ? {} : { forcePolling: options.forcePolling }),
+      ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
     });
     watcher.setPolledFiles(firstSymlinked);
     // Edits made while the first load ran raised no event yet: check once more.

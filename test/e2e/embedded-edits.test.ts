@@ -28,7 +28,7 @@ const service = (name: string, ip: string, created = '2024-01-01T00:00:00Z'): st
 const ipOf = (s: ImportedState, name: string, cluster: string): string | undefined =>
   s.slices.find((x) => x.namespace === 'shop' && x.name === name && x.sourceCluster === cluster)?.endpoints[0]?.addresses[0];
 
-function startState(overrides: { forcePolling?: boolean } = {}) {
+function startState(overrides: { forcePolling?: boolean; resyncMs?: number } = {}) {
   const registry = new promClient.Registry();
   const metrics = createEmbeddedMetrics(registry);
   const ctx = { dir: '', embedded: undefined as unknown as EmbeddedDefault, logs: [] as Record<string, unknown>[], registry };
@@ -198,5 +198,24 @@ describe('embedded default: the polling fallback sees a rename over a file too',
     expect(await waitFor((s) => ipOf(s, 'web', 'west') === '10.20.1.1')).toBeLessThan(1_000);
     await writeFile(web, service('web', '10.20.1.2'));
     expect(await waitFor((s) => ipOf(s, 'web', 'west') === '10.20.1.2')).toBeLessThan(1_000);
+  });
+});
+
+describe('embedded default: the directory itself replaced (mv new DIR) is watched again', () => {
+  const { ctx, waitFor } = startState({ resyncMs: 300 });
+  afterAll(async () => {
+    await rm(`${ctx.dir}.old`, { recursive: true, force: true });
+  });
+  it('the new directory\'s content is loaded, and later edits in it count', async () => {
+    const staging = await mkdtemp(join(tmpdir(), 'csdns-newdir-'));
+    await mkdir(join(staging, 'east'));
+    await mkdir(join(staging, 'west'));
+    await writeFile(join(staging, 'east/ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: { name: shop }\n');
+    await writeFile(join(staging, 'west/web.yaml'), service('web', '10.20.2.1'));
+    await rename(ctx.dir, `${ctx.dir}.old`);
+    await rename(staging, ctx.dir);
+    expect(await waitFor((s) => ipOf(s, 'web', 'west') === '10.20.2.1')).toBeLessThan(2_000);
+    await writeFile(join(ctx.dir, 'west/web.yaml'), service('web', '10.20.2.2'));
+    expect(await waitFor((s) => ipOf(s, 'web', 'west') === '10.20.2.2')).toBeLessThan(1_000);
   });
 });
