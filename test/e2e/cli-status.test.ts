@@ -56,6 +56,8 @@ afterAll(async () => {
 
 describe('status --url against serve', () => {
   it('-o json: clusters with id and state, services with clusters (serving, reason) and conflicts', () => {
+    // serve's start-up banner says where to look.
+    expect(stderr).toContain(`The whole clusterset: npx clusterset-dns status --url ${url}   (or open ${url}/ in a browser)`);
     const s = statusJson();
     expect(s.cluster).toBe('east');
     expect(s.clusters.map((c) => [c.id, c.state])).toEqual([['east', 'fresh'], ['north', 'fresh'], ['south', 'stale'], ['west', 'fresh']]);
