@@ -1,8 +1,13 @@
-/** The agent's small HTTP side: /metrics, /healthz (the process runs), /readyz (caches synced). */
+/**
+ * The agent's small HTTP side: /metrics, /healthz (the process runs), /readyz (caches synced), and
+ * the status view: /status (JSON) and / (the status page), once the caches have synced.
+ */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/options.ts';
+import type { StatusFilter, StatusReport } from '../model/status-report.ts';
+import { statusRoutes } from './status-routes.ts';
 
 export interface AgentHttpOptions {
   listen: ListenAddress;
@@ -10,6 +15,8 @@ export interface AgentHttpOptions {
   /** Why the agent is not ready, or null. */
   notReady: () => string | null;
   logger: Logger;
+  /** The status report, undefined until the caches synced. */
+  status?: (filter: StatusFilter) => StatusReport | undefined;
 }
 
 export interface AgentHttp {
@@ -22,9 +29,22 @@ export function createAgentHttp(options: AgentHttpOptions): AgentHttp {
     res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store' });
     res.end(body);
   };
+  const routes = options.status === undefined ? undefined : statusRoutes(options.status);
   const server = http.createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
     const text = 'text/plain; charset=utf-8';
+    const route = routes?.get(path);
+    if (route !== undefined) {
+      try {
+        const r = route(url);
+        send(res, r.status, r.contentType, r.body);
+      } catch (err) {
+        options.logger.error({ err, path }, 'status route failed');
+        send(res, 500, text, 'internal error\n');
+      }
+      return;
+    }
     if (path === '/metrics') {
       options.metrics().then(
         ({ contentType, body }) => send(res, 200, contentType, body),
@@ -38,7 +58,7 @@ export function createAgentHttp(options: AgentHttpOptions): AgentHttp {
       const reason = options.notReady();
       if (reason === null) send(res, 200, text, 'ready\n');
       else send(res, 503, text, `not ready: ${reason}\n`);
-    } else send(res, 404, text, 'not found (try /metrics, /healthz, /readyz)\n');
+    } else send(res, 404, text, 'not found (try /, /status, /metrics, /healthz, /readyz)\n');
   });
   server.requestTimeout = 15_000;
   return {

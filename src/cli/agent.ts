@@ -10,12 +10,15 @@ import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
 import { parseAgentConfig, AGENT_FLAGS, type AgentConfig } from '../config/agent-config.ts';
-import { formatFlags, UsageError } from '../config/flags.ts';
+import { formatFlags } from '../config/flags.ts';
 import { KubeBrokerStore } from '../kube/broker-store.ts';
-import { describeApiError, discoverMcsVersion, followKubeConfigFile, loadKubeConfig, serverOf } from '../kube/client.ts';
+import { describeApiError, discoverMcsVersion, followKubeConfigFile, serverOf } from '../kube/client.ts';
+import { brokerCredentials, clusterCredentials, type Env } from './kube-credentials.ts';
 import { KubeLocalClusterStore } from '../kube/local-cluster-store.ts';
-import { createLogger } from '../observability/index.ts';
+import { createLogger, registerBuildInfo } from '../observability/index.ts';
+import { VERSION } from './version.ts';
 import { createAgentHttp } from './agent-http.ts';
+import { agentStatusReport } from './agent-status.ts';
 import { createAgentMetrics, type AgentMetricsRegistry } from './agent-metrics.ts';
 import type { Io } from './main.ts';
 import { waitForShutdownSignal } from './signals.ts';
@@ -211,28 +214,21 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
   };
 }
 
-function loadOrUsage(path: string | undefined, what: string): KubeConfig {
-  try {
-    return loadKubeConfig(path, what);
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
 export async function runAgent(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
   const { config, help } = parseAgentConfig(argv, env);
   if (help || !config) {
     io.stdout.write(`${AGENT_HELP}\n`);
     return 0;
   }
-  return runAgentWith(config, io);
+  return runAgentWith(config, env, io);
 }
 
-async function runAgentWith(config: AgentConfig, io: Io): Promise<number> {
-  const local = loadOrUsage(config.kubeconfig, '--kubeconfig');
-  const broker = loadOrUsage(config.brokerKubeconfig, '--broker-kubeconfig');
-  const logger = createLogger({ level: config.logLevel, destination: io.stdout });
+async function runAgentWith(config: AgentConfig, env: Env, io: Io): Promise<number> {
+  const local = clusterCredentials(config, env);
+  const broker = brokerCredentials(config, env);
+  const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat });
   const metrics = createAgentMetrics();
+  registerBuildInfo(metrics.registry, VERSION, 'agent');
   const agent = startAgent({
     clusterId: config.clusterId,
     local,
@@ -250,7 +246,13 @@ async function runAgentWith(config: AgentConfig, io: Io): Promise<number> {
     skewToleranceMs: config.skewToleranceMs,
     brokerKubeconfigPath: config.brokerKubeconfig,
   });
-  const http = createAgentHttp({ listen: config.httpListen, metrics: () => metrics.render(), notReady: () => agent.notReady(), logger });
+  const http = createAgentHttp({
+    listen: config.httpListen,
+    metrics: () => metrics.render(),
+    notReady: () => agent.notReady(),
+    logger,
+    status: (filter) => (agent.notReady() !== null ? undefined : agentStatusReport({ clusterId: config.clusterId, local: agent.local, broker: agent.broker, gcGraceMs: config.gcGraceMs, filter })),
+  });
   try {
     const { port } = await http.start();
     logger.info({ http: `${config.httpListen.host}:${port}` }, 'agent HTTP listening (/metrics, /healthz, /readyz)');

@@ -14,7 +14,7 @@ import {
   uninstallStub,
   type StubFlavor,
 } from '../corefile/index.ts';
-import { loadKubeConfig } from '../kube/client.ts';
+import { clusterCredentials } from './kube-credentials.ts';
 import { serviceClusterIPs, updateCorefile, type CorefileEdit, type CorefileUpdate } from '../kube/coredns-configmap.ts';
 import type { Io } from './main.ts';
 
@@ -88,7 +88,7 @@ export async function runCoredns(argv: readonly string[], env: Readonly<Record<s
     return 0;
   }
   const config = parsed.config;
-  const kc = loadKubeConfig(config.kubeconfig, '--kubeconfig');
+  const kc = clusterCredentials(config, env);
 
   let upstreams: string[] = [];
   if (config.action === 'install') {

@@ -7,11 +7,13 @@
 import type { KubeConfig } from '../kube/client.ts';
 import type { Logger } from 'pino';
 import { DNS_FLAGS, parseDnsConfig } from '../config/dns-config.ts';
-import { formatFlags, UsageError } from '../config/flags.ts';
+import { formatFlags } from '../config/flags.ts';
 import type { DnsServerConfig } from '../config/serve-config.ts';
-import { describeApiError, discoverMcsVersion, loadKubeConfig, serverOf } from '../kube/client.ts';
+import { describeApiError, discoverMcsVersion, serverOf } from '../kube/client.ts';
+import { clusterCredentials } from './kube-credentials.ts';
 import { KubeImportedStateSource } from '../kube/imported-source.ts';
-import { createLogger, createMetrics, type Metrics } from '../observability/index.ts';
+import { createLogger, createMetrics, registerBuildInfo, type Metrics } from '../observability/index.ts';
+import { VERSION } from './version.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
 import type { Io } from './main.ts';
 import { waitForShutdownSignal } from './signals.ts';
@@ -52,7 +54,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
   let stopped = false;
   // Sockets first: until the imports are synced, the server answers SERVFAIL (never NXDOMAIN).
   const server = createDnsServer(
-    { dns: config.dns, listen: config.listen, workers: config.workers, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, tcpMaxConnections: config.tcpMaxConnections },
+    { dns: config.dns, listen: config.listen, workers: config.workers, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, tcpMaxConnections: config.tcpMaxConnections, queryLog: config.queryLog === true },
     { logger, metrics },
   );
   let source: KubeImportedStateSource | undefined;
@@ -135,14 +137,11 @@ export async function runDns(argv: readonly string[], env: Readonly<Record<strin
     io.stdout.write(`${DNS_HELP}\n`);
     return 0;
   }
-  let kubeConfig: KubeConfig;
-  try {
-    kubeConfig = loadKubeConfig(config.kubeconfig, '--kubeconfig');
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  const logger = createLogger({ level: config.logLevel, destination: io.stdout });
-  const running = await startDns({ clusterId: config.clusterId, kubeConfig, server: config, logger, metrics: createMetrics() });
+  const kubeConfig = clusterCredentials(config, env);
+  const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
+  const metrics = createMetrics();
+  registerBuildInfo(metrics.registry, VERSION, 'dns');
+  const running = await startDns({ clusterId: config.clusterId, kubeConfig, server: config, logger, metrics });
   logger.info({ dns: `${config.listen.host}:${running.dnsPort}`, http: `${config.httpListen.host}:${running.httpPort}`, cluster: config.clusterId }, 'clusterset-dns dns serving');
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');

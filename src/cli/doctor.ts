@@ -13,7 +13,8 @@ import { formatFlags } from '../config/flags.ts';
 import { DOCTOR_FLAGS, parseDoctorConfig, type DoctorConfig } from '../config/doctor-config.ts';
 import type { ListenAddress } from '../config/options.ts';
 import { CorefileSyntaxError, zoneRouting } from '../corefile/index.ts';
-import { loadKubeConfig } from '../kube/client.ts';
+import type { KubeConfig } from '../kube/client.ts';
+import { brokerCredentials, clusterCredentials } from './kube-credentials.ts';
 import { readCorefile, type ObjectRef } from '../kube/coredns-configmap.ts';
 import {
   ApiCallError,
@@ -23,43 +24,39 @@ import {
   readClusterLease,
   readConfigMapData,
   readCrdStatus,
+  probeApi,
   readServiceState,
   type LeaseState,
   type ServiceState,
 } from '../kube/doctor-checks.ts';
 import { probe, QTYPE, type ProbeReply } from './doctor-probe.ts';
+import { runDoctorService } from './doctor-service.ts';
+import { fail, messageOf, pass, print, printSummary, runChecks, skip, type CheckResult, type PlannedCheck } from './doctor-report.ts';
+
+export type { CheckResult, CheckStatus } from './doctor-report.ts';
 import type { Io } from './main.ts';
 
-/** The client configuration type, without importing the Kubernetes client outside src/kube. */
-type KubeConfig = ReturnType<typeof loadKubeConfig>;
 
-const DOCTOR_HELP = `Usage: clusterset-dns doctor [--kubeconfig FILE] [--cluster-id ID] [--name NAME] [flags]
+const DOCTOR_HELP = `Usage: clusterset-dns doctor [--kubeconfig FILE] [--context NAME] [--cluster-id ID] [-o text|json] [flags]
+       clusterset-dns doctor service NAME -n NS [flags]
 
 Checks, in the order a query travels, that this member cluster can resolve clusterset names:
+  0. API reachable        this cluster's API server answers (the address and network error if not)
   1. CRDs installed       serviceexports and serviceimports (multicluster.x-k8s.io) are served
-  2. agent lease fresh    the cluster's heartbeat Lease on the broker was renewed within its duration
-  3. broker reachable     with the agent's credentials (Secret NS/clusterset-dns-broker, or --broker-kubeconfig)
+  2. broker reachable     with the agent's credentials (Secret NS/clusterset-dns-broker, or --broker-kubeconfig)
+  3. agent lease fresh    the cluster's heartbeat Lease on the broker was renewed within its duration
   4. DNS server ready     its Service has ready endpoints (or --dns-server answers SOA for the zone)
   5. CoreDNS routes zone  the Corefile forwards the zone to the DNS Service's IP
   6. NodeLocal DNS        forwards the zone too (skipped when NodeLocal DNS is not installed)
   7. test query           an exported name answers (through --resolver, --dns-server or kube-dns)
-Each failure prints a fix. Exit code 1 when any check fails.
+A check whose prerequisite failed is SKIP, so one cause is one FAIL. Each failure prints a fix.
+"doctor service NAME -n NS" follows one service instead: the source ServiceExport and its
+conditions, the broker's records, EndpointSlices and leases for it, this cluster's ServiceImport
+and MCS EndpointSlices, and the DNS answer, and says where the chain breaks.
+Exit code 1 when any check fails.
 
 Flags:
 ${formatFlags(DOCTOR_FLAGS)}`;
-
-export type CheckStatus = 'PASS' | 'FAIL' | 'SKIP';
-
-export interface CheckResult {
-  title: string;
-  status: CheckStatus;
-  detail: string;
-  fix?: string;
-}
-
-const pass = (title: string, detail: string): CheckResult => ({ title, status: 'PASS', detail });
-const skip = (title: string, detail: string): CheckResult => ({ title, status: 'SKIP', detail });
-const fail = (title: string, detail: string, fix: string): CheckResult => ({ title, status: 'FAIL', detail, fix });
 
 /** Pure: is the lease fresh at `now`? */
 export function leaseVerdict(lease: LeaseState, now: number): { fresh: boolean; detail: string } {
@@ -94,7 +91,6 @@ interface Context {
 
 const refText = (ref: ObjectRef) => `${ref.namespace}/${ref.name}`;
 const addrText = (a: ListenAddress) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
-const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function apiFix(err: unknown, what: string): string {
   const status = err instanceof ApiCallError ? err.status : undefined;
@@ -264,10 +260,18 @@ async function checkQuery(ctx: Context): Promise<CheckResult> {
   return fail(title, `${name} ${typeName} via ${at}: ${reply.rcodeName}`, explain);
 }
 
-function print(io: Io, result: CheckResult): void {
-  io.stdout.write(`${result.status.padEnd(4)}  ${result.title}: ${result.detail}\n`);
-  if (result.fix !== undefined) io.stdout.write(`      fix: ${result.fix}\n`);
+async function checkApi(ctx: Context): Promise<CheckResult> {
+  const title = API_CHECK;
+  try {
+    const probed = await probeApi(ctx.kc, ctx.config.timeoutMs);
+    return pass(title, `${probed.server} (${probed.gitVersion})`);
+  } catch (err) {
+    return fail(title, messageOf(err), apiFix(err, 'this cluster'));
+  }
 }
+
+const API_CHECK = 'API reachable';
+const BROKER_CHECK = 'broker reachable';
 
 export async function runDoctor(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
   const parsed = parseDoctorConfig(argv, env);
@@ -276,14 +280,19 @@ export async function runDoctor(argv: readonly string[], env: Readonly<Record<st
     return 0;
   }
   const config = parsed.config;
-  const kc = loadKubeConfig(config.kubeconfig, '--kubeconfig');
+  const kc = clusterCredentials(config, env);
+  if (config.service !== undefined) return runDoctorService(config, config.service, kc, env, io);
   const settingsRef = { namespace: config.namespace, name: 'clusterset-dns-config' };
-  const settings = await readConfigMapData(kc, settingsRef, config.timeoutMs).catch(() => undefined);
+  // With the API down these reads fail fast; their checks are SKIP behind "API reachable".
+  const apiUp = await probeApi(kc, config.timeoutMs).then(() => true, () => false);
+  const settings = apiUp ? await readConfigMapData(kc, settingsRef, config.timeoutMs).catch(() => undefined) : undefined;
 
   let broker: KubeConfig | Error;
   try {
-    if (config.brokerKubeconfig !== undefined) {
-      broker = loadKubeConfig(config.brokerKubeconfig, '--broker-kubeconfig');
+    if (config.brokerKubeconfig !== undefined || config.brokerContext !== undefined) {
+      broker = brokerCredentials(config, env);
+    } else if (!apiUp) {
+      broker = new Error('the broker credentials are in a Secret of this cluster, whose API is unreachable');
     } else {
       const secret = { namespace: config.namespace, name: 'clusterset-dns-broker' };
       broker = (await readBrokerKubeConfig(kc, secret, config.timeoutMs)) ?? new Error(`no broker credentials: Secret ${refText(secret)} not found (the agent cannot start without it)`);
@@ -297,32 +306,32 @@ export async function runDoctor(argv: readonly string[], env: Readonly<Record<st
     clusterId: config.clusterId ?? settings?.['cluster-id'],
     brokerNamespace: config.brokerNamespace ?? settings?.['broker-namespace'] ?? 'clusterset-broker',
     broker,
-    dnsService: await readServiceState(kc, config.dnsService, config.timeoutMs).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
+    dnsService: apiUp
+      ? await readServiceState(kc, config.dnsService, config.timeoutMs).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
+      : new Error('the API is unreachable'),
     mcsVersion: undefined,
   };
 
-  io.stdout.write(`clusterset-dns doctor: cluster ${ctx.clusterId ?? '(unknown ID)'} at ${kc.getCurrentCluster()?.server ?? '?'}, zone ${config.zone}\n`);
-  const results: CheckResult[] = [];
-  const checks: Array<() => Promise<CheckResult>> = [
-    () => checkCrds(ctx),
-    () => checkLease(ctx),
-    () => checkBroker(ctx),
-    () => checkDnsServer(ctx),
-    () => checkCorefile(ctx, 'CoreDNS routes the zone', config.corednsConfigMap, 'coredns'),
-    () => (config.nodeLocalConfigMap === undefined ? Promise.resolve(skip('NodeLocal DNS forwards the zone', 'not checked (--nodelocal-configmap none)')) : checkCorefile(ctx, 'NodeLocal DNS forwards the zone', config.nodeLocalConfigMap, 'nodelocal')),
-    () => checkQuery(ctx),
+  const header = { cluster: ctx.clusterId ?? null, server: kc.getCurrentCluster()?.server ?? null, zone: config.zone };
+  if (config.output === 'text') io.stdout.write(`clusterset-dns doctor: cluster ${ctx.clusterId ?? '(unknown ID)'} at ${header.server ?? '?'}, zone ${config.zone}\n`);
+  const direct = config.dnsServer !== undefined;
+  const checks: PlannedCheck[] = [
+    { title: API_CHECK, needs: [], run: () => checkApi(ctx) },
+    { title: 'CRDs installed', needs: [API_CHECK], run: () => checkCrds(ctx) },
+    { title: BROKER_CHECK, needs: config.brokerKubeconfig !== undefined || config.brokerContext !== undefined ? [] : [API_CHECK], run: () => checkBroker(ctx) },
+    // An unknown cluster ID is its own failure, whatever the broker does.
+    { title: 'agent lease fresh', needs: ctx.clusterId === undefined ? [] : [BROKER_CHECK], run: () => checkLease(ctx) },
+    { title: 'DNS server ready', needs: direct ? [] : [API_CHECK], run: () => checkDnsServer(ctx) },
+    { title: 'CoreDNS routes the zone', needs: [API_CHECK], run: () => checkCorefile(ctx, 'CoreDNS routes the zone', config.corednsConfigMap, 'coredns') },
+    {
+      title: 'NodeLocal DNS forwards the zone',
+      needs: config.nodeLocalConfigMap === undefined ? [] : [API_CHECK],
+      run: () => (config.nodeLocalConfigMap === undefined ? Promise.resolve(skip('NodeLocal DNS forwards the zone', 'not checked (--nodelocal-configmap none)')) : checkCorefile(ctx, 'NodeLocal DNS forwards the zone', config.nodeLocalConfigMap, 'nodelocal')),
+    },
+    { title: 'test query', needs: config.resolver !== undefined || direct ? [] : [API_CHECK], run: () => checkQuery(ctx) },
   ];
-  for (const check of checks) {
-    let result: CheckResult;
-    try {
-      result = await check();
-    } catch (err) {
-      result = fail('unexpected error', messageOf(err), 'please report this');
-    }
-    results.push(result);
-    print(io, result);
-  }
-  const failed = results.filter((r) => r.status === 'FAIL').length;
-  io.stdout.write(failed === 0 ? 'All checks passed.\n' : `${failed} check(s) failed.\n`);
-  return failed === 0 ? 0 : 1;
+  const results = await runChecks(checks, (r) => {
+    if (config.output === 'text') print(io, r);
+  });
+  return printSummary(io, results, config, header);
 }

@@ -4,6 +4,7 @@
  */
 import { formatFlags, parseArgs, UsageError, type FlagSpec } from '../config/flags.ts';
 import { formatExplain, type ExplainReport } from '../dns/explain.ts';
+import type { StatusReport } from '../model/status-report.ts';
 import type { Io } from './main.ts';
 
 const EXPLAIN_FLAGS: readonly FlagSpec[] = [
@@ -55,7 +56,35 @@ export async function runExplain(argv: readonly string[], env: Readonly<Record<s
   if (parsed.values['json']) {
     io.stdout.write(`${body.trim()}\n`);
   } else {
-    io.stdout.write(`${formatExplain(JSON.parse(body) as ExplainReport)}\n`);
+    const report = JSON.parse(body) as ExplainReport;
+    io.stdout.write(`${formatExplain(report)}\n`);
+    const extra = report.service === null ? [] : await statusLines(server, report.service, (parsed.values['timeout'] as number) * 1000);
+    if (extra.length > 0) io.stdout.write(`${extra.join('\n')}\n`);
   }
   return 0;
+}
+
+/**
+ * Conflicts, this cluster's ServiceExport conditions and file problems for the service, from the
+ * server's /status (the same report as `clusterset-dns status`). Servers without /status (the
+ * `dns` command) simply add nothing.
+ */
+async function statusLines(server: string, service: { namespace: string; name: string }, timeoutMs: number): Promise<string[]> {
+  const url = new URL(`${server}/status`);
+  url.searchParams.set('namespace', service.namespace);
+  url.searchParams.set('service', service.name);
+  let status: StatusReport;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) return [];
+    status = (await res.json()) as StatusReport;
+  } catch {
+    return [];
+  }
+  const lines: string[] = [];
+  const entry = status.services.find((s) => s.namespace === service.namespace && s.name === service.name);
+  for (const c of entry?.conflicts ?? []) lines.push(`conflict: ${c.reason}, winner ${c.winner} (oldest export)${c.details.length > 0 ? `: ${c.details.join('; ')}` : ''}`);
+  for (const c of entry?.exportConditions ?? []) lines.push(`ServiceExport in ${status.cluster}: ${c.type}=${c.status} ${c.reason}${c.message !== '' ? `: ${c.message}` : ''}`);
+  for (const p of status.problems) lines.push(`file problem (${p.severity}): ${p.text}`);
+  return lines;
 }

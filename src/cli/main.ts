@@ -10,6 +10,7 @@ import { runExplain } from './explain.ts';
 import { runCoredns } from './coredns.ts';
 import { runDoctor } from './doctor.ts';
 import { runBroker } from './broker.ts';
+import { runStatus } from './status.ts';
 import { VERSION } from './version.ts';
 
 export interface Io {
@@ -29,9 +30,33 @@ Commands:
   coredns   install|uninstall: route the clusterset zone from the cluster's CoreDNS (and NodeLocal DNS) to the DNS server
   doctor    check one cluster's resolution chain (CRDs, agent lease, broker, DNS server, CoreDNS, a test query)
   broker    join-config: write a member cluster's broker kubeconfig with an expiring token
+  status    the clusterset from one cluster: clusters (fresh, stale, gone), services, who serves them, conflicts, conditions
   version   print the version
 
 Run "clusterset-dns COMMAND --help" for a command's flags.`;
+
+/** Whether the user asked for debug output (then failures print their stack). */
+function debugRequested(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): boolean {
+  const i = argv.findIndex((a) => a === '--log-level' || a.startsWith('--log-level='));
+  const flag = i < 0 ? undefined : argv[i]!.includes('=') ? argv[i]!.split('=')[1] : argv[i + 1];
+  const level = flag ?? env['CLUSTERSET_DNS_LOG_LEVEL'];
+  return level === 'debug' || level === 'trace';
+}
+
+/**
+ * A failure as the user sees it: one line naming what failed, with a hint where one is known
+ * (ports in use, credentials); the stack only when debug output was asked for.
+ */
+export function describeFailure(err: unknown, debug: boolean): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const first = message.split('\n')[0] ?? '';
+  let hint = '';
+  if (/address already in use/.test(first)) hint = '; another process holds that port: stop it or pass another --listen / --http-listen';
+  else if (/permission denied \(EACCES\)/.test(first) && /cannot listen/.test(first)) hint = '; ports below 1024 need root or CAP_NET_BIND_SERVICE: pick a higher port';
+  const line = `clusterset-dns: ${first}${hint}`;
+  if (!debug || !(err instanceof Error) || err.stack === undefined) return line;
+  return `${line}\n${err.stack}`;
+}
 
 export async function main(
   argv: readonly string[],
@@ -55,6 +80,8 @@ export async function main(
         return await runDoctor(rest, env, io);
       case 'broker':
         return await runBroker(rest, env, io);
+      case 'status':
+        return await runStatus(rest, env, io);
       case 'version':
       case '--version':
         io.stdout.write(`${VERSION}\n`);
@@ -66,14 +93,14 @@ export async function main(
         io.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}; commands: serve, agent, dns, explain, coredns, doctor, broker, version`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)}; commands: serve, agent, dns, explain, status, coredns, doctor, broker, version`);
     }
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`clusterset-dns: ${err.message}\n`);
       return 2;
     }
-    io.stderr.write(`clusterset-dns: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    io.stderr.write(`${describeFailure(err, debugRequested(argv, env))}\n`);
     return 1;
   }
 }

@@ -7,7 +7,8 @@ import { formatFlags } from '../config/flags.ts';
 import { parseServeConfig, SERVE_FLAGS, type ServeConfig } from '../config/serve-config.ts';
 import { UsageError } from '../config/flags.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import { createLogger, createMetrics } from '../observability/index.ts';
+import { createEmbeddedMetrics, createLogger, createMetrics, registerBuildInfo } from '../observability/index.ts';
+import { VERSION } from './version.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
 import { startEmbedded } from '../standalone/embedded.ts';
 import { formatProblem, listClusterIds } from '../standalone/loader.ts';
@@ -16,6 +17,8 @@ import { createAgentMetrics } from './agent-metrics.ts';
 import { reportRefusals, startSnapshotFeed } from './snapshot-feed.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { tryLines } from './try-lines.ts';
+import { buildStatusReport } from '../model/status-report.ts';
+import { statusRoutes } from './status-routes.ts';
 
 const SERVE_HELP = `Usage: clusterset-dns serve --from-dir DIR --cluster-id ID [flags]
 
@@ -62,10 +65,12 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     return 0;
   }
   await checkFromDir(config);
-  const logger = createLogger({ level: config.logLevel, destination: io.stdout });
+  const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
   const metrics = createMetrics();
   // The embedded default's reconcilers report into the same registry, so one /metrics shows both.
   const agentMetrics = createAgentMetrics({ registry: metrics.registry });
+  const embeddedMetrics = createEmbeddedMetrics(metrics.registry);
+  registerBuildInfo(metrics.registry, VERSION, 'serve');
 
   const embedded = await startEmbedded({
     dir: config.fromDir,
@@ -75,6 +80,8 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     logger,
     metrics: agentMetrics.hooks,
     ...(config.addressPolicy === undefined ? {} : { addressPolicy: config.addressPolicy }),
+    onProblems: (problems) => embeddedMetrics.setFileProblems(problems),
+    onReload: (outcome, filesRead) => embeddedMetrics.reloaded(outcome, filesRead),
   });
   // The in-memory broker lives in this process: it is reachable for as long as we run.
   agentMetrics.hooks.brokerReachable?.(true);
@@ -85,6 +92,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
       workers: config.workers,
       tcpIdleTimeoutMs: config.tcpIdleTimeoutMs,
       tcpMaxConnections: config.tcpMaxConnections,
+      queryLog: config.queryLog === true,
     },
     { logger, metrics },
   );
@@ -103,6 +111,19 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     metrics,
     logger,
     healthProblem: () => server.healthProblem?.() ?? null,
+    routes: statusRoutes((filter) =>
+      buildStatusReport(
+        {
+          snapshot: feed.current(),
+          selection: { policy: config.dns.policy, panicMode: config.dns.panicMode },
+          ...embedded.statusInputs(),
+          problems: embedded.problems().map((p) => ({ severity: p.severity, file: p.file, ...(p.line === undefined ? {} : { line: p.line }), text: formatProblem(p) })),
+          source: 'serve',
+          now: Date.now(),
+        },
+        filter,
+      ),
+    ),
   });
 
   const stopAll = async (): Promise<void> => {

@@ -53,6 +53,7 @@ export function tryLines(snapshot: Snapshot, config: DnsServerConfig, port: numb
   }
   const listed = services.slice(0, LISTED_SERVICES).map((s) => `${s.namespace}/${s.name}`);
   if (services.length > LISTED_SERVICES) listed.push(`(+${services.length - LISTED_SERVICES} more)`);
+  lines.push(`The whole clusterset: npx clusterset-dns status --url ${http}   (or open ${http}/ in a browser)`);
   lines.push(`Metrics: ${http}/metrics   Services: ${listed.join(', ') || 'none yet'}`);
   return lines.join('\n');
 }

@@ -4,13 +4,17 @@ import { LOG_LEVELS, type LogLevel } from './serve-config.ts';
 import type { ListenAddress } from './options.ts';
 import type { AddressPolicy } from '../model/address-policy.ts';
 import { ALLOWED_CIDRS_FLAG, parseAllowedCidrs, parseClusterId, parseListen } from './validate.ts';
+import { BROKER_CONTEXT_FLAG, CONTEXT_FLAG } from './kube-flags.ts';
+import { LOG_FORMAT_FLAG, type LogFormat } from './log-format.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'this cluster\'s ID: one or two DNS labels (required)' },
-  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of this cluster (default: in-cluster service account)' },
-  { name: 'broker-kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the broker API server (required)' },
+  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of this cluster (default: $KUBECONFIG, ~/.kube/config, in a pod its service account)' },
+  CONTEXT_FLAG,
+  { name: 'broker-kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the broker API server (required unless --broker-context is given)' },
+  BROKER_CONTEXT_FLAG,
   { name: 'broker-namespace', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_NAMESPACE', metavar: 'NS', default: 'clusterset-broker', help: 'broker namespace holding every cluster\'s records, slices and leases' },
   { name: 'namespaces', kind: 'list', env: 'CLUSTERSET_DNS_NAMESPACES', metavar: 'NS', default: [], help: 'watch only these namespaces; repeatable or comma-separated (default: all)' },
   { name: 'lease-duration', kind: 'int', env: 'CLUSTERSET_DNS_LEASE_DURATION', metavar: 'SECONDS', min: 1, max: 3600, default: 30, help: 'this cluster\'s lease duration: importers mark it stale this long after its last renewal' },
@@ -22,13 +26,17 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', kind: 'enum', env: 'CLUSTERSET_DNS_LOG_LEVEL', metavar: 'LEVEL', choices: LOG_LEVELS, default: 'info', help: 'log level' },
   ALLOWED_CIDRS_FLAG,
   { name: 'skew-tolerance', kind: 'int', env: 'CLUSTERSET_DNS_SKEW_TOLERANCE', metavar: 'SECONDS', min: 0, max: 3600, default: 30, help: 'clock skew tolerated between clusters: an export time further in the future is refused' },
+  LOG_FORMAT_FLAG,
 ];
 
 export interface AgentConfig {
   clusterId: string;
   /** Undefined: in-cluster config. */
   kubeconfig?: string;
-  brokerKubeconfig: string;
+  context?: string;
+  /** Undefined: resolved like --kubeconfig's default chain, with brokerContext. */
+  brokerKubeconfig?: string;
+  brokerContext?: string;
   brokerNamespace: string;
   /** Undefined: every namespace. */
   namespaces?: string[];
@@ -41,6 +49,7 @@ export interface AgentConfig {
   logLevel: LogLevel;
   addressPolicy: AddressPolicy;
   skewToleranceMs: number;
+  logFormat: LogFormat;
 }
 
 function parseNamespace(raw: string, what: string): string {
@@ -53,7 +62,9 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
   if (parsed.help) return { help: true };
   const v = parsed.values;
   if (v['cluster-id'] === undefined) throw new UsageError('agent: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)');
-  if (v['broker-kubeconfig'] === undefined) throw new UsageError('agent: --broker-kubeconfig FILE is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG)');
+  if (v['broker-kubeconfig'] === undefined && v['broker-context'] === undefined) {
+    throw new UsageError('agent: --broker-kubeconfig FILE or --broker-context NAME is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG, CLUSTERSET_DNS_BROKER_CONTEXT)');
+  }
   const leaseDurationMs = (v['lease-duration'] as number) * 1000;
   const leaseRenewMs = (v['lease-renew'] as number) * 1000;
   if (leaseRenewMs >= leaseDurationMs) {
@@ -62,7 +73,6 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
   const namespaces = (v['namespaces'] as string[]).map((ns) => parseNamespace(ns, '--namespaces'));
   const config: AgentConfig = {
     clusterId: parseClusterId(v['cluster-id'] as string, '--cluster-id'),
-    brokerKubeconfig: v['broker-kubeconfig'] as string,
     brokerNamespace: parseNamespace(v['broker-namespace'] as string, '--broker-namespace'),
     leaseDurationMs,
     leaseRenewMs,
@@ -73,7 +83,11 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     logLevel: v['log-level'] as LogLevel,
     addressPolicy: parseAllowedCidrs(v['allowed-cidrs'] as string[]),
     skewToleranceMs: (v['skew-tolerance'] as number) * 1000,
+    logFormat: v['log-format'] as LogFormat,
   };
+  if (v['broker-kubeconfig'] !== undefined) config.brokerKubeconfig = v['broker-kubeconfig'] as string;
+  if (v['context'] !== undefined) config.context = v['context'] as string;
+  if (v['broker-context'] !== undefined) config.brokerContext = v['broker-context'] as string;
   if (v['kubeconfig'] !== undefined) config.kubeconfig = v['kubeconfig'] as string;
   if (namespaces.length > 0) config.namespaces = [...new Set(namespaces)];
   return { help: false, config };

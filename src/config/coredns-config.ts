@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
 import { checkZonesDisjoint, parseZone } from './validate.ts';
+import { CONTEXT_FLAG } from './kube-flags.ts';
 
 export const COREDNS_ACTIONS = ['install', 'uninstall'] as const;
 export type CorednsAction = (typeof COREDNS_ACTIONS)[number];
@@ -9,7 +10,8 @@ export type CorednsAction = (typeof COREDNS_ACTIONS)[number];
 export const DEFAULT_DNS_SERVICE = 'clusterset-dns-system/clusterset-dns-server';
 
 export const COREDNS_FLAGS: readonly FlagSpec[] = [
-  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the cluster (default: in-cluster service account)' },
+  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the cluster (default: $KUBECONFIG, ~/.kube/config, in a pod its service account)' },
+  CONTEXT_FLAG,
   { name: 'dns-service-ip', kind: 'list', env: 'CLUSTERSET_DNS_SERVICE_IP', metavar: 'IP[:PORT]', default: [], help: 'forward the zone here; repeatable (default: the ClusterIPs of --dns-service)' },
   { name: 'dns-service', kind: 'string', env: 'CLUSTERSET_DNS_SERVICE', metavar: 'NS/NAME', default: DEFAULT_DNS_SERVICE, help: 'the DNS server\'s Service, when --dns-service-ip is not given' },
   { name: 'zone', kind: 'list', env: 'CLUSTERSET_DNS_ZONES', metavar: 'ZONE', default: ['clusterset.local'], help: 'zone to route; repeatable (env: comma-separated)' },
@@ -33,6 +35,7 @@ export interface ForwardAddress {
 export interface CorednsConfig {
   action: CorednsAction;
   kubeconfig?: string;
+  context?: string;
   /** Explicit forward targets; empty: look up `dnsService`. */
   dnsServiceIps: ForwardAddress[];
   dnsService: NamespacedName;
@@ -91,5 +94,6 @@ export function parseCorednsConfig(
   };
   if (nodeLocal !== 'none') config.nodeLocalConfigMap = parseNamespacedName(nodeLocal, '--nodelocal-configmap');
   if (v['kubeconfig'] !== undefined) config.kubeconfig = v['kubeconfig'] as string;
+  if (v['context'] !== undefined) config.context = v['context'] as string;
   return { help: false, config };
 }

@@ -2,16 +2,19 @@
 import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
 import { DNS_SERVER_FLAGS, dnsServerConfigFrom, type DnsServerConfig } from './serve-config.ts';
 import { parseClusterId } from './validate.ts';
+import { CONTEXT_FLAG } from './kube-flags.ts';
 
 export const DNS_FLAGS: readonly FlagSpec[] = [
   { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'the cluster this server runs in (local-first answers prefer it; required)' },
-  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of this cluster (default: in-cluster service account)' },
+  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of this cluster (default: $KUBECONFIG, ~/.kube/config, in a pod its service account)' },
+  CONTEXT_FLAG,
   ...DNS_SERVER_FLAGS,
 ];
 
 export interface DnsCommandConfig extends DnsServerConfig {
   clusterId: string;
   kubeconfig?: string;
+  context?: string;
 }
 
 export function parseDnsConfig(
@@ -25,5 +28,6 @@ export function parseDnsConfig(
   if (v['cluster-id'] === undefined) throw new UsageError('dns: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)');
   const config: DnsCommandConfig = { ...dnsServerConfigFrom(v, cores), clusterId: parseClusterId(v['cluster-id'] as string, '--cluster-id') };
   if (v['kubeconfig'] !== undefined) config.kubeconfig = v['kubeconfig'] as string;
+  if (v['context'] !== undefined) config.context = v['context'] as string;
   return { help: false, config };
 }

@@ -3,12 +3,15 @@ import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
 import type { ListenAddress } from './options.ts';
 import { DEFAULT_DNS_SERVICE, parseNamespacedName, type NamespacedName } from './coredns-config.ts';
 import { parseClusterId, parseListen, parseZone } from './validate.ts';
+import { BROKER_CONTEXT_FLAG, CONTEXT_FLAG } from './kube-flags.ts';
 
 export const DOCTOR_FLAGS: readonly FlagSpec[] = [
-  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the member cluster to check (default: in-cluster service account)' },
+  { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the member cluster to check (default: $KUBECONFIG, ~/.kube/config, in a pod its service account)' },
+  CONTEXT_FLAG,
   { name: 'namespace', kind: 'string', env: 'CLUSTERSET_DNS_NAMESPACE', metavar: 'NS', default: 'clusterset-dns-system', help: 'namespace the agent and DNS server run in (ConfigMap clusterset-dns-config, Secret clusterset-dns-broker)' },
   { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'this cluster\'s ID (default: key cluster-id of ConfigMap NS/clusterset-dns-config)' },
   { name: 'broker-kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_KUBECONFIG', metavar: 'FILE', help: 'broker credentials (default: the agent\'s own, key kubeconfig of Secret NS/clusterset-dns-broker)' },
+  BROKER_CONTEXT_FLAG,
   { name: 'broker-namespace', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_NAMESPACE', metavar: 'NS', help: 'broker namespace (default: key broker-namespace of the ConfigMap, else clusterset-broker)' },
   { name: 'dns-service', kind: 'string', env: 'CLUSTERSET_DNS_SERVICE', metavar: 'NS/NAME', default: DEFAULT_DNS_SERVICE, help: 'the DNS server\'s Service' },
   { name: 'dns-server', kind: 'string', env: 'CLUSTERSET_DNS_DOCTOR_DNS_SERVER', metavar: 'HOST:PORT', help: 'ask this DNS server directly instead of judging the Service\'s endpoints' },
@@ -18,13 +21,17 @@ export const DOCTOR_FLAGS: readonly FlagSpec[] = [
   { name: 'zone', kind: 'string', env: 'CLUSTERSET_DNS_DOCTOR_ZONE', metavar: 'ZONE', default: 'clusterset.local', help: 'the clusterset zone' },
   { name: 'name', kind: 'string', env: 'CLUSTERSET_DNS_DOCTOR_NAME', metavar: 'NAME', help: 'exported name for the test query (default: the first ServiceImport, else dns-version.ZONE TXT)' },
   { name: 'timeout', kind: 'int', env: 'CLUSTERSET_DNS_DOCTOR_TIMEOUT', metavar: 'SECONDS', min: 1, max: 120, default: 5, help: 'bound on each API call and DNS query' },
+  { name: 'output', short: 'o', kind: 'enum', env: 'CLUSTERSET_DNS_DOCTOR_OUTPUT', metavar: 'FORMAT', choices: ['text', 'json'], default: 'text', help: 'text, or json (every check with status, detail and fix)' },
+  { name: 'service-namespace', short: 'n', kind: 'string', env: 'CLUSTERSET_DNS_DOCTOR_SERVICE_NAMESPACE', metavar: 'NS', help: 'doctor service NAME: the service\'s namespace (required there)' },
 ];
 
 export interface DoctorConfig {
   kubeconfig?: string;
+  context?: string;
   namespace: string;
   clusterId?: string;
   brokerKubeconfig?: string;
+  brokerContext?: string;
   brokerNamespace?: string;
   dnsService: NamespacedName;
   dnsServer?: ListenAddress;
@@ -34,6 +41,9 @@ export interface DoctorConfig {
   zone: string;
   name?: string;
   timeoutMs: number;
+  output: 'text' | 'json';
+  /** `doctor service NAME -n NS`: follow one service's chain instead of the cluster's. */
+  service?: { namespace: string; name: string };
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -44,7 +54,7 @@ function namespace(raw: string, what: string): string {
 }
 
 export function parseDoctorConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): { config?: DoctorConfig; help: boolean } {
-  const parsed = parseArgs('doctor', argv, DOCTOR_FLAGS, env);
+  const parsed = parseArgs('doctor', argv, DOCTOR_FLAGS, env, 2);
   if (parsed.help) return { help: true };
   const v = parsed.values;
   const config: DoctorConfig = {
@@ -53,8 +63,18 @@ export function parseDoctorConfig(argv: readonly string[], env: Readonly<Record<
     corednsConfigMap: parseNamespacedName(v['coredns-configmap'] as string, '--coredns-configmap'),
     zone: parseZone(v['zone'] as string, '--zone'),
     timeoutMs: (v['timeout'] as number) * 1000,
+    output: v['output'] as 'text' | 'json',
   };
+  const [sub, serviceName, ...extra] = parsed.positionals;
+  if (sub !== undefined) {
+    if (sub !== 'service' || extra.length > 0) throw new UsageError(`doctor: unknown argument ${JSON.stringify(sub)}; use "doctor" or "doctor service NAME -n NS"`);
+    if (serviceName === undefined) throw new UsageError('doctor service: NAME is required, e.g. clusterset-dns doctor service web -n shop');
+    if (v['service-namespace'] === undefined) throw new UsageError('doctor service: -n NS (the service\'s namespace) is required');
+    config.service = { namespace: namespace(v['service-namespace'] as string, '-n'), name: namespace(serviceName, 'NAME') };
+  }
   if (v['kubeconfig'] !== undefined) config.kubeconfig = v['kubeconfig'] as string;
+  if (v['context'] !== undefined) config.context = v['context'] as string;
+  if (v['broker-context'] !== undefined) config.brokerContext = v['broker-context'] as string;
   if (v['cluster-id'] !== undefined) config.clusterId = parseClusterId(v['cluster-id'] as string, '--cluster-id');
   if (v['broker-kubeconfig'] !== undefined) config.brokerKubeconfig = v['broker-kubeconfig'] as string;
   if (v['broker-namespace'] !== undefined) config.brokerNamespace = namespace(v['broker-namespace'] as string, '--broker-namespace');

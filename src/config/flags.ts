@@ -21,6 +21,8 @@ export interface FlagSpec {
   max?: number;
   /** Placeholder in help, e.g. `HOST:PORT`. */
   metavar?: string;
+  /** One-letter alias, e.g. `o` for `-o json` (kubectl's habit). */
+  short?: string;
 }
 
 export type FlagValues = Record<string, string | number | boolean | string[] | undefined>;
@@ -90,6 +92,8 @@ export function parseArgs(
 ): ParsedArgs {
   const byLong = new Map<string, FlagSpec>();
   for (const s of specs) byLong.set(flagLabel(s).slice(2), s);
+  const byShort = new Map<string, FlagSpec>();
+  for (const s of specs) if (s.short !== undefined) byShort.set(s.short, s);
   const fromFlags: FlagValues = {};
   const positionals: string[] = [];
   let help = false;
@@ -108,9 +112,10 @@ export function parseArgs(
       positionals.push(arg);
       continue;
     }
-    if (!arg.startsWith('--')) throw new UsageError(`unknown flag ${arg} for "${command}" (flags are long: --name)`);
+    const short = /^-([A-Za-z])(=.*)?$/.exec(arg);
+    if (!arg.startsWith('--') && (short === null || !byShort.has(short[1]!))) throw new UsageError(`unknown flag ${arg} for "${command}" (flags are long: --name)`);
     const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+    const name = short !== null ? flagLabel(byShort.get(short[1]!)!).slice(2) : eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
     const spec = byLong.get(name);
     if (!spec) throw new UsageError(`unknown flag --${name} for "${command}" (see: clusterset-dns ${command} --help)`);
     const label = `--${name}`;
@@ -165,8 +170,8 @@ export function parseArgs(
 /** Renders a CoreDNS-README-like flag table for `--help`. */
 export function formatFlags(specs: readonly FlagSpec[]): string {
   const rows = specs.map((s) => {
-    const head =
-      s.kind === 'negated-bool' || s.kind === 'bool' ? flagLabel(s) : `${flagLabel(s)} ${s.metavar ?? 'VALUE'}`;
+    const label = s.short === undefined ? flagLabel(s) : `-${s.short}, ${flagLabel(s)}`;
+    const head = s.kind === 'negated-bool' || s.kind === 'bool' ? label : `${label} ${s.metavar ?? 'VALUE'}`;
     const def =
       s.default === undefined || (Array.isArray(s.default) && s.default.length === 0)
         ? ''

@@ -4,6 +4,7 @@ import { DEFAULT_DNS_OPTIONS, type DnsOptions, type ListenAddress, type PanicMod
 import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
 import type { AddressPolicy } from '../model/address-policy.ts';
 import { ALLOWED_CIDRS_FLAG, checkZonesDisjoint, parseAllowedCidrs, parseClusterId, parseListen, parseZone } from './validate.ts';
+import { LOG_FORMAT_FLAG, type LogFormat } from './log-format.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -24,6 +25,8 @@ export const DNS_SERVER_FLAGS: readonly FlagSpec[] = [
   { name: 'tcp-max-connections', kind: 'int', env: 'CLUSTERSET_DNS_TCP_MAX_CONNECTIONS', metavar: 'N', min: 1, max: 100000, default: 256, help: 'open TCP connections at most (per process)' },
   { name: 'log-level', kind: 'enum', env: 'CLUSTERSET_DNS_LOG_LEVEL', metavar: 'LEVEL', choices: LOG_LEVELS, default: 'info', help: 'log level' },
   ALLOWED_CIDRS_FLAG,
+  LOG_FORMAT_FLAG,
+  { name: 'query-log', kind: 'bool', env: 'CLUSTERSET_DNS_QUERY_LOG', help: 'log every query at info: name, type, rcode, duration, client (like CoreDNS\'s log plugin)' },
 ];
 
 export const SERVE_FLAGS: readonly FlagSpec[] = [
@@ -44,6 +47,10 @@ export interface DnsServerConfig {
   logLevel: LogLevel;
   /** Which addresses may be answered (`--allowed-cidrs`; unset: the default policy). */
   addressPolicy?: AddressPolicy;
+  /** Default `auto`. */
+  logFormat?: LogFormat;
+  /** Log every query (default false). */
+  queryLog?: boolean;
 }
 
 export interface ServeConfig extends DnsServerConfig {
@@ -86,6 +93,8 @@ export function dnsServerConfigFrom(values: Record<string, unknown>, cores = ava
     tcpMaxConnections: values['tcp-max-connections'] as number,
     logLevel: values['log-level'] as LogLevel,
     addressPolicy: parseAllowedCidrs((values['allowed-cidrs'] as string[] | undefined) ?? []),
+    logFormat: values['log-format'] as LogFormat,
+    queryLog: values['query-log'] === true,
   };
 }
 

@@ -30,10 +30,25 @@ async function bounded<T>(what: string, timeoutMs: number, call: () => Promise<T
     ]);
   } catch (err) {
     if (err instanceof Error && err.message.startsWith(`${what}:`)) throw err;
-    throw new ApiCallError(`${what}: ${describeApiError(err)}`, statusCodeOf(err));
+    throw new ApiCallError(`${what}: ${describeApiError(err)}${networkCause(err)}`, statusCodeOf(err));
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** `fetch failed` says nothing: the network error under it does (`connect ECONNREFUSED 127.0.0.1:6443`). */
+function networkCause(err: unknown): string {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  if (!(cause instanceof Error)) return '';
+  const code = (cause as NodeJS.ErrnoException).code;
+  return ` (${cause.message}${code !== undefined && !cause.message.includes(code) ? `, ${code}` : ''})`;
+}
+
+/** Reaches an API server: its version. Throws ApiCallError naming the address and the network error. */
+export async function probeApi(kc: KubeConfig, timeoutMs: number): Promise<{ server: string; gitVersion: string }> {
+  const server = kc.getCurrentCluster()?.server ?? '(unknown)';
+  const version = await bounded(`reaching the API server at ${server}`, timeoutMs, () => kc.makeApiClient(VersionApi).getCode());
+  return { server, gitVersion: version.gitVersion };
 }
 
 /** An API call failed; `status` is the HTTP status when there was one (undefined: network, timeout). */

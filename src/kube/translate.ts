@@ -5,6 +5,7 @@
  */
 import { parseIp } from '../model/ip.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
+import { previewValue } from '../model/bounded-text.ts';
 import { isDns1035Label, isDnsLabel, isDnsSubdomain } from '../model/names.ts';
 import type {
   Endpoint,
@@ -134,10 +135,9 @@ class Reader {
 
 function show(value: unknown): string {
   if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value);
   if (value instanceof Date) return value.toISOString();
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  // Bounded by construction: an alias bomb from a YAML file must not be walked in full.
+  return previewValue(value, 60);
 }
 
 function familyOf(ip: string): IPFamily | undefined {

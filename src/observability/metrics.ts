@@ -66,8 +66,9 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const flushedQueries = new Float64Array(stats.queries.length);
   new Counter({
     name: 'clusterset_dns_queries_total',
-    help: 'DNS queries answered, by transport, query type and response code.',
-    labelNames: ['transport', 'type', 'rcode'],
+    // `proto` as CoreDNS names the transport (coredns_dns_requests_total{proto}).
+    help: 'DNS queries answered, by transport (proto: udp, tcp), query type and response code.',
+    labelNames: ['proto', 'type', 'rcode'],
     registers: [registry],
     collect(this: CounterT<string>) {
       let slot = 0;
@@ -77,7 +78,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
             const delta = stats.queries[slot]! - flushedQueries[slot]!;
             flushedQueries[slot] = stats.queries[slot]!;
             slot++;
-            if (delta > 0) this.inc({ transport, type, rcode }, delta);
+            if (delta > 0) this.inc({ proto: transport, type, rcode }, delta);
           }
         }
       }
@@ -159,7 +160,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   });
   const clusterHealthy = new Gauge({
     name: 'clusterset_dns_cluster_healthy',
-    help: '1 when at least one of a source cluster\'s services is served from it, 0 when all are excluded.',
+    help: '1 when at least one of a source cluster\'s services has a healthy backend there (the rule explain and answers use), 0 otherwise.',
     labelNames: ['cluster'],
     registers: [registry],
   });
@@ -219,7 +220,7 @@ export function informerRestartCounter(registry: RegistryT): CounterT<'informer'
  */
 function durationHistogram(stats: QueryStats): HistogramT<string> {
   const name = 'clusterset_dns_request_duration_seconds';
-  const help = 'Time from receiving a query to handing its reply to the socket, by transport.';
+  const help = 'Time from receiving a query to handing its reply to the socket, by transport (proto).';
   const metric = {
     name,
     help,
@@ -232,12 +233,12 @@ function durationHistogram(stats: QueryStats): HistogramT<string> {
         let cumulative = 0;
         DURATION_BUCKETS.forEach((le, b) => {
           cumulative += stats.durationBuckets[t * (DURATION_BUCKETS.length + 1) + b]!;
-          values.push({ metricName: `${name}_bucket`, labels: { le, transport }, value: cumulative });
+          values.push({ metricName: `${name}_bucket`, labels: { le, proto: transport }, value: cumulative });
         });
         cumulative += stats.durationBuckets[t * (DURATION_BUCKETS.length + 1) + DURATION_BUCKETS.length]!;
-        values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', transport }, value: cumulative });
-        values.push({ metricName: `${name}_sum`, labels: { transport }, value: stats.durationSum[t]! });
-        values.push({ metricName: `${name}_count`, labels: { transport }, value: stats.durationCount[t]! });
+        values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', proto: transport }, value: cumulative });
+        values.push({ metricName: `${name}_sum`, labels: { proto: transport }, value: stats.durationSum[t]! });
+        values.push({ metricName: `${name}_count`, labels: { proto: transport }, value: stats.durationCount[t]! });
       });
       return { name, help, type: 'histogram', aggregator: 'sum', values };
     },

@@ -13,6 +13,8 @@ export interface DnsServerOptions {
   workers: number;
   tcpIdleTimeoutMs: number;
   tcpMaxConnections: number;
+  /** Log every query at info (--query-log). Default off. */
+  queryLog?: boolean;
 }
 
 export interface DnsServer {

@@ -9,6 +9,7 @@ import { Responder } from './responder.ts';
 import { clusterHealth } from './snapshot-wire.ts';
 import { listenTcp, type TcpListener } from './tcp-listener.ts';
 import { listenUdp, type UdpListener } from './udp-listener.ts';
+import { createQueryLog } from '../observability/query-log.ts';
 import { createWorkerPool } from './worker-pool.ts';
 
 export function createDnsServer(options: DnsServerOptions, deps: ServerDeps): DnsServer {
@@ -27,7 +28,7 @@ function validateServerOptions(options: DnsServerOptions): void {
 
 function createInProcessServer(options: DnsServerOptions, deps: ServerDeps): DnsServer {
   const { logger, metrics } = deps;
-  const responderOptions = { dns: options.dns, stats: metrics.stats, logger };
+  const responderOptions = { dns: options.dns, stats: metrics.stats, logger, ...(options.queryLog === true ? { queryLog: createQueryLog(logger) } : {}) };
   const responder = new Responder(deps.answerFn ? { ...responderOptions, answerFn: deps.answerFn } : responderOptions);
   let listeners: { udp: UdpListener; tcp: TcpListener } | null = null;
   let state: 'new' | 'starting' | 'running' | 'stopped' = 'new';

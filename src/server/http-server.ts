@@ -20,8 +20,16 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Why the process is unhealthy (e.g. DnsServer.healthProblem), or null. */
   healthProblem?: () => string | null;
+  /** Extra read-only GET routes by path (the status page `/` and `/status`, added by the CLI). */
+  routes?: ReadonlyMap<string, (url: URL) => HttpRouteResult | Promise<HttpRouteResult>>;
   /** The explain function; the real one unless a test substitutes it. */
   explainFn?: (snapshot: Snapshot, name: string, qtype: number | string, opts: DnsOptions) => ExplainReport;
+}
+
+export interface HttpRouteResult {
+  status: number;
+  contentType: string;
+  body: string;
 }
 
 export interface HttpServer {
@@ -67,8 +75,14 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       }
       case '/debug/explain':
         return explainRoute(url, res);
-      default:
+      default: {
+        const route = options.routes?.get(url.pathname);
+        if (route !== undefined) {
+          const result = await route(url);
+          return send(res, result.status, result.contentType, result.body);
+        }
         return send(res, 404, 'text/plain; charset=utf-8', 'not found (try /metrics, /healthz, /readyz, /debug/explain?name=NAME&type=A)\n');
+      }
     }
   }
 

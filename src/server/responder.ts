@@ -11,6 +11,7 @@ import { answer as realAnswer } from '../dns/answer.ts';
 import { EdeCode, Rcode, type Answer, type Question } from '../dns/types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { QueryStats } from '../observability/query-stats.ts';
+import type { QueryLog, QueryLogEntry } from '../observability/query-log.ts';
 import { CachedAnswer, createAnswerCache, type AnswerCache } from './answer-cache.ts';
 import { buildErrorReply } from './error-response.ts';
 import { labelsOfNameKey, QueryParser, type ParsedQuery } from './query-parser.ts';
@@ -31,6 +32,8 @@ export interface ResponderOptions {
   answerFn?: AnswerFn;
   /** Bound of the encoded-answer cache in bytes (default 64 MiB). */
   cacheMaxBytes?: number;
+  /** The opt-in query log (--query-log); undefined: off, no cost. */
+  queryLog?: QueryLog;
 }
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -42,6 +45,7 @@ export class Responder {
   private readonly stats: QueryStats;
   private readonly logger: Logger;
   private readonly answerFn: AnswerFn;
+  private readonly queryLog: QueryLog | undefined;
   private snapshot: Snapshot | null = null;
   private lastErrorLogAt = -Infinity;
   private suppressedErrors = 0;
@@ -51,6 +55,7 @@ export class Responder {
     this.stats = options.stats;
     this.logger = options.logger;
     this.answerFn = options.answerFn ?? realAnswer;
+    this.queryLog = options.queryLog;
     this.cache = createAnswerCache(options.cacheMaxBytes ?? 64 * 1024 * 1024);
   }
 
@@ -65,9 +70,10 @@ export class Responder {
     return this.snapshot;
   }
 
-  respond(msg: Buffer, transport: TransportIndex): Buffer | null {
+  respond(msg: Buffer, transport: TransportIndex, clientAddress?: string, clientPort?: number): Buffer | null {
     const started = performance.now();
     let qtype = -1;
+    let nameEnd = 0;
     let rcode: number = Rcode.SERVFAIL;
     let replied = true;
     try {
@@ -79,12 +85,16 @@ export class Responder {
       }
       if (parsed.kind === 'error') {
         if (parsed.reason) this.stats.recordMalformed(parsed.reason);
-        if (parsed.questionEnd > 0) qtype = msg.readUInt16BE(parsed.questionEnd - 4);
+        if (parsed.questionEnd > 0) {
+          qtype = msg.readUInt16BE(parsed.questionEnd - 4);
+          nameEnd = parsed.questionEnd - 4;
+        }
         rcode = parsed.rcode;
         return buildErrorReply(msg, { rcode, questionEnd: parsed.questionEnd, edns: parsed.edns });
       }
       const query = parsed.query;
       qtype = query.qtype;
+      nameEnd = query.qnameEnd;
       const reply = this.answerQuery(msg, query, transport);
       rcode = reply.rcode;
       return reply.bytes;
@@ -98,7 +108,16 @@ export class Responder {
       return buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: 0, edns: null });
     } finally {
       // Dropped messages are counted as malformed only: no reply, no query.
-      if (replied) this.stats.recordQuery(transport, qtype, rcode, (performance.now() - started) / 1000);
+      if (replied) {
+        const seconds = (performance.now() - started) / 1000;
+        this.stats.recordQuery(transport, qtype, rcode, seconds);
+        if (this.queryLog !== undefined) {
+          const entry: QueryLogEntry = { message: msg, nameEnd, qtype, rcode, seconds, transport };
+          if (clientAddress !== undefined) entry.clientAddress = clientAddress;
+          if (clientPort !== undefined) entry.clientPort = clientPort;
+          this.queryLog(entry);
+        }
+      }
     }
   }
 

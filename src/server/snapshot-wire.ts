@@ -2,6 +2,7 @@
  * Snapshot <-> plain JSON-safe object, for shipping the state to DNS worker processes over IPC
  * (Maps and Sets do not survive the default JSON serialization of child-process messages).
  */
+import { clusterHealthByCluster } from '../model/status-report.ts';
 import type { ServiceEntry, Snapshot } from '../model/snapshot.ts';
 import { serviceKey } from '../model/types.ts';
 
@@ -41,14 +42,10 @@ export function snapshotFromWire(wire: SnapshotWire): Snapshot {
   return snapshot;
 }
 
-/** Per source cluster: true when at least one of its backends is not excluded (lease, conflict…). */
+/**
+ * Per source cluster: true when at least one of its services has a healthy backend there, by the
+ * selection code's rule (model/selection.ts clusterHealth), so the gauge and `explain` agree.
+ */
 export function clusterHealth(snapshot: Snapshot): Map<string, boolean> {
-  const health = new Map<string, boolean>();
-  for (const service of snapshot.services.values()) {
-    for (const backend of service.backends) {
-      const healthy = backend.excludedReason === undefined || backend.excludedReason === '';
-      health.set(backend.cluster, (health.get(backend.cluster) ?? false) || healthy);
-    }
-  }
-  return health;
+  return clusterHealthByCluster(snapshot);
 }

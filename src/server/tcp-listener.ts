@@ -96,7 +96,7 @@ function serveConnection(socket: net.Socket, options: Omit<TcpListenerOptions, '
         if (buffer.length < 2 + length) break;
         const frame = buffer.subarray(2, 2 + length);
         buffer = buffer.subarray(2 + length);
-        const reply = responder.respond(frame, TRANSPORT_TCP);
+        const reply = responder.respond(frame, TRANSPORT_TCP, socket.remoteAddress, socket.remotePort);
         if (reply !== null && !socket.destroyed) {
           const framed = Buffer.allocUnsafe(2 + reply.length);
           framed.writeUInt16BE(reply.length, 0);

@@ -41,7 +41,7 @@ export function listenUdp(options: UdpListenerOptions): Promise<UdpListener> {
   socket.on('message', (msg, rinfo) => {
     let reply: Buffer | null;
     try {
-      reply = responder.respond(msg, TRANSPORT_UDP);
+      reply = responder.respond(msg, TRANSPORT_UDP, rinfo.address, rinfo.port);
     } catch (error) {
       logger.error({ err: error }, 'UDP handler failed');
       return;

@@ -7,6 +7,7 @@
 import cluster from 'node:cluster';
 import type { LevelWithSilent } from 'pino';
 import { createLogger } from '../observability/logger.ts';
+import { createQueryLog } from '../observability/query-log.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { Responder } from './responder.ts';
 import { snapshotFromWire } from './snapshot-wire.ts';
@@ -39,7 +40,7 @@ function runWorker(): void {
 
   const init = async (message: WorkerInit) => {
     logger = createLogger({ level: message.logLevel as LevelWithSilent, base: { component: 'dns-worker', slot: message.slot } });
-    const current = new Responder({ dns: message.dns, stats: metrics.stats, logger });
+    const current = new Responder({ dns: message.dns, stats: metrics.stats, logger, ...(message.queryLog === true ? { queryLog: createQueryLog(logger) } : {}) });
     responder = current;
     if (pendingSnapshot) applySnapshot(pendingSnapshot);
     pendingSnapshot = null;

@@ -113,6 +113,7 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
       tcpMaxConnections: Math.max(1, Math.ceil(options.tcpMaxConnections / options.workers)),
       logLevel: logger.level,
       slot: slot.index,
+      ...(options.queryLog === true ? { queryLog: true } : {}),
     };
     worker.send(init);
     slot.pending = latest;

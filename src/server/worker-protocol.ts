@@ -12,6 +12,8 @@ export interface WorkerInit {
   tcpMaxConnections: number;
   logLevel: string;
   slot: number;
+  /** --query-log */
+  queryLog?: boolean;
 }
 
 export type ToWorker =

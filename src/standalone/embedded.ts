@@ -14,6 +14,7 @@ import type { ClusterId, ImportedService, ImportedSlice } from '../model/types.t
 import { watchDir, type DirWatcher } from './dir-watcher.ts';
 import { DirLoader, type LoadedDir, type Problem, formatProblem } from './loader.ts';
 import { MemoryBroker, type MemoryBrokerConnection } from './memory-broker.ts';
+import { aggregatesOf, collectStatusInputs, type EmbeddedStatusInputs } from './status-inputs.ts';
 import { type ClusterInputs, MemoryLocalCluster, emptyInputs } from './memory-cluster.ts';
 
 export interface EmbeddedOptions {
@@ -33,10 +34,19 @@ export interface EmbeddedOptions {
   debounceMs?: number;
   /** Poll instead of fs.watch (file systems without inotify). */
   forcePolling?: boolean;
+  /** The watcher's safety-net full check interval (default 30 s). */
+  resyncMs?: number;
   metrics?: AgentMetrics;
   /** Which addresses the exporters and the importer accept (`--allowed-cidrs`). */
   addressPolicy?: AddressPolicy;
+  /** Hears the current problems of the loaded files after every reload (for a metric). */
+  onProblems?: (problems: readonly Problem[]) => void;
+  /** Hears every reload's outcome and how many files it read (for a metric). */
+  onReload?: (outcome: 'ok' | 'error', filesRead: number) => void;
 }
+
+/** File names listed in one reload log record at most. */
+const MAX_LOGGED_FILES = 20;
 
 export interface EmbeddedDefault {
   source: ImportedStateSource;
@@ -44,8 +54,13 @@ export interface EmbeddedDefault {
   problems(): Problem[];
   /** Cluster IDs currently loaded. */
   clusterIds(): ClusterId[];
-  /** Reloads DIR now and resolves once the change has reached the imported state. */
-  reload(): Promise<void>;
+  /** Clusters, conflicts and the local exports' conditions, for `status` (computed now). */
+  statusInputs(): EmbeddedStatusInputs;
+  /**
+   * Reloads DIR now and resolves once the change has reached the imported state. With `paths`,
+   * only those files (or cluster directories) are looked at; without, every file is checked.
+   */
+  reload(paths?: ReadonlySet<string>): Promise<void>;
   /** The local importer's broker connection (fault injection: setReachable(false)). */
   localBrokerConnection: MemoryBrokerConnection;
   stop(): Promise<void>;
@@ -188,13 +203,14 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
       const text = formatProblem(p);
       texts.add(text);
       if (reported.has(text)) continue;
-      const fields = { file: p.file, document: p.document, object: p.object, field: p.field };
+      const fields = { file: p.file, line: p.line, column: p.column, document: p.document, object: p.object, field: p.field };
       if (p.severity === 'error') logger.error(fields, text);
       else logger.warn(fields, text);
     }
     for (const text of reported) if (!texts.has(text)) logger.info({ problem: text }, 'problem resolved');
     reported = texts;
     problems = next;
+    options.onProblems?.(next);
   };
 
   const applyLoad = async (loaded: LoadedDir): Promise<void> => {
@@ -237,9 +253,48 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   const settle = async (): Promise<void> => {
     await Promise.all([...members.values()].map((m) => m.exporter.whenIdle()));
     await importer.whenIdle();
+    logConditionChanges();
+  };
+
+  /**
+   * One info record whenever a ServiceExport's Valid/Ready/Conflict conditions change (the exporters
+   * compute them with production's code), naming the conflict's winner, so a conflict is visible in
+   * the log and not only in status.
+   */
+  const loggedConditions = new Map<string, string>();
+  const logConditionChanges = (): void => {
+    const seen = new Set<string>();
+    let aggregates: ReturnType<typeof aggregatesOf> | undefined;
+    for (const member of members.values()) {
+      for (const e of member.store.listServiceExports()) {
+        const conditions = member.store.getExportConditions(e) ?? [];
+        if (conditions.length === 0) continue;
+        const key = `${member.cluster}/${e.namespace}/${e.name}`;
+        seen.add(key);
+        const summary = conditions.map((c) => `${c.type}=${c.status}(${c.reason})`).join(' ');
+        const before = loggedConditions.get(key);
+        if (before === summary) continue;
+        loggedConditions.set(key, summary);
+        // A new export that is simply fine is not news (10,000 files would log 10,000 lines at start).
+        const fine = conditions.every((c) => (c.type === 'Conflict' ? c.status === 'False' : c.status === 'True'));
+        if (before === undefined && fine) continue;
+        const conflict = conditions.find((c) => c.type === 'Conflict' && c.status === 'True');
+        const fields: Record<string, unknown> = { cluster: member.cluster, namespace: e.namespace, name: e.name, conditions: summary };
+        if (conflict !== undefined) {
+          aggregates ??= aggregatesOf(importerConnection, now(), gcGraceMs);
+          fields['winner'] = aggregates.get(`${e.namespace}/${e.name}`)?.winner;
+          fields['conflict'] = conflict.message;
+        }
+        const notReady = conditions.find((c) => c.type === 'Ready' && c.status !== 'True');
+        if (notReady !== undefined) fields['ready'] = notReady.message;
+        logger.info(fields, `ServiceExport ${e.namespace}/${e.name} in ${member.cluster}: ${summary}`);
+      }
+    }
+    for (const key of [...loggedConditions.keys()]) if (!seen.has(key)) loggedConditions.delete(key);
   };
 
   await applyLoad(first);
+  const firstSymlinked = first.symlinkedFiles;
   await Promise.all([...members.values()].map((m) => m.exporter.whenIdle()));
 
   const localMember = members.get(options.localCluster)!;
@@ -263,6 +318,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   });
   importer.start();
   await importer.whenIdle();
+  await settle();
   source.markSynced();
   logger.info(
     { clusters: [...members.keys()], services: localMember.store.listImportedServices().length, problems: problems.length },
@@ -270,25 +326,44 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   );
 
   let reloading: Promise<void> | undefined;
-  let again = false;
-  const reload = (): Promise<void> => {
+  /** Paths changed since the running reload started; undefined entries mean "check everything". */
+  let queued: Set<string> | 'all' | undefined;
+  const reload = (paths?: ReadonlySet<string>): Promise<void> => {
     if (stopped) return Promise.resolve();
-    if (reloading !== undefined) {
-      again = true;
-      return reloading;
+    if (paths === undefined || queued === 'all') queued = 'all';
+    else {
+      queued ??= new Set();
+      for (const p of paths) queued.add(p);
     }
+    if (reloading !== undefined) return reloading;
     reloading = (async () => {
-      do {
-        again = false;
+      while (queued !== undefined && !stopped) {
+        const batch = queued;
+        queued = undefined;
         try {
           const started = Date.now();
-          await applyLoad(await loader.load());
+          const loaded = await loader.load(batch === 'all' ? undefined : { paths: batch });
+          const loadedAt = Date.now();
+          watcher?.setPolledFiles(loaded.symlinkedFiles);
+          await applyLoad(loaded);
+          const appliedAt = Date.now();
           await settle();
-          logger.debug({ ms: Date.now() - started }, 'reloaded');
+          const ms = Date.now() - started;
+          const phases = { loadMs: loadedAt - started, applyMs: appliedAt - loadedAt, settleMs: Date.now() - appliedAt };
+          options.onReload?.('ok', loaded.readFiles.length);
+          if (loaded.readFiles.length > 0) {
+            logger.info(
+              { files: loaded.readFiles.slice(0, MAX_LOGGED_FILES), filesRead: loaded.readFiles.length, ms, ...phases, problems: problems.length },
+              `reloaded ${loaded.readFiles.length} file(s)`,
+            );
+          } else {
+            logger.debug({ ms, paths: batch === 'all' ? 'all' : [...batch].slice(0, MAX_LOGGED_FILES) }, 'reload: no manifest changed');
+          }
         } catch (err) {
+          options.onReload?.('error', 0);
           logger.error({ err }, 'reload failed; keeping the previous state');
         }
-      } while (again && !stopped);
+      }
     })().finally(() => {
       reloading = undefined;
     });
@@ -300,16 +375,21 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     watcher = watchDir({
       dir: options.dir,
       logger,
-      onChange: () => void reload(),
+      onChange: (batch) => void reload(batch.paths),
       ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
       ...(options.forcePolling === undefined ? {} : { forcePolling: options.forcePolling }),
+      ...(options.resyncMs === undefined ? {} : { resyncMs: options.resyncMs }),
     });
+    watcher.setPolledFiles(firstSymlinked);
+    // Edits made while the first load ran raised no event yet: check once more.
+    void reload();
   }
 
   return {
     source,
     problems: () => [...problems],
     clusterIds: () => [...members.keys()].sort(),
+    statusInputs: () => collectStatusInputs({ broker: importerConnection, local: localMember.store, members: [...members.keys()], now: now(), gcGraceMs }),
     reload,
     localBrokerConnection: importerConnection,
     async stop() {

@@ -76,7 +76,7 @@ export class MemoryLocalCluster implements LocalClusterStore {
       if (m === undefined) slices.set(k, (m = new Map()));
       m.set(s.sliceName, s);
     }
-    diffMaps(this.slices, slices, (k) => changes.push(refChange('EndpointSlice', k)), (a, b) => deepEqual([...a.entries()], [...b.entries()]));
+    diffMaps(this.slices, slices, (k) => changes.push(refChange('EndpointSlice', k)), sameSliceGroup);
 
     this.namespaces = namespaces;
     this.services = services;
@@ -175,10 +175,21 @@ function refChange(kind: 'Service' | 'ServiceExport' | 'ClusterSetVip' | 'Endpoi
   return { kind, namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
 
+/** Same slices under the same names; the loader hands back the same objects for unchanged files. */
+function sameSliceGroup(a: ReadonlyMap<string, LocalEndpointSlice>, b: ReadonlyMap<string, LocalEndpointSlice>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, slice] of a) {
+    const other = b.get(name);
+    if (other === undefined || (other !== slice && !deepEqual(other, slice))) return false;
+  }
+  return true;
+}
+
 function diffMaps<V>(before: ReadonlyMap<string, V>, after: ReadonlyMap<string, V>, changed: (key: string) => void, equal: (a: V, b: V) => boolean = deepEqual): void {
   for (const [k, v] of after) {
     const old = before.get(k);
-    if (old === undefined || !equal(old, v)) changed(k);
+    // Identity first: objects of unchanged files are the very same objects as before.
+    if (old === undefined || (old !== v && !equal(old, v))) changed(k);
   }
   for (const k of before.keys()) if (!after.has(k)) changed(k);
 }

@@ -56,7 +56,7 @@ describe('HTTP endpoints', () => {
     const res = await get(port, '/metrics');
     expect(res.status).toBe(200);
     expect(res.type).toContain('text/plain');
-    expect(res.body).toContain('clusterset_dns_queries_total{transport="udp",type="A",rcode="NOERROR"} 1');
+    expect(res.body).toContain('clusterset_dns_queries_total{proto="udp",type="A",rcode="NOERROR"} 1');
     expect(res.body).toContain('# TYPE clusterset_dns_request_duration_seconds histogram');
     expect(res.body).toContain('process_cpu_user_seconds_total');
   });

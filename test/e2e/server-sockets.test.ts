@@ -132,10 +132,10 @@ describe('DNS over UDP and TCP', () => {
 
   it('counts queries by transport, type and rcode, and malformed input by reason', async () => {
     const { body } = await s.metrics.render();
-    expect(body).toMatch(/clusterset_dns_queries_total\{transport="udp",type="A",rcode="NOERROR"\} [1-9]/);
-    expect(body).toMatch(/clusterset_dns_queries_total\{transport="tcp",type="other",rcode="FORMERR"\} 1/);
+    expect(body).toMatch(/clusterset_dns_queries_total\{proto="udp",type="A",rcode="NOERROR"\} [1-9]/);
+    expect(body).toMatch(/clusterset_dns_queries_total\{proto="tcp",type="other",rcode="FORMERR"\} 1/);
     expect(body).toMatch(/clusterset_dns_malformed_total\{reason="response_bit"\} 1/);
-    expect(body).toMatch(/clusterset_dns_request_duration_seconds_count\{transport="udp"\} [1-9]/);
+    expect(body).toMatch(/clusterset_dns_request_duration_seconds_count\{proto="udp"\} [1-9]/);
     expect(body).toMatch(/clusterset_dns_cache_hits_total [1-9]/);
     expect(body).not.toMatch(/rcode="SERVFAIL"/); // dropped messages are not counted as answered
     expect(body).toMatch(/clusterset_dns_snapshot_version 42/);

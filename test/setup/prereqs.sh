@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite and benchmarks need outside npm: dig, dnsperf and NSD from Debian,
-# openssl for the harness's certificates, and the Go-built real peers (etcd, kube-apiserver,
+# Installs what the test suite and benchmarks need outside npm: dig, dnsperf, NSD and chromium from
+# Debian, openssl for the harness's certificates, and the Go-built real peers (etcd, kube-apiserver,
 # CoreDNS), which test/peers/build.sh caches under ~/.cache/clusterset-dns so reruns take seconds.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -10,6 +10,8 @@ command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
 command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Headless Debian chromium for the status-page test (test/e2e/status-page.test.ts).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -116,3 +116,20 @@ describe('serve flags', () => {
     expect(usageError(base, { CLUSTERSET_DNS_TTL: 'x' })).toBe('environment variable CLUSTERSET_DNS_TTL must be a whole number, got "x"');
   });
 });
+
+describe('short flags (kubectl habits: -o, -n)', () => {
+  it('status: -o and -n are --output and --namespace; unknown short flags are refused', async () => {
+    const { parseStatusConfig } = await import('../../src/config/status-config.ts');
+    expect(parseStatusConfig(['-o', 'json', '-n', 'shop', '--service', 'web'], {}).config).toMatchObject({ output: 'json', namespace: 'shop', service: 'web' });
+    expect(parseStatusConfig(['-o=yaml'], {}).config).toMatchObject({ output: 'yaml' });
+    expect(() => parseStatusConfig(['-x'], {})).toThrow(new UsageError('unknown flag -x for "status" (flags are long: --name)'));
+    expect(() => parseStatusConfig(['-o', 'wide'], {})).toThrow(new UsageError('--output must be one of table, json, yaml; got "wide"'));
+  });
+
+  it('doctor service NAME -n NS, and its exact failures', async () => {
+    const { parseDoctorConfig } = await import('../../src/config/doctor-config.ts');
+    expect(parseDoctorConfig(['service', 'web', '-n', 'shop', '-o', 'json'], {}).config).toMatchObject({ service: { namespace: 'shop', name: 'web' }, output: 'json' });
+    expect(() => parseDoctorConfig(['service', 'web'], {})).toThrow(new UsageError("doctor service: -n NS (the service's namespace) is required"));
+    expect(() => parseDoctorConfig(['services'], {})).toThrow(new UsageError('doctor: unknown argument "services"; use "doctor" or "doctor service NAME -n NS"'));
+  });
+});

@@ -31,6 +31,7 @@ describe('agent flags', () => {
       logLevel: 'info',
       addressPolicy: { allowed: [] },
       skewToleranceMs: 30_000,
+      logFormat: 'auto',
     });
   });
 
@@ -50,6 +51,9 @@ describe('agent flags', () => {
       CLUSTERSET_DNS_LOG_LEVEL: 'debug',
       CLUSTERSET_DNS_ALLOWED_CIDRS: '10.0.0.0/8,fd00::/8',
       CLUSTERSET_DNS_SKEW_TOLERANCE: '5',
+      CLUSTERSET_DNS_LOG_FORMAT: 'text',
+      CLUSTERSET_DNS_CONTEXT: 'east-admin',
+      CLUSTERSET_DNS_BROKER_CONTEXT: 'broker',
     }).config;
     expect(config).toEqual({
       clusterId: 'east.prod',
@@ -66,12 +70,15 @@ describe('agent flags', () => {
       logLevel: 'debug',
       addressPolicy: { allowed: [expect.objectContaining({ text: '10.0.0.0/8' }), expect.objectContaining({ text: 'fd00::/8' })] },
       skewToleranceMs: 5_000,
+      logFormat: 'text',
+      context: 'east-admin',
+      brokerContext: 'broker',
     });
   });
 
   const failures: Array<{ argv: string[]; message: string }> = [
     { argv: ['--broker-kubeconfig', '/b'], message: 'agent: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)' },
-    { argv: ['--cluster-id', 'east'], message: 'agent: --broker-kubeconfig FILE is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG)' },
+    { argv: ['--cluster-id', 'east'], message: 'agent: --broker-kubeconfig FILE or --broker-context NAME is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG, CLUSTERSET_DNS_BROKER_CONTEXT)' },
     { argv: [...agentBase.slice(2), '--cluster-id', 'a.b.c'], message: `--cluster-id must be one or two lowercase DNS labels (a-z, 0-9, '-', at most 63 each), got "a.b.c"` },
     { argv: [...agentBase, '--lease-renew', '30', '--lease-duration', '30'], message: '--lease-renew (30s) must be shorter than --lease-duration (30s)' },
     { argv: [...agentBase, '--namespaces', 'Shop'], message: '--namespaces must be a namespace name (a DNS label), got "Shop"' },

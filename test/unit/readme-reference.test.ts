@@ -10,6 +10,7 @@ import { DNS_FLAGS } from '../../src/config/dns-config.ts';
 import { DOCTOR_FLAGS } from '../../src/config/doctor-config.ts';
 import type { FlagSpec } from '../../src/config/flags.ts';
 import { SERVE_FLAGS } from '../../src/config/serve-config.ts';
+import { STATUS_FLAGS } from '../../src/config/status-config.ts';
 
 const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
 
@@ -25,6 +26,7 @@ describe('README configuration reference', () => {
     ['coredns', COREDNS_FLAGS],
     ['doctor', DOCTOR_FLAGS],
     ['broker join-config', JOIN_CONFIG_FLAGS],
+    ['status', STATUS_FLAGS],
   ] as const)('documents every %s flag and its environment variable', (_command, specs) => {
     const missing = specs.flatMap((s) => [flagName(s), ...(s.env ? [s.env] : [])]).filter((word) => !README.includes(word));
     expect(missing).toEqual([]);

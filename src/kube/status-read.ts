@@ -1,0 +1,114 @@
+/**
+ * What `clusterset-dns status` reads from real API servers, listed once (no watch) and shrunk to
+ * model types with the same parsers the DNS server and the agent use: from the member cluster its
+ * ServiceImports, MCS EndpointSlices and ServiceExports (with their conditions); from the broker
+ * the cluster leases and export records. Every call is bounded by a timeout.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ExportCondition } from '../agent/stores.ts';
+import type { ImportedState } from '../model/imported-state.ts';
+import type { ClusterLease, ExportRecord, ImportedService, ImportedSlice } from '../model/types.ts';
+import { describeApiError, makeRawGet } from './client.ts';
+import { listAllPages, type ListPage } from './list-pages.ts';
+import { LABEL_MCS_SERVICE_NAME } from './labels.ts';
+import { parseBrokerRecord, parseImportedServiceImport, parseImportedSlice, parseLease, readExportConditions } from './object-parsers.ts';
+import { MCS_GROUP } from './objects.ts';
+
+/** Objects per page, and pages per list at most (a larger list fails the read with a clear error). */
+const PAGE_SIZE = 5000;
+const MAX_PAGES = 40;
+
+async function bounded<T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      call(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith(`${what}:`)) throw err;
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    throw new Error(`${what}: ${describeApiError(err)}${cause}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Every object of one list, through every page (list-pages.ts: complete or an error, never a
+ * prefix), read raw as the informers read it; each page bounded by `timeoutMs`.
+ */
+async function listAll(kc: KubeConfig, what: string, timeoutMs: number, path: string, query: Record<string, string> = {}): Promise<unknown[]> {
+  const get = makeRawGet(kc);
+  const list = await listAllPages<unknown>(
+    (token) => bounded(what, timeoutMs, () => get(path, { ...query, limit: PAGE_SIZE, continue: token }, timeoutMs) as Promise<ListPage<unknown>>),
+    { maxPages: MAX_PAGES },
+  );
+  return list.items;
+}
+
+export interface MemberReadout {
+  state: ImportedState;
+  localExports: Array<{ namespace: string; name: string; conditions: ExportCondition[] }>;
+  /** Objects that did not parse, by kind (they are left out). */
+  invalid: number;
+}
+
+export async function readMemberForStatus(kc: KubeConfig, mcsVersion: string, timeoutMs: number): Promise<MemberReadout> {
+  const mcs = `/apis/${MCS_GROUP}/${mcsVersion}`;
+  const [imports, exports, slices] = await Promise.all([
+    listAll(kc, 'listing ServiceImports', timeoutMs, `${mcs}/serviceimports`),
+    listAll(kc, 'listing ServiceExports', timeoutMs, `${mcs}/serviceexports`),
+    listAll(kc, 'listing MCS EndpointSlices', timeoutMs, '/apis/discovery.k8s.io/v1/endpointslices', { labelSelector: LABEL_MCS_SERVICE_NAME }),
+  ]);
+  let invalid = 0;
+  const services: ImportedService[] = [];
+  for (const obj of imports) {
+    const p = parseImportedServiceImport(obj);
+    if (p.ok) services.push(p.value);
+    else invalid++;
+  }
+  const sliceList: ImportedSlice[] = [];
+  for (const obj of slices) {
+    const p = parseImportedSlice(obj, false);
+    if (!p.ok) {
+      invalid++;
+      continue;
+    }
+    const name = (obj as { metadata?: { name?: unknown } }).metadata?.name;
+    const slice: ImportedSlice = { ...p.value.ref, sourceCluster: p.value.cluster, sliceName: typeof name === 'string' ? name : '', endpoints: p.value.endpoints, ports: p.value.ports };
+    if (p.value.excludedReason !== undefined) slice.excludedReason = p.value.excludedReason;
+    sliceList.push(slice);
+  }
+  const localExports = exports.flatMap((obj) => {
+    const m = (obj as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+    if (typeof m?.name !== 'string' || typeof m.namespace !== 'string') return [];
+    return [{ namespace: m.namespace, name: m.name, conditions: readExportConditions(obj)?.conditions ?? [] }];
+  });
+  return { state: { synced: true, services, slices: sliceList }, localExports, invalid };
+}
+
+export interface BrokerReadout {
+  leases: ClusterLease[];
+  records: ExportRecord[];
+}
+
+export async function readBrokerForStatus(broker: KubeConfig, namespace: string, mcsVersion: string, timeoutMs: number): Promise<BrokerReadout> {
+  const ns = encodeURIComponent(namespace);
+  const [leases, records] = await Promise.all([
+    listAll(broker, `listing Leases in ${namespace} on the broker`, timeoutMs, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`),
+    listAll(broker, `listing export records in ${namespace} on the broker`, timeoutMs, `/apis/${MCS_GROUP}/${mcsVersion}/namespaces/${ns}/serviceimports`),
+  ]);
+  const out: BrokerReadout = { leases: [], records: [] };
+  for (const l of leases) {
+    const p = parseLease(l);
+    if (p.ok) out.leases.push(p.value);
+  }
+  for (const r of records) {
+    const p = parseBrokerRecord(r);
+    if (p.ok) out.records.push(p.value);
+  }
+  return out;
+}
