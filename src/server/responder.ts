@@ -11,7 +11,7 @@ import { answer as realAnswer } from '../dns/answer.ts';
 import { EdeCode, Rcode, type Answer, type Question } from '../dns/types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { QueryStats } from '../observability/query-stats.ts';
-import { CachedAnswer, createAnswerCache, type AnswerCache } from './answer-cache.ts';
+import { CachedAnswer, createAnswerCache, DEFAULT_CACHE_BYTES, DEFAULT_NEGATIVE_ENTRIES, type AnswerCache } from './answer-cache.ts';
 import { buildErrorReply } from './error-response.ts';
 import { labelsOfNameKey, QueryParser, type ParsedQuery } from './query-parser.ts';
 import { OUR_UDP_PAYLOAD_SIZE } from './response-encoder.ts';
@@ -29,8 +29,10 @@ export interface ResponderOptions {
   logger: Logger;
   /** The answer function; the real `answer()` unless a test needs a failing one. */
   answerFn?: AnswerFn;
-  /** Bound of the encoded-answer cache in bytes (default 64 MiB). */
+  /** Budget of the encoded-answer cache in bytes (default DEFAULT_CACHE_BYTES). */
   cacheMaxBytes?: number;
+  /** Negative answers cached at most (default DEFAULT_NEGATIVE_ENTRIES). */
+  negativeCacheEntries?: number;
 }
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -51,7 +53,10 @@ export class Responder {
     this.stats = options.stats;
     this.logger = options.logger;
     this.answerFn = options.answerFn ?? realAnswer;
-    this.cache = createAnswerCache(options.cacheMaxBytes ?? 64 * 1024 * 1024);
+    this.cache = createAnswerCache({
+      maxBytes: options.cacheMaxBytes ?? DEFAULT_CACHE_BYTES,
+      negativeEntries: options.negativeCacheEntries ?? DEFAULT_NEGATIVE_ENTRIES,
+    });
   }
 
   setSnapshot(snapshot: Snapshot): void {
@@ -59,6 +64,11 @@ export class Responder {
     if (this.snapshot && snapshot.version <= this.snapshot.version) this.cache.clear();
     this.snapshot = snapshot;
     this.parser.setKeyVersion(snapshot.version);
+  }
+
+  /** What the answer cache holds (for metrics and the abuse benchmark). */
+  cacheUsage(): { entries: number; negativeEntries: number; bytes: number; refused: number } {
+    return { entries: this.cache.size, negativeEntries: this.cache.negativeSize, bytes: this.cache.bytes, refused: this.cache.refused };
   }
 
   currentSnapshot(): Snapshot | null {

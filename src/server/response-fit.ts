@@ -49,6 +49,33 @@ export function fitResponse(msg: EncodedMessage, limit: number): FittedResponse 
   return cut(msg, end, { ancount: kept, nscount: 0, arcount: 0, truncated: true });
 }
 
+/**
+ * The same message cut to at most `limit` bytes by the rules above, still as an EncodedMessage
+ * (section boundaries adjusted), so later fits can be derived from it. A cached answer keeps only
+ * this ≤ 65,535-byte form per rotation variant: no variant holds more than one TCP message.
+ */
+export function capMessage(msg: EncodedMessage, limit: number): EncodedMessage {
+  if (msg.bytes.length <= limit) return msg;
+  const fitted = fitResponse(msg, limit);
+  const ancount = fitted.bytes.readUInt16BE(6);
+  const nscount = fitted.bytes.readUInt16BE(8);
+  const arcount = fitted.bytes.readUInt16BE(10) - (msg.hasOpt ? 1 : 0);
+  const answerEnds = msg.answerEnds.slice(0, ancount);
+  const authorityEnd = nscount > 0 ? msg.authorityEnd : answerEnds.at(-1) ?? msg.questionEnd;
+  const additionalEnds = msg.additionalEnds.slice(0, arcount);
+  const additionalEnd = additionalEnds.at(-1) ?? authorityEnd;
+  return {
+    bytes: fitted.bytes,
+    questionEnd: msg.questionEnd,
+    ownerOffsets: msg.ownerOffsets.filter((offset) => offset < additionalEnd),
+    answerEnds,
+    authorityEnd,
+    additionalEnds,
+    additionalEnd,
+    hasOpt: msg.hasOpt,
+  };
+}
+
 /** Keeps bytes [0, end) plus the OPT record and fixes the counts (nscount -1 = unchanged). */
 function cut(
   msg: EncodedMessage,
@@ -56,7 +83,8 @@ function cut(
   counts: { ancount: number; nscount: number; arcount: number; truncated: boolean },
 ): FittedResponse {
   const optLength = msg.bytes.length - msg.additionalEnd;
-  const out = Buffer.allocUnsafe(end + optLength);
+  // Its own buffer, not a pool slice: fits are cached as long as their answer (see wire-writer.ts).
+  const out = Buffer.allocUnsafeSlow(end + optLength);
   msg.bytes.copy(out, 0, 0, end);
   msg.bytes.copy(out, end, msg.additionalEnd);
   out.writeUInt16BE(counts.ancount, 6);

@@ -19,7 +19,9 @@ export class WireWriter {
   private readonly names = new Map<string, number>();
 
   constructor(initialSize = 512) {
-    this.buffer = Buffer.allocUnsafe(initialSize);
+    // Not from Buffer's shared pool: a pooled slice would pin its 8 KiB slab for as long as any
+    // neighbour lives, and cached answers live long (see toBuffer).
+    this.buffer = Buffer.allocUnsafeSlow(initialSize);
   }
 
   get offset(): number {
@@ -30,7 +32,7 @@ export class WireWriter {
     if (this.length + bytes <= this.buffer.length) return;
     let size = this.buffer.length * 2;
     while (size < this.length + bytes) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
+    const grown = Buffer.allocUnsafeSlow(size);
     this.buffer.copy(grown, 0, 0, this.length);
     this.buffer = grown;
   }
@@ -94,8 +96,14 @@ export class WireWriter {
     this.u8(0);
   }
 
-  /** The bytes written so far (a copy of exactly that length). */
+  /**
+   * The bytes written so far, in a buffer of exactly that length and of its own: it is cached for
+   * the life of a snapshot, and a slice of Buffer's shared pool would pin the pool's whole 8 KiB
+   * slab (shared with short-lived per-query replies) for that long.
+   */
   toBuffer(): Buffer {
-    return Buffer.from(this.buffer.subarray(0, this.length));
+    const out = Buffer.allocUnsafeSlow(this.length);
+    this.buffer.copy(out, 0, 0, this.length);
+    return out;
   }
 }
