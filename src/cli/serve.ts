@@ -13,6 +13,7 @@ import { startEmbedded } from '../standalone/embedded.ts';
 import { formatProblem, listClusterIds } from '../standalone/loader.ts';
 import type { Io } from './main.ts';
 import { createAgentMetrics } from './agent-metrics.ts';
+import { dnsServerOptions } from './dns-server-options.ts';
 import { startSnapshotFeed } from './snapshot-feed.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { tryLines } from './try-lines.ts';
@@ -77,16 +78,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   });
   // The in-memory broker lives in this process: it is reachable for as long as we run.
   agentMetrics.hooks.brokerReachable?.(true);
-  const server = createDnsServer(
-    {
-      dns: config.dns,
-      listen: config.listen,
-      workers: config.workers,
-      tcpIdleTimeoutMs: config.tcpIdleTimeoutMs,
-      tcpMaxConnections: config.tcpMaxConnections,
-    },
-    { logger, metrics },
-  );
+  const server = createDnsServer(dnsServerOptions(config), { logger, metrics });
   const feed = startSnapshotFeed({
     source: embedded.source,
     localCluster: config.clusterId,
@@ -100,6 +92,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
     metrics,
     logger,
     healthProblem: () => server.healthProblem?.() ?? null,
+    debugRemote: config.debugRemote ?? false,
   });
 
   const stopAll = async (): Promise<void> => {

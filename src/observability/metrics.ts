@@ -11,6 +11,7 @@ import {
   QUERY_TYPE_LABELS,
   QueryStats,
   RCODE_LABELS,
+  TCP_CLOSE_REASONS,
   TRANSPORTS,
 } from './query-stats.ts';
 
@@ -26,6 +27,8 @@ const PRIMARY_ONLY = new Set([
   'clusterset_dns_snapshot_age_seconds',
   'clusterset_dns_cluster_healthy',
   'clusterset_dns_worker_restarts_total',
+  'clusterset_dns_worker_stalls_total',
+  'clusterset_dns_workers_stalled',
 ]);
 
 export interface Metrics {
@@ -33,6 +36,9 @@ export interface Metrics {
   /** Hot-path accumulator the DNS server bumps; read into the registry on every scrape. */
   readonly stats: QueryStats;
   readonly workerRestarts: CounterT<string>;
+  /** Workers found with a blocked event loop (then replaced), and how many are stalled right now. */
+  readonly workerStalls: CounterT<string>;
+  readonly workersStalled: GaugeT<string>;
   /** Record what the served snapshot is: version, build time and each cluster's health. */
   setSnapshotInfo(info: { version: number; builtAt: number; clusterHealthy: ReadonlyMap<string, boolean> }): void;
   /** Merge other processes' metrics into render() (worker processes). */
@@ -124,9 +130,51 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
 
   registry.registerMetric(durationHistogram(stats));
 
+  const flushedTcpClosed = new Float64Array(stats.tcpClosed.length);
+  new Counter({
+    name: 'clusterset_dns_tcp_closed_total',
+    help: 'TCP connections the server closed, by reason (read deadline, idle, evicted at the cap, refused at the cap, query cap).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect(this: CounterT<string>) {
+      TCP_CLOSE_REASONS.forEach((reason, i) => {
+        const delta = stats.tcpClosed[i]! - flushedTcpClosed[i]!;
+        flushedTcpClosed[i] = stats.tcpClosed[i]!;
+        if (delta > 0) this.inc({ reason }, delta);
+      });
+    },
+  });
+  new Gauge({
+    name: 'clusterset_dns_answer_cache_bytes',
+    help: 'Bytes charged in the answer cache (summed over DNS workers; each is bounded by --cache-size).',
+    registers: [registry],
+    collect(this: GaugeT<string>) {
+      this.set(stats.cacheBytes);
+    },
+  });
+  new Gauge({
+    name: 'clusterset_dns_answer_cache_entries',
+    help: 'Entries in the answer cache (summed over DNS workers).',
+    registers: [registry],
+    collect(this: GaugeT<string>) {
+      this.set(stats.cacheEntries);
+    },
+  });
+
   const workerRestarts = new Counter({
     name: 'clusterset_dns_worker_restarts_total',
     help: 'DNS worker processes restarted after they died.',
+    registers: [registry],
+  });
+
+  const workerStalls = new Counter({
+    name: 'clusterset_dns_worker_stalls_total',
+    help: 'DNS workers whose event loop stopped answering heartbeats for longer than --worker-stall-timeout (each is replaced).',
+    registers: [registry],
+  });
+  const workersStalled = new Gauge({
+    name: 'clusterset_dns_workers_stalled',
+    help: 'DNS workers stalled right now (not answering heartbeats).',
     registers: [registry],
   });
 
@@ -155,6 +203,8 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registry,
     stats,
     workerRestarts,
+    workerStalls,
+    workersStalled,
     setSnapshotInfo(info) {
       snapshotBuiltAt = info.builtAt;
       snapshotVersion.set(info.version);

@@ -133,6 +133,8 @@ export class Responder {
         return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL };
       }
       this.cache.set(key, entry);
+      this.stats.cacheBytes = this.cache.bytes;
+      this.stats.cacheEntries = this.cache.size + this.cache.negativeSize;
     }
     const limit = transport === TRANSPORT_TCP ? MAX_TCP_SIZE : udpLimit(edns ? edns.payloadSize : null, OUR_UDP_PAYLOAD_SIZE);
     let fitted;

@@ -3,6 +3,11 @@
  * snapshot to them (coalesced: a worker that is still receiving one gets only the newest next),
  * restarts workers that die (with backoff; logged and counted), gathers their metrics for /metrics,
  * and stops them within a bounded time.
+ *
+ * Stalls: the primary pings every worker each HEARTBEAT_MS over IPC; the worker answers from its
+ * event loop. A worker that has not answered for workerStallTimeoutMs is stalled (a blocked loop
+ * answers nothing, not even DNS): it is reported by healthProblem() (so /healthz fails and a
+ * liveness probe would restart the pod if it kept happening), counted, killed and replaced.
  */
 import cluster, { type Worker } from 'node:cluster';
 import dgram from 'node:dgram';
@@ -12,6 +17,7 @@ import type { DnsServer, DnsServerOptions, ServerDeps } from './api.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
 import { bindBoth } from './bind-both.ts';
+import { answeringSettings } from './server-settings.ts';
 import { clusterHealth, snapshotToWire, type SnapshotWire } from './snapshot-wire.ts';
 import { isMessage, type FromWorker, type ToWorker } from './worker-protocol.ts';
 
@@ -22,6 +28,9 @@ const RESTART_BACKOFF_MIN_MS = 250;
 const RESTART_BACKOFF_MAX_MS = 10_000;
 /** A worker that stayed up this long resets its slot's backoff. */
 const STABLE_AFTER_MS = 30_000;
+export const DEFAULT_WORKER_STALL_TIMEOUT_MS = 5_000;
+/** Heartbeat period: a fraction of the stall timeout, at most once a second. */
+const HEARTBEAT_MAX_MS = 1_000;
 
 interface Slot {
   index: number;
@@ -33,6 +42,10 @@ interface Slot {
   sending: boolean;
   pending: SnapshotWire | null;
   restartTimer: NodeJS.Timeout | null;
+  /** When the worker last answered a heartbeat (or started listening). */
+  lastPong: number;
+  /** Set when the worker was found stalled, until its replacement listens. */
+  stalledSince: number | null;
 }
 
 function workerEntry(): string {
@@ -49,6 +62,11 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
   let state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   let metricsRequestId = 0;
   const metricsWaiters = new Map<number, (workerId: number, json: MetricsJson) => void>();
+  const settings = answeringSettings(options);
+  const stallTimeoutMs = options.workerStallTimeoutMs ?? DEFAULT_WORKER_STALL_TIMEOUT_MS;
+  const heartbeatMs = Math.max(10, Math.min(HEARTBEAT_MAX_MS, stallTimeoutMs / 4));
+  let heartbeatSeq = 0;
+  let heartbeat: NodeJS.Timeout | null = null;
 
   metrics.addRemoteSource(() => collectWorkerMetrics());
 
@@ -78,6 +96,11 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
       switch (raw.type) {
         case 'listening':
           slot.listening = true;
+          slot.lastPong = Date.now();
+          if (slot.stalledSince !== null) {
+            slot.stalledSince = null;
+            updateStalledGauge();
+          }
           logger.info({ slot: slot.index, workerPid: worker.process.pid }, 'DNS worker listening');
           onListening?.();
           onListening = undefined;
@@ -91,6 +114,9 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
           metricsWaiters.get(raw.id)?.(worker.id, raw.metrics);
           break;
         case 'snapshot-applied':
+          break;
+        case 'pong':
+          slot.lastPong = Date.now();
           break;
       }
     });
@@ -110,13 +136,48 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
       host: options.listen.host,
       port,
       tcpIdleTimeoutMs: options.tcpIdleTimeoutMs,
+      tcpReadTimeoutMs: settings.tcpReadTimeoutMs,
+      tcpMaxQueriesPerConnection: settings.tcpMaxQueriesPerConnection,
       tcpMaxConnections: Math.max(1, Math.ceil(options.tcpMaxConnections / options.workers)),
+      cacheBytes: settings.cacheBytes,
+      negativeCacheEntries: settings.negativeCacheEntries,
+      primaryPid: process.pid,
       logLevel: logger.level,
       slot: slot.index,
     };
     worker.send(init);
     slot.pending = latest;
     sendSnapshot(slot);
+  }
+
+  function updateStalledGauge(): void {
+    metrics.workersStalled.set(slots.filter((s) => s.stalledSince !== null).length);
+  }
+
+  /** Pings every listening worker and replaces those that stopped answering. */
+  function checkHeartbeats(): void {
+    const now = Date.now();
+    for (const slot of slots) {
+      const worker = slot.worker;
+      if (!worker || !slot.listening || slot.stalledSince !== null) continue;
+      const silentMs = now - slot.lastPong;
+      if (silentMs > stallTimeoutMs) {
+        slot.stalledSince = now;
+        metrics.workerStalls.inc();
+        updateStalledGauge();
+        logger.error(
+          { slot: slot.index, workerPid: worker.process.pid, silentMs, stallTimeoutMs },
+          'DNS worker stalled (its event loop answers no heartbeat); killing and replacing it',
+        );
+        worker.process.kill('SIGKILL');
+        continue;
+      }
+      try {
+        if (worker.isConnected()) worker.send({ type: 'ping', seq: ++heartbeatSeq } satisfies ToWorker);
+      } catch (error) {
+        logger.debug({ err: error, slot: slot.index }, 'heartbeat to a DNS worker failed');
+      }
+    }
   }
 
   function scheduleRestart(slot: Slot, code: number | null, signal: string | null): void {
@@ -158,6 +219,8 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
   }
 
   async function stopWorkers(): Promise<void> {
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = null;
     for (const slot of slots) {
       if (slot.restartTimer) clearTimeout(slot.restartTimer);
       slot.restartTimer = null;
@@ -195,7 +258,18 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
       try {
         if (port === 0) port = await findFreePort(options);
         const started = Array.from({ length: options.workers }, (_, index) => {
-          const slot: Slot = { index, worker: null, listening: false, startedAt: 0, failures: 0, sending: false, pending: null, restartTimer: null };
+          const slot: Slot = {
+            index,
+            worker: null,
+            listening: false,
+            startedAt: 0,
+            failures: 0,
+            sending: false,
+            pending: null,
+            restartTimer: null,
+            lastPong: 0,
+            stalledSince: null,
+          };
           slots.push(slot);
           return new Promise<void>((resolve, reject) => fork(slot, (error) => (error ? reject(error) : resolve())));
         });
@@ -206,6 +280,8 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
         throw error;
       }
       state = 'running';
+      heartbeat = setInterval(checkHeartbeats, heartbeatMs);
+      heartbeat.unref();
       logger.info({ host: options.listen.host, port, workers: options.workers }, 'DNS server listening (UDP and TCP) in worker processes');
       return { port };
     },
@@ -228,6 +304,12 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
     },
     healthProblem() {
       if (state !== 'running') return `DNS server is ${state}`;
+      const stalled = slots.filter((s) => s.stalledSince !== null);
+      if (stalled.length > 0) {
+        return stalled
+          .map((s) => `DNS worker ${s.index} stalled (no heartbeat answer for more than ${stallTimeoutMs} ms); replacing it`)
+          .join('; ');
+      }
       const up = slots.filter((s) => s.listening).length;
       return up > 0 ? null : `none of the ${slots.length} DNS workers is listening`;
     },
