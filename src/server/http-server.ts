@@ -181,7 +181,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   };
 }
 
-function isLoopback(address: string | undefined): boolean {
+export function isLoopback(address: string | undefined): boolean {
   if (address === undefined) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }

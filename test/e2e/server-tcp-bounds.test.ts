@@ -1,0 +1,107 @@
+/**
+ * TCP bounds (issue 9 point 4), through real sockets: a read deadline per message from its first
+ * byte (trickling bytes does not extend it), a refusal at the cap only when every connection is
+ * mid-message, a cap of queries per connection, and reassembly of frames cut at every byte.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Rcode } from '../../src/dns/types.ts';
+import { fixtureSnapshot, OPTIONS } from '../helpers/dns-fixture.ts';
+import { buildQuery, decodeReply, frame, startServer, TcpClient, tcpQuery, type RunningServer } from './server-helpers.ts';
+
+const WEB = 'web.shop.svc.clusterset.local';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('TCP deadlines and caps', () => {
+  let s: RunningServer;
+  beforeAll(async () => {
+    s = await startServer(OPTIONS, fixtureSnapshot(), {
+      tcpIdleTimeoutMs: 10_000,
+      tcpReadTimeoutMs: 1_000,
+      tcpMaxConnections: 3,
+      tcpMaxQueriesPerConnection: 3,
+    });
+  });
+  afterAll(async () => {
+    await s.stop();
+  });
+
+  it('closes a connection whose message is not complete within the read deadline, however it trickles', async () => {
+    const client = await TcpClient.connect(s.port);
+    const message = frame(buildQuery({ name: WEB, qtype: 1 }));
+    const started = Date.now();
+    // One byte every 200 ms: each byte would reset an idle timer, never the read deadline.
+    for (let i = 0; i < 12 && !client.closed; i++) {
+      client.socket.write(message.subarray(i, i + 1));
+      await sleep(200);
+    }
+    expect(await client.closedWithin(3000)).toBe(true);
+    const lifetime = Date.now() - started;
+    expect(lifetime).toBeGreaterThanOrEqual(900);
+    expect(lifetime).toBeLessThan(2500);
+    expect((await s.metrics.render()).body).toMatch(/clusterset_dns_tcp_closed_total\{reason="read_timeout"\} [1-9]/);
+  });
+
+  it('at the cap refuses a new connection only while every connection is mid-message', async () => {
+    const busy = await Promise.all([0, 1, 2].map(() => TcpClient.connect(s.port)));
+    try {
+      for (const c of busy) c.socket.write(Buffer.from([0])); // half a length prefix
+      await sleep(100);
+      const extra = await TcpClient.connect(s.port);
+      expect(await extra.closedWithin(900)).toBe(true);
+      // Once their read deadlines pass, the cap frees up and a new client is answered.
+      await sleep(1_600);
+      const r = await tcpQuery(s.port, { name: WEB, qtype: 1 });
+      expect(r.rcode).toBe(Rcode.NOERROR);
+      expect((await s.metrics.render()).body).toMatch(/clusterset_dns_tcp_closed_total\{reason="refused"\} [1-9]/);
+    } finally {
+      for (const c of busy) c.close();
+    }
+  });
+
+  it('closes a connection after its query cap, once the answered replies are written', async () => {
+    const client = await TcpClient.connect(s.port);
+    try {
+      const queries = [1, 2, 3, 4, 5].map((id) => frame(buildQuery({ id, name: WEB, qtype: 1 })));
+      client.socket.write(Buffer.concat(queries));
+      const replies = await client.replies_(5, 2000);
+      expect(replies.map((r) => decodeReply(r).id)).toEqual([1, 2, 3]);
+      expect(await client.closedWithin(2000)).toBe(true);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('reassembles pipelined frames cut at every possible byte boundary', async () => {
+    const queries = [1, 2, 3].map((id) => frame(buildQuery({ id, name: WEB, qtype: 1 })));
+    const stream = Buffer.concat(queries);
+    for (const cut of [1, 2, 3, 7, stream.length - 1]) {
+      const client = await TcpClient.connect(s.port);
+      try {
+        client.socket.write(stream.subarray(0, cut));
+        await sleep(20);
+        client.socket.write(stream.subarray(cut));
+        const replies = (await client.replies_(3)).map(decodeReply);
+        expect(replies.map((r) => [r.id, r.rcode])).toEqual([[1, 0], [2, 0], [3, 0]]);
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it('answers a 65,535-byte frame sent one byte per write', async () => {
+    // A query followed by padding up to the largest frame: FORMERR (trailing data), answered.
+    const message = Buffer.alloc(65535);
+    buildQuery({ id: 77, name: WEB, qtype: 1 }).copy(message);
+    const framed = frame(message);
+    const client = await TcpClient.connect(s.port);
+    try {
+      // Batches of one-byte writes: the kernel may coalesce some, which is what real clients do too.
+      for (let i = 0; i < framed.length; i++) client.socket.write(framed.subarray(i, i + 1));
+      const [reply] = await client.replies_(1, 5000);
+      expect(reply).toBeDefined();
+      expect(decodeReply(reply!).id).toBe(77);
+    } finally {
+      client.close();
+    }
+  });
+});
