@@ -4,9 +4,10 @@
  *   trickling bytes: slowloris);
  * - an idle timeout between messages;
  * - a cap of queries per connection, after which it is closed once the replies are written;
- * - a connection cap at which the oldest idle connection is closed to admit the new one (the new
- *   one is refused only when every connection is in the middle of a message, which lasts at most
- *   the read deadline);
+ * - a connection cap at which the oldest idle connection is closed to admit the new one; when
+ *   every connection is in the middle of a message, the one whose message began first goes (a
+ *   slowloris connection trickling bytes is exactly that one; a real client's message arrives in
+ *   one segment), so a new client is never refused;
  * - linear frame reassembly: a frame's buffer is allocated once from its length prefix and filled
  *   in place, whatever the segmentation (one byte per segment included);
  * - bounded memory per connection: a frame is at most 64 KiB, and reading pauses while replies the
@@ -88,11 +89,7 @@ export function createTcpServer(options: Omit<TcpListenerOptions, 'host' | 'port
 
   server.on('connection', (socket) => {
     socket.on('error', () => {}); // resets and the like: the 'close' handler cleans up
-    if (connections.size >= options.maxConnections && !evictOldestIdle()) {
-      options.stats.recordTcpClose('refused');
-      socket.destroy();
-      return;
-    }
+    if (connections.size >= options.maxConnections) evictOne();
     const connection = new Connection(socket, now(), options.idleTimeoutMs);
     connections.set(socket, connection);
     open.add(socket);
@@ -107,14 +104,20 @@ export function createTcpServer(options: Omit<TcpListenerOptions, 'host' | 'port
     });
   });
 
-  function evictOldestIdle(): boolean {
+  /** Closes the oldest idle connection, or else the one whose message began first. */
+  function evictOne(): void {
+    let slowest: Connection | undefined;
     for (const connection of connections.values()) {
-      if (connection.inMessage) continue;
-      connections.delete(connection.socket);
-      close(connection, 'evicted');
-      return true;
+      if (!connection.inMessage) {
+        slowest = connection;
+        break;
+      }
+      // In-message deadlines are start + read timeout: the smallest began first.
+      if (slowest === undefined || connection.deadline < slowest.deadline) slowest = connection;
     }
-    return false;
+    if (slowest === undefined) return;
+    connections.delete(slowest.socket);
+    close(slowest, 'evicted');
   }
 
   const sweepEveryMs = Math.max(50, Math.min(500, readTimeoutMs / 4, options.idleTimeoutMs / 4));

@@ -1,7 +1,7 @@
 /**
  * TCP bounds (issue 9 point 4), through real sockets: a read deadline per message from its first
- * byte (trickling bytes does not extend it), a refusal at the cap only when every connection is
- * mid-message, a cap of queries per connection, and reassembly of frames cut at every byte.
+ * byte (trickling bytes does not extend it), eviction of the slowest message at the cap when no
+ * connection is idle, a cap of queries per connection, and reassembly of frames cut at every byte.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rcode } from '../../src/dns/types.ts';
@@ -41,18 +41,20 @@ describe('TCP deadlines and caps', () => {
     expect((await s.metrics.render()).body).toMatch(/clusterset_dns_tcp_closed_total\{reason="read_timeout"\} [1-9]/);
   });
 
-  it('at the cap refuses a new connection only while every connection is mid-message', async () => {
-    const busy = await Promise.all([0, 1, 2].map(() => TcpClient.connect(s.port)));
+  it('at the cap with every connection mid-message, closes the one whose message began first', async () => {
+    const busy: TcpClient[] = [];
     try {
-      for (const c of busy) c.socket.write(Buffer.from([0])); // half a length prefix
-      await sleep(100);
-      const extra = await TcpClient.connect(s.port);
-      expect(await extra.closedWithin(900)).toBe(true);
-      // Once their read deadlines pass, the cap frees up and a new client is answered.
-      await sleep(1_600);
+      for (let i = 0; i < 3; i++) {
+        const c = await TcpClient.connect(s.port);
+        c.socket.write(Buffer.from([0])); // half a length prefix: mid-message from now on
+        busy.push(c);
+        await sleep(50);
+      }
       const r = await tcpQuery(s.port, { name: WEB, qtype: 1 });
       expect(r.rcode).toBe(Rcode.NOERROR);
-      expect((await s.metrics.render()).body).toMatch(/clusterset_dns_tcp_closed_total\{reason="refused"\} [1-9]/);
+      expect(await busy[0]!.closedWithin(500)).toBe(true);
+      expect([busy[1]!.closed, busy[2]!.closed]).toEqual([false, false]);
+      expect((await s.metrics.render()).body).toMatch(/clusterset_dns_tcp_closed_total\{reason="evicted"\} [1-9]/);
     } finally {
       for (const c of busy) c.close();
     }
