@@ -6,6 +6,7 @@
  * legitimate queries during the attack, RSS (primary + workers) before / peak / after.
  *
  *   node bench/abuse.ts [--seconds 12] [--workers 2] [--cache-size 64] [--names 500000] [--json FILE]
+ *   node bench/abuse.ts --write-state DIR   (only write the served YAML, to run a server by hand)
  *
  * Attack traffic comes from worker threads (their own event loops), so the legitimate client's
  * timings measure the server, not the attacker. Every attacker keeps a bounded window of queries
@@ -231,9 +232,15 @@ async function main(): Promise<void> {
       'cache-size': { type: 'string', default: '64' },
       names: { type: 'string', default: '500000' },
       json: { type: 'string' },
+      'write-state': { type: 'string' },
     },
     strict: true,
   });
+  if (values['write-state']) {
+    // Only write the served YAML (to run the server by hand against it), then stop.
+    writeState(values['write-state']);
+    return;
+  }
   const seconds = Number(values.seconds);
   const workers = Number(values.workers);
   const cacheMiB = Number(values['cache-size']);

@@ -278,6 +278,40 @@ function hostAddresses(headless: HeadlessSelection, cluster: ClusterId, host: st
   return out;
 }
 
+/**
+ * Served addresses of one family (and cluster) of a headless selection: unique, canonical, at
+ * most `room + 1` (one more than fits, so the cap is noted). One pass, stopping once full, so the
+ * cost is bounded by the cap, not by how many endpoints the service has; and memoised per
+ * selection (selections live as long as their snapshot entry), so A, AAAA, ANY and SRV questions
+ * with or without EDNS share it instead of each scanning 100,000 addresses again.
+ */
+const servedAddressMemo = new WeakMap<HeadlessSelection, Map<string, string[]>>();
+
+function servedAddresses(headless: HeadlessSelection, cluster: ClusterId | undefined, family: IPFamily, room: number): string[] {
+  let memo = servedAddressMemo.get(headless);
+  if (memo === undefined) {
+    memo = new Map();
+    servedAddressMemo.set(headless, memo);
+  }
+  const key = `${family} ${cluster ?? ''} ${room}`;
+  const known = memo.get(key);
+  if (known !== undefined) return known;
+  const addresses: string[] = [];
+  const seen = new AddressSet();
+  scan: for (const e of headless.endpoints) {
+    if (!e.included || (cluster !== undefined && e.cluster !== cluster)) continue;
+    for (const a of e.addresses) {
+      if (addressFamily(a) !== family) continue;
+      const canonical = seen.add(a);
+      if (canonical === undefined) continue;
+      addresses.push(canonical);
+      if (addresses.length > room) break scan;
+    }
+  }
+  memo.set(key, addresses);
+  return addresses;
+}
+
 /** Each address once, by canonical form, in canonical text. */
 function uniqueCanonical(addresses: readonly string[]): string[] {
   const seen = new AddressSet();
@@ -298,22 +332,7 @@ function familyAddresses(
   family: IPFamily,
 ): { addresses: string[]; rotation: Rotation } {
   if (headless !== undefined) {
-    // One pass, stopping once the answer section is full: the cost is bounded by the cap, not by
-    // how many endpoints the service has.
-    const addresses: string[] = [];
-    const seen = new AddressSet();
-    const room = b.answerRoom();
-    scan: for (const e of headless.endpoints) {
-      if (!e.included || (cluster !== undefined && e.cluster !== cluster)) continue;
-      for (const a of e.addresses) {
-        if (addressFamily(a) !== family) continue;
-        const canonical = seen.add(a);
-        if (canonical === undefined) continue;
-        addresses.push(canonical);
-        // One more than fits, so addAnswer notes the cap.
-        if (addresses.length > room) break scan;
-      }
-    }
+    const addresses = servedAddresses(headless, cluster, family, b.answerRoom());
     if (addresses.length === 0) {
       b.softNote(`no ready ${family} endpoint for ${service.namespace}/${service.name}${cluster === undefined ? '' : ` in cluster ${cluster}`}`);
     }

@@ -133,7 +133,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const flushedTcpClosed = new Float64Array(stats.tcpClosed.length);
   new Counter({
     name: 'clusterset_dns_tcp_closed_total',
-    help: 'TCP connections the server closed, by reason (read deadline, idle, evicted at the connection cap, query cap).',
+    help: 'TCP connections the server closed, by reason (read deadline, idle, evicted at the connection cap, query cap, message in too many segments).',
     labelNames: ['reason'],
     registers: [registry],
     collect(this: CounterT<string>) {

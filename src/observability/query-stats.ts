@@ -40,7 +40,7 @@ export const MALFORMED_REASONS = [
 export type MalformedReason = (typeof MALFORMED_REASONS)[number];
 
 /** Why the server closed a TCP connection (the `reason` label of clusterset_dns_tcp_closed_total). */
-export const TCP_CLOSE_REASONS = ['read_timeout', 'idle_timeout', 'evicted', 'max_queries'] as const;
+export const TCP_CLOSE_REASONS = ['read_timeout', 'idle_timeout', 'evicted', 'max_queries', 'fragmented'] as const;
 export type TcpCloseReason = (typeof TCP_CLOSE_REASONS)[number];
 
 /** Upper bounds (seconds) of the request-duration histogram: a cached answer takes microseconds. */

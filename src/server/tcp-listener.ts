@@ -9,7 +9,9 @@
  *   slowloris connection trickling bytes is exactly that one; a real client's message arrives in
  *   one segment), so a new client is never refused;
  * - linear frame reassembly: a frame's buffer is allocated once from its length prefix and filled
- *   in place, whatever the segmentation (one byte per segment included);
+ *   in place, whatever the segmentation; and a message may arrive in at most
+ *   maxSegments(length) reads (a real client's 64 KiB message is ~45 segments; one byte per
+ *   segment costs a read event per byte, so such a sender is closed, not served byte by byte);
  * - bounded memory per connection: a frame is at most 64 KiB, and reading pauses while replies the
  *   client does not read pile up.
  * Deadlines are checked by one sweep per listener, so a message costs no timer calls.
@@ -23,6 +25,12 @@ import { bindError } from './udp-listener.ts';
 
 export const DEFAULT_TCP_READ_TIMEOUT_MS = 2_000;
 export const DEFAULT_TCP_MAX_QUERIES = 1_000;
+/** Reads one message may take: generous for any real segmentation (MSS >= 536), tiny for 1-byte segments. */
+function maxSegments(length: number): number {
+  return 16 + Math.ceil(length / 256);
+}
+/** At the cap, a connection mid-message for this long is evicted before any idle one. */
+const SLOW_MESSAGE_MS = 250;
 
 export interface TcpListenerOptions {
   host: string;
@@ -63,6 +71,8 @@ class Connection {
   lengthHigh = -1;
   frame: Buffer | null = null;
   filled = 0;
+  /** Reads (data events) spent on the current message. */
+  segments = 0;
 
   readonly socket: net.Socket;
 
@@ -104,20 +114,27 @@ export function createTcpServer(options: Omit<TcpListenerOptions, 'host' | 'port
     });
   });
 
-  /** Closes the oldest idle connection, or else the one whose message began first. */
+  /**
+   * Closes, in this order of preference: the connection whose message began first if that was
+   * more than SLOW_MESSAGE_MS ago (a trickling sender), the oldest idle connection, the
+   * connection whose message began first.
+   */
   function evictOne(): void {
+    let oldestIdle: Connection | undefined;
     let slowest: Connection | undefined;
     for (const connection of connections.values()) {
       if (!connection.inMessage) {
-        slowest = connection;
-        break;
+        oldestIdle ??= connection;
+        continue;
       }
       // In-message deadlines are start + read timeout: the smallest began first.
       if (slowest === undefined || connection.deadline < slowest.deadline) slowest = connection;
     }
-    if (slowest === undefined) return;
-    connections.delete(slowest.socket);
-    close(slowest, 'evicted');
+    const slowSince = slowest === undefined ? Infinity : slowest.deadline - readTimeoutMs;
+    const victim = slowest !== undefined && now() - slowSince > SLOW_MESSAGE_MS ? slowest : (oldestIdle ?? slowest);
+    if (victim === undefined) return;
+    connections.delete(victim.socket);
+    close(victim, 'evicted');
   }
 
   const sweepEveryMs = Math.max(50, Math.min(500, readTimeoutMs / 4, options.idleTimeoutMs / 4));
@@ -175,6 +192,7 @@ function serveConnection(
   const beginMessage = (): void => {
     if (connection.inMessage) return;
     connection.inMessage = true;
+    connection.segments = 0;
     connection.deadline = now() + readTimeoutMs;
   };
 
@@ -217,6 +235,11 @@ function serveConnection(
 
   socket.on('data', (chunk: Buffer) => {
     if (connection.closing) return;
+    if (connection.inMessage && ++connection.segments > maxSegments(connection.frame?.length ?? 0)) {
+      stats.recordTcpClose('fragmented');
+      socket.destroy();
+      return;
+    }
     let offset = 0;
     socket.cork();
     try {

@@ -90,18 +90,41 @@ describe('TCP deadlines and caps', () => {
     }
   });
 
-  it('answers a 65,535-byte frame sent one byte per write', async () => {
+  it('answers a 65,535-byte frame sent in 1,000-byte segments', async () => {
     // A query followed by padding up to the largest frame: FORMERR (trailing data), answered.
     const message = Buffer.alloc(65535);
     buildQuery({ id: 77, name: WEB, qtype: 1 }).copy(message);
     const framed = frame(message);
     const client = await TcpClient.connect(s.port);
     try {
-      // Batches of one-byte writes: the kernel may coalesce some, which is what real clients do too.
-      for (let i = 0; i < framed.length; i++) client.socket.write(framed.subarray(i, i + 1));
+      client.socket.setNoDelay(true);
+      for (let i = 0; i < framed.length; i += 1000) {
+        client.socket.write(framed.subarray(i, i + 1000));
+        if (i % 10_000 === 0) await sleep(1);
+      }
       const [reply] = await client.replies_(1, 5000);
       expect(reply).toBeDefined();
       expect(decodeReply(reply!).id).toBe(77);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('closes a connection that sends a message one byte per segment', async () => {
+    const message = Buffer.alloc(4000);
+    buildQuery({ id: 78, name: WEB, qtype: 1 }).copy(message);
+    const framed = frame(message);
+    const client = await TcpClient.connect(s.port);
+    try {
+      client.socket.setNoDelay(true);
+      for (let i = 0; i < framed.length && !client.closed; i++) {
+        client.socket.write(framed.subarray(i, i + 1));
+        await new Promise((r) => setImmediate(r));
+        if (i % 20 === 0) await sleep(1);
+      }
+      expect(await client.closedWithin(2000)).toBe(true);
+      expect(await client.replies_(1, 10)).toHaveLength(0);
+      expect((await s.metrics.render()).body).toMatch(/clusterset_dns_tcp_closed_total\{reason="fragmented"\} [1-9]/);
     } finally {
       client.close();
     }
