@@ -7,8 +7,10 @@
  * Memory is bounded by construction (issue 9):
  * - each entry is charged an upper bound of what it will ever hold (every variant encoded, each
  *   capped at one 65,535-byte TCP message, plus its fits), with per-entry and per-record overheads
- *   measured on Node 24 (heap per entry: ~2.1 KB for a one-record answer, charged ~3.0 KB;
- *   ~32 KB for 20 records in 20 variants, charged ~45 KB); bench/abuse.ts prints the RSS it gives;
+ *   measured on Node 24 (heap per entry: ~1.0 KB for a one-record answer, charged ~1.2 KB;
+ *   ~24 KB for 20 A records in 20 variants, charged ~33 KB; ~333 KB for 300 records in 32
+ *   variants, charged ~464 KB); bench/abuse.ts prints the RSS it gives;
+ * - an entry keeps its Answer only until every variant is encoded (at once for one variant);
  * - the records cap (DnsOptions.maxRecords) bounds the largest entry far below the smallest
  *   budget allowed (MIN_CACHE_BYTES), so no answer is ever silently uncacheable;
  * - negative answers (NXDOMAIN, REFUSED: names that do not exist, outside every zone) live in a
@@ -28,14 +30,14 @@ export const MAX_ROTATION_VARIANTS = 32;
 /** Distinct size limits kept per variant (clients use a handful of EDNS sizes). */
 const MAX_FITS_PER_VARIANT = 4;
 /**
- * Heap cost of one entry beyond its bytes (the CachedAnswer, its arrays and Map, the Answer
- * object and the LRU's bookkeeping), from a measured ~2.1 KB for a one-record answer, rounded up.
+ * Heap cost of one entry beyond its bytes and variants (the CachedAnswer and the LRU's
+ * bookkeeping); with VARIANT_OVERHEAD_BYTES it covers the measured ~1.0 KB of a one-record answer.
  */
-export const ENTRY_OVERHEAD_BYTES = 1536;
+export const ENTRY_OVERHEAD_BYTES = 512;
 /** Measured heap cost of one ResourceRecord object with its strings, rounded up. */
 export const RECORD_OVERHEAD_BYTES = 200;
-/** Per encoded variant: the EncodedMessage and fit objects, their buffers' headers (measured). */
-const VARIANT_OVERHEAD_BYTES = 1024;
+/** Per encoded variant: the EncodedMessage and fit objects and their buffers' headers. */
+const VARIANT_OVERHEAD_BYTES = 512;
 /** Per record per variant: its entry in the offset arrays. */
 const VARIANT_BYTES_PER_RECORD = 8;
 /** The smallest budget allowed: several times the largest entry the records cap permits. */
@@ -43,29 +45,33 @@ export const MIN_CACHE_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_NEGATIVE_ENTRIES = 4096;
 
+/** One rotation variant: its message (at most one TCP message) and the fits made from it. */
+interface Variant {
+  message: EncodedMessage;
+  /** The fit for every limit the message already fits in (the common case: one shared object). */
+  whole: FittedResponse | undefined;
+  /** Cut fits for smaller limits, as parallel arrays (at most MAX_FITS_PER_VARIANT). */
+  limits: number[];
+  cuts: FittedResponse[];
+}
+
 export class CachedAnswer {
   readonly variantCount: number;
-  private readonly variants: (EncodedMessage | undefined)[];
-  private readonly fits: Map<number, FittedResponse>[];
-  /** Per variant, the last limit asked for and its fit: nearly every query repeats it, skipping the map. */
-  private readonly lastLimit: Int32Array;
-  private readonly lastFit: (FittedResponse | undefined)[];
+  readonly rcode: number;
+  private readonly recordCount: number;
+  /** What the variants are encoded from; dropped once every variant exists (a lean entry). */
+  private source: { question: QuestionToEncode; answer: Answer; opt: { ede: Answer['ede'] } | null } | null;
+  private readonly variants: (Variant | undefined)[];
+  private encodedVariants = 0;
   private cursor = 0;
-  readonly question: QuestionToEncode;
-  readonly answer: Answer;
-  /** EDE to attach in OPT, or null when the reply carries no OPT. */
-  private readonly opt: { ede: Answer['ede'] } | null;
 
   constructor(question: QuestionToEncode, answer: Answer, opt: { ede: Answer['ede'] } | null) {
-    this.question = question;
-    this.answer = answer;
-    this.opt = opt;
+    this.source = { question, answer, opt };
+    this.rcode = answer.rcode;
+    this.recordCount = answer.answer.length + answer.authority.length + answer.additional.length;
     const n = answer.answer.length;
     this.variantCount = answer.rotation === 'none' || n <= 1 ? 1 : Math.min(n, MAX_ROTATION_VARIANTS);
-    this.variants = new Array<EncodedMessage | undefined>(this.variantCount);
-    this.fits = Array.from({ length: this.variantCount }, () => new Map<number, FittedResponse>());
-    this.lastLimit = new Int32Array(this.variantCount).fill(-1);
-    this.lastFit = new Array<FittedResponse | undefined>(this.variantCount);
+    this.variants = new Array<Variant | undefined>(this.variantCount);
   }
 
   /** Picks the next rotation variant (a per-entry cursor) and returns it fitted to `limit` bytes. */
@@ -76,51 +82,60 @@ export class CachedAnswer {
   }
 
   fitted(index: number, limit: number): FittedResponse {
-    if (this.lastLimit[index] === limit) return this.lastFit[index]!;
-    // Every variant is capped at one TCP message, so larger limits are that limit.
-    if (limit > MAX_TCP_SIZE) limit = MAX_TCP_SIZE;
-    const fits = this.fits[index]!;
-    let fitted = fits.get(limit);
-    if (!fitted) {
-      fitted = fitResponse(this.encoded(index), limit);
-      if (fits.size >= MAX_FITS_PER_VARIANT) fits.clear();
-      fits.set(limit, fitted);
+    const variant = this.variant(index);
+    if (limit >= variant.message.bytes.length) return (variant.whole ??= fitResponse(variant.message, limit));
+    const { limits, cuts } = variant;
+    for (let i = 0; i < limits.length; i++) if (limits[i] === limit) return cuts[i]!;
+    const fitted = fitResponse(variant.message, limit);
+    if (limits.length >= MAX_FITS_PER_VARIANT) {
+      limits.length = 0;
+      cuts.length = 0;
     }
-    this.lastLimit[index] = limit;
-    this.lastFit[index] = fitted;
+    limits.push(limit);
+    cuts.push(fitted);
     return fitted;
   }
 
   encoded(index: number): EncodedMessage {
-    let message = this.variants[index];
-    if (!message) {
-      message = capMessage(encodeResponse(this.question, this.answer, this.recordsFor(index), this.opt), MAX_TCP_SIZE);
-      this.variants[index] = message;
+    return this.variant(index).message;
+  }
+
+  private variant(index: number): Variant {
+    let variant = this.variants[index];
+    if (variant === undefined) {
+      const source = this.source!;
+      const message = capMessage(encodeResponse(source.question, source.answer, this.recordsFor(source.answer, index), source.opt), MAX_TCP_SIZE);
+      variant = { message, whole: undefined, limits: [], cuts: [] };
+      this.variants[index] = variant;
+      if (++this.encodedVariants === this.variantCount) this.source = null;
     }
-    return message;
+    return variant;
   }
 
   /** Negative answers go to the small separate cache. */
   get negative(): boolean {
-    return this.answer.rcode === Rcode.NXDOMAIN || this.answer.rcode === Rcode.REFUSED;
+    return this.rcode === Rcode.NXDOMAIN || this.rcode === Rcode.REFUSED;
   }
 
   /**
    * An upper bound of the bytes this entry holds once every variant and fit exists, known from
-   * the first variant (every variant has the same records, rotated, so about the same size).
+   * the first variant (every variant has the same records, rotated, so about the same size). The
+   * records are charged while they are held (until every variant is encoded), which is always
+   * for a moment: an entry is never charged less than it can hold.
    */
   chargedBytes(key: string): number {
     const first = this.encoded(0).bytes.length;
-    const records = this.answer.answer.length + this.answer.authority.length + this.answer.additional.length;
+    const records = this.recordCount;
     const perVariant = first + Math.min(first, MAX_FITS_PER_VARIANT * 1232) + VARIANT_OVERHEAD_BYTES + records * VARIANT_BYTES_PER_RECORD;
-    return ENTRY_OVERHEAD_BYTES + 2 * key.length + records * RECORD_OVERHEAD_BYTES + this.variantCount * perVariant;
+    const heldRecords = this.variantCount > 1 ? records * RECORD_OVERHEAD_BYTES : 0;
+    return ENTRY_OVERHEAD_BYTES + 2 * key.length + heldRecords + this.variantCount * perVariant;
   }
 
-  private recordsFor(index: number): ResourceRecord[] {
-    const records = this.answer.answer;
-    if (this.variantCount === 1) return this.answer.rotation === 'pick-one' ? records.slice(0, 1) : records;
+  private recordsFor(answer: Answer, index: number): ResourceRecord[] {
+    const records = answer.answer;
+    if (this.variantCount === 1) return answer.rotation === 'pick-one' ? records.slice(0, 1) : records;
     const start = Math.floor((index * records.length) / this.variantCount);
-    if (this.answer.rotation === 'pick-one') return [records[start]!];
+    if (answer.rotation === 'pick-one') return [records[start]!];
     return [...records.slice(start), ...records.slice(0, start)];
   }
 }

@@ -146,7 +146,7 @@ export class Responder {
       return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL };
     }
     const bytes = patchResponse(fitted, msg, query.id, query.flagsHi, query.flagsLo, query.qnameEnd, edns?.dnssecOk ?? false);
-    return { bytes, rcode: entry.answer.rcode };
+    return { bytes, rcode: entry.rcode };
   }
 
   private buildEntry(snapshot: Snapshot, query: ParsedQuery): CachedAnswer {

@@ -191,7 +191,11 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
           { slot: slot.index, workerPid: worker.process.pid, silentMs, stallTimeoutMs },
           'DNS worker stalled (its event loop answers no heartbeat); killing and replacing it',
         );
-        worker.process.kill('SIGKILL');
+        try {
+          worker.process.kill('SIGKILL');
+        } catch (error) {
+          logger.warn({ err: error, slot: slot.index }, 'could not kill the stalled DNS worker (already gone?)');
+        }
         continue;
       }
       try {
