@@ -21,13 +21,19 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { Answer, ResourceRecord } from '../dns/types.ts';
-import { encodeResponse, type EncodedMessage, type QuestionToEncode } from './response-encoder.ts';
+import { encodeResponse, type AddressBytes, type EncodedMessage, type QuestionToEncode } from './response-encoder.ts';
 import { capMessage, fitResponse, MAX_TCP_SIZE, type FittedResponse } from './response-fit.ts';
 
 export { cacheKey, type CacheKeyParts } from './cache-key.ts';
 
 /** Rotation variants per entry are capped; with more records the start positions are spread evenly. */
 export const MAX_ROTATION_VARIANTS = 32;
+/**
+ * Answers this large get fewer variants: each costs a full encoding of thousands of records on
+ * first use, and 8 evenly spread start positions already hand clients different subsets.
+ */
+const LARGE_ANSWER_RECORDS = 512;
+const LARGE_ANSWER_VARIANTS = 8;
 /** Distinct size limits kept per variant (clients use a handful of EDNS sizes). */
 const MAX_FITS_PER_VARIANT = 4;
 /**
@@ -63,18 +69,18 @@ export class CachedAnswer {
   readonly negative: boolean;
   private readonly recordCount: number;
   /** What the variants are encoded from; dropped once every variant exists (a lean entry). */
-  private source: { question: QuestionToEncode; answer: Answer; opt: { ede: Answer['ede'] } | null } | null;
+  private source: { question: QuestionToEncode; answer: Answer; opt: { ede: Answer['ede'] } | null; addressBytes: AddressBytes } | null;
   private readonly variants: (Variant | undefined)[];
   private encodedVariants = 0;
   private cursor = 0;
 
   constructor(question: QuestionToEncode, answer: Answer, opt: { ede: Answer['ede'] } | null) {
-    this.source = { question, answer, opt };
+    this.source = { question, answer, opt, addressBytes: new Map() };
     this.rcode = answer.rcode;
     this.negative = answer.cannotExist === true;
     this.recordCount = answer.answer.length + answer.authority.length + answer.additional.length;
     const n = answer.answer.length;
-    this.variantCount = answer.rotation === 'none' || n <= 1 ? 1 : Math.min(n, MAX_ROTATION_VARIANTS);
+    this.variantCount = answer.rotation === 'none' || n <= 1 ? 1 : Math.min(n, n > LARGE_ANSWER_RECORDS ? LARGE_ANSWER_VARIANTS : MAX_ROTATION_VARIANTS);
     this.variants = new Array<Variant | undefined>(this.variantCount);
   }
 
@@ -108,7 +114,8 @@ export class CachedAnswer {
     let variant = this.variants[index];
     if (variant === undefined) {
       const source = this.source!;
-      const message = capMessage(encodeResponse(source.question, source.answer, this.recordsFor(source.answer, index), source.opt), MAX_TCP_SIZE);
+      const records = this.recordsFor(source.answer, index);
+      const message = capMessage(encodeResponse(source.question, source.answer, records, source.opt, source.addressBytes), MAX_TCP_SIZE);
       variant = { message, whole: undefined, limits: [], cuts: [] };
       this.variants[index] = variant;
       if (++this.encodedVariants === this.variantCount) this.source = null;

@@ -47,11 +47,18 @@ export interface EncodedMessage {
   hasOpt: boolean;
 }
 
+/**
+ * Address text → wire bytes, shared by the rotation variants of one cached answer so each address
+ * is parsed once, not once per variant (parsing is most of an address record's encoding cost).
+ */
+export type AddressBytes = Map<string, Uint8Array>;
+
 export function encodeResponse(
   question: QuestionToEncode,
   answer: Answer,
   answerRecords: readonly ResourceRecord[],
   opt: { ede: readonly Ede[] } | null,
+  addressBytes: AddressBytes = new Map(),
 ): EncodedMessage {
   const writer = new WireWriter(1024);
   writer.u16(0); // ID, patched per query
@@ -74,7 +81,7 @@ export function encodeResponse(
   const encodeSection = (records: readonly ResourceRecord[]): number[] =>
     records.map((record) => {
       starts.push(writer.offset);
-      encodeRecord(record, writer);
+      encodeRecord(record, writer, addressBytes);
       return writer.offset;
     });
 
@@ -121,7 +128,7 @@ function seedCompression(writer: WireWriter, nameKey: string): void {
 }
 
 /** One resource record: owner, type, class, TTL, RDLENGTH, RDATA. */
-function encodeRecord(record: ResourceRecord, writer: WireWriter): void {
+function encodeRecord(record: ResourceRecord, writer: WireWriter, addressBytes: AddressBytes): void {
   writer.name(record.name);
   writer.u16(TYPE_CODES[record.type]);
   writer.u16(CLASS_IN);
@@ -135,7 +142,11 @@ function encodeRecord(record: ResourceRecord, writer: WireWriter): void {
     case 'AAAA': {
       // From the address's bytes (model/ip.ts), never from text splitting: every textual form
       // (`::ffff:169.254.169.254`, `2001:db8::1.2.3.4`) must come out as its 16 bytes.
-      const bytes = ipBytes(record.address);
+      let bytes = addressBytes.get(record.address);
+      if (bytes === undefined) {
+        bytes = ipBytes(record.address);
+        addressBytes.set(record.address, bytes);
+      }
       if (bytes.length !== (record.type === 'A' ? 4 : 16)) throw new Error(`${record.type} record with a ${bytes.length}-byte address ${record.address}`);
       writer.bytes(bytes);
       break;

@@ -72,6 +72,13 @@ export class WireWriter {
 
   /** Writes a dotted name, pointing at the longest suffix already in the message. */
   name(dotted: string): void {
+    // Fast path: the whole name is already in the message (owner names repeat the question, SRV
+    // owners and Additional owners repeat their targets). Record names are lowercase already.
+    const whole = this.names.get(dotted);
+    if (whole !== undefined) {
+      this.u16(0xc000 | whole);
+      return;
+    }
     const labels = dotted.split('.').filter((label) => label !== '');
     let total = 1;
     for (const label of labels) {
