@@ -165,9 +165,6 @@ class Builder {
     return false;
   }
 
-  /** Set for names no snapshot could make exist (see Answer.cannotExist). */
-  cannotExist = false;
-
   finish(rcode: RcodeValue, authoritative: boolean, authority: ResourceRecord[] = []): Resolution {
     const stale = this.snapshot.staleSource;
     if (stale !== undefined && this.trace.zone !== undefined) {
@@ -182,7 +179,6 @@ class Builder {
         additional: this.additional,
         ede: this.opts.ede ? this.trace.notes.map((n) => ({ ...n })) : [],
         rotation: this.records.length > 1 ? this.rotation : 'none',
-        ...(this.cannotExist ? { cannotExist: true } : {}),
       },
       trace: this.trace,
     };
@@ -208,13 +204,11 @@ export function resolve(snapshot: Snapshot, question: Question, opts: DnsOptions
   const match = matchZone(question.labels, opts.zones);
   if (match === null) {
     b.note('not authoritative: the name is outside the served zones', EdeCode.NOT_AUTHORITATIVE);
-    b.cannotExist = true;
     return b.finish(Rcode.REFUSED, false);
   }
   b.trace.zone = match.zone;
   if (question.qclass !== QClass.IN && question.qclass !== QClass.ANY) {
     b.note(`class ${question.qclass} is not served, only IN`, EdeCode.NOT_SUPPORTED);
-    b.cannotExist = true;
     return b.finish(Rcode.REFUSED, false);
   }
   if (question.qtype === QType.OPT) return b.finish(Rcode.FORMERR, false);
@@ -238,7 +232,6 @@ export function resolve(snapshot: Snapshot, question: Question, opts: DnsOptions
   switch (shape.kind) {
     case 'nxdomain':
       b.note(shape.reason);
-      b.cannotExist = !underKnownNamespace(match.relative, snapshot);
       return b.finishNegative(zone, Rcode.NXDOMAIN);
     case 'apex':
       if (wants(QType.SOA)) b.records.push(soaRecord(zone, snapshot.version, opts, opts.ttl));
@@ -269,12 +262,6 @@ export function resolve(snapshot: Snapshot, question: Question, opts: DnsOptions
       if (wants(QType.SRV)) addSrv(b, zone, shape.service, shape.port, shape.cluster);
       return b.finishInZone(zone);
   }
-}
-
-/** Whether a zone-relative name lies under `<ns>.svc` of a namespace with an exported service. */
-function underKnownNamespace(relative: readonly string[], snapshot: Snapshot): boolean {
-  const n = relative.length;
-  return n >= 2 && relative[n - 1] === 'svc' && snapshot.namespaces.has(relative[n - 2]!);
 }
 
 function hostAddresses(headless: HeadlessSelection, cluster: ClusterId, host: string): string[] {

@@ -82,12 +82,6 @@ export interface Answer {
   /** Extended DNS Errors to attach when the query carried OPT and EDE is enabled. */
   ede: Ede[];
   rotation: Rotation;
-  /**
-   * True when no snapshot could make this name exist as asked: outside every zone, a class we do
-   * not serve, or not under `<ns>.svc.Z` of a namespace that holds an exported service. Caches
-   * keep such answers apart, so a flood of junk names cannot evict real ones.
-   */
-  cannotExist?: boolean;
 }
 
 /** A parsed question: labels lowercased (ASCII only), exactly as received otherwise. */

@@ -13,14 +13,13 @@
  * - an entry keeps its Answer only until every variant is encoded (at once for one variant);
  * - the records cap (DnsOptions.maxRecords) bounds the largest entry far below the smallest
  *   budget allowed (MIN_CACHE_BYTES), so no answer is ever silently uncacheable;
- * - answers for names that cannot exist (outside every zone, an unserved class, not under
- *   `<ns>.svc` of a namespace with an exported service: Answer.cannotExist) live in a small
- *   separate LRU bounded by entry count, so such a flood neither evicts real answers nor grows the
- *   main cache. NXDOMAIN for a name that could exist (an unknown service in a known namespace)
- *   is an ordinary entry, bounded by the byte budget like any other.
+ * - negative answers (NXDOMAIN, REFUSED: names that do not exist, outside every zone) live in a
+ *   small separate LRU bounded by entry count, so a flood of junk names cannot evict real answers
+ *   or grow the main cache.
  */
 import { LRUCache } from 'lru-cache';
 import type { Answer, ResourceRecord } from '../dns/types.ts';
+import { Rcode } from '../dns/types.ts';
 import { encodeResponse, type AddressBytes, type EncodedMessage, type QuestionToEncode } from './response-encoder.ts';
 import { capMessage, fitResponse, MAX_TCP_SIZE, type FittedResponse } from './response-fit.ts';
 
@@ -50,7 +49,7 @@ const VARIANT_BYTES_PER_RECORD = 8;
 /** The smallest budget allowed: several times the largest entry the records cap permits. */
 export const MIN_CACHE_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_NEGATIVE_ENTRIES = 4096;
+export const DEFAULT_NEGATIVE_ENTRIES = 16_384;
 
 /** One rotation variant: its message (at most one TCP message) and the fits made from it. */
 interface Variant {
@@ -65,8 +64,6 @@ interface Variant {
 export class CachedAnswer {
   readonly variantCount: number;
   readonly rcode: number;
-  /** Goes to the small separate cache (Answer.cannotExist). */
-  readonly negative: boolean;
   private readonly recordCount: number;
   /** What the variants are encoded from; dropped once every variant exists (a lean entry). */
   private source: { question: QuestionToEncode; answer: Answer; opt: { ede: Answer['ede'] } | null; addressBytes: AddressBytes } | null;
@@ -77,7 +74,6 @@ export class CachedAnswer {
   constructor(question: QuestionToEncode, answer: Answer, opt: { ede: Answer['ede'] } | null) {
     this.source = { question, answer, opt, addressBytes: new Map() };
     this.rcode = answer.rcode;
-    this.negative = answer.cannotExist === true;
     this.recordCount = answer.answer.length + answer.authority.length + answer.additional.length;
     const n = answer.answer.length;
     this.variantCount = answer.rotation === 'none' || n <= 1 ? 1 : Math.min(n, n > LARGE_ANSWER_RECORDS ? LARGE_ANSWER_VARIANTS : MAX_ROTATION_VARIANTS);
@@ -121,6 +117,11 @@ export class CachedAnswer {
       if (++this.encodedVariants === this.variantCount) this.source = null;
     }
     return variant;
+  }
+
+  /** Negative answers go to the small separate cache. */
+  get negative(): boolean {
+    return this.rcode === Rcode.NXDOMAIN || this.rcode === Rcode.REFUSED;
   }
 
   /**

@@ -19,7 +19,7 @@ export interface DnsServerOptions {
   tcpMaxQueriesPerConnection?: number;
   /** Answer-cache budget per answering process, in bytes (default 64 MiB). */
   cacheBytes?: number;
-  /** Negative answers cached per answering process (default 4,096). */
+  /** Negative answers cached per answering process (default 16,384). */
   negativeCacheEntries?: number;
   /** A worker that misses heartbeats this long is reported and replaced (default 5 s). */
   workerStallTimeoutMs?: number;

@@ -47,7 +47,7 @@ describe('serve flags', () => {
       tcpReadTimeoutMs: 2000,
       tcpMaxQueriesPerConnection: 1000,
       cacheBytes: 64 * 1024 * 1024,
-      negativeCacheEntries: 4096,
+      negativeCacheEntries: 16384,
       workerStallTimeoutMs: 5000,
       debugRemote: false,
     });
