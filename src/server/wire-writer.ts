@@ -1,8 +1,8 @@
 /**
  * A growable byte writer for DNS messages with RFC 1035 §4.1.4 name compression. It replaces
- * dns2's bit-level Writer on the encoding path: that one costs ~15 µs per record, so a capped
- * 4,000-record answer took 50-75 ms to encode per rotation variant and stalled every other query
- * behind it; this one takes well under 1 µs per record.
+ * dns2's bit-level Writer on the encoding path, where a capped 4,000-record answer took 50-75 ms
+ * per rotation variant. Writing itself is now a small part of a record's cost (parsing its address
+ * is most of it, done once per cached answer: see response-encoder.ts).
  *
  * Names are dotted text (as ResourceRecord holds them); empty labels are skipped, suffixes are
  * matched case-insensitively, and pointers only reach the first 16 KiB (14-bit offsets).
