@@ -18,6 +18,7 @@ import { createDnsServer, createHttpServer } from '../server/index.ts';
 import type { Io } from './main.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { reportRefusals, startSnapshotFeed } from './snapshot-feed.ts';
+import { dnsServerOptions } from './dns-server-options.ts';
 
 const DNS_HELP = `Usage: clusterset-dns dns --cluster-id ID [--kubeconfig FILE] [flags]
 
@@ -53,10 +54,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: false });
   let stopped = false;
   // Sockets first: until the imports are synced, the server answers SERVFAIL (never NXDOMAIN).
-  const server = createDnsServer(
-    { dns: config.dns, listen: config.listen, workers: config.workers, tcpIdleTimeoutMs: config.tcpIdleTimeoutMs, tcpMaxConnections: config.tcpMaxConnections, queryLog: config.queryLog === true },
-    { logger, metrics },
-  );
+  const server = createDnsServer(dnsServerOptions(config), { logger, metrics });
   let source: KubeImportedStateSource | undefined;
   let feed: ReturnType<typeof startSnapshotFeed> | undefined;
   const http = createHttpServer({
@@ -66,6 +64,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
     metrics,
     logger,
     healthProblem: () => server.healthProblem?.() ?? null,
+    debugRemote: config.debugRemote ?? false,
   });
   const stopAll = async (): Promise<void> => {
     stopped = true;

@@ -15,6 +15,7 @@ import { formatProblem, listClusterIds } from '../standalone/loader.ts';
 import type { Io } from './main.ts';
 import { createAgentMetrics } from './agent-metrics.ts';
 import { reportRefusals, startSnapshotFeed } from './snapshot-feed.ts';
+import { dnsServerOptions } from './dns-server-options.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { tryLines } from './try-lines.ts';
 import { buildStatusReport } from '../model/status-report.ts';
@@ -85,17 +86,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   });
   // The in-memory broker lives in this process: it is reachable for as long as we run.
   agentMetrics.hooks.brokerReachable?.(true);
-  const server = createDnsServer(
-    {
-      dns: config.dns,
-      listen: config.listen,
-      workers: config.workers,
-      tcpIdleTimeoutMs: config.tcpIdleTimeoutMs,
-      tcpMaxConnections: config.tcpMaxConnections,
-      queryLog: config.queryLog === true,
-    },
-    { logger, metrics },
-  );
+  const server = createDnsServer(dnsServerOptions(config), { logger, metrics });
   const feed = startSnapshotFeed({
     source: embedded.source,
     localCluster: config.clusterId,
@@ -124,6 +115,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
         filter,
       ),
     ),
+    debugRemote: config.debugRemote ?? false,
   });
 
   const stopAll = async (): Promise<void> => {

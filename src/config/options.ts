@@ -18,7 +18,18 @@ export interface DnsOptions {
   /** Attach Extended DNS Errors (RFC 8914) to negative or degraded answers. */
   ede: boolean;
   panicMode: PanicMode;
+  /**
+   * Records per section of one answer at most (answer and additional each); the rest is left out
+   * before encoding. Default DEFAULT_MAX_RECORDS.
+   */
+  maxRecords?: number;
 }
+
+/**
+ * What fits in one 65,535-byte TCP message: a compressed A record takes 16 bytes, and
+ * (65,535 - 12 header - 259 longest question - 11 OPT - ~250 EDE) / 16 is just above 4,000.
+ */
+export const DEFAULT_MAX_RECORDS = 4000;
 
 export const DEFAULT_DNS_OPTIONS: DnsOptions = {
   zones: ['clusterset.local'],

@@ -1,6 +1,6 @@
 /** The `serve` command's flags (each with an environment equivalent) and its validated config. */
 import { availableParallelism } from 'node:os';
-import { DEFAULT_DNS_OPTIONS, type DnsOptions, type ListenAddress, type PanicMode, type SelectionPolicy } from './options.ts';
+import { DEFAULT_DNS_OPTIONS, DEFAULT_MAX_RECORDS, type DnsOptions, type ListenAddress, type PanicMode, type SelectionPolicy } from './options.ts';
 import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
 import type { AddressPolicy } from '../model/address-policy.ts';
 import { ALLOWED_CIDRS_FLAG, checkZonesDisjoint, parseAllowedCidrs, parseClusterId, parseListen, parseZone } from './validate.ts';
@@ -22,7 +22,14 @@ export const DNS_SERVER_FLAGS: readonly FlagSpec[] = [
   { name: 'ede', kind: 'negated-bool', env: 'CLUSTERSET_DNS_EDE', default: true, help: 'turn off Extended DNS Errors (RFC 8914) in answers' },
   { name: 'workers', kind: 'string', env: 'CLUSTERSET_DNS_WORKERS', metavar: 'N|auto', default: 'auto', help: 'DNS worker processes sharing the port (0: answer in the main process; auto: one per core)' },
   { name: 'tcp-idle-timeout', kind: 'int', env: 'CLUSTERSET_DNS_TCP_IDLE_TIMEOUT', metavar: 'SECONDS', min: 1, max: 3600, default: 10, help: 'close idle TCP connections after this long' },
-  { name: 'tcp-max-connections', kind: 'int', env: 'CLUSTERSET_DNS_TCP_MAX_CONNECTIONS', metavar: 'N', min: 1, max: 100000, default: 256, help: 'open TCP connections at most (per process)' },
+  { name: 'tcp-max-connections', kind: 'int', env: 'CLUSTERSET_DNS_TCP_MAX_CONNECTIONS', metavar: 'N', min: 1, max: 100000, default: 256, help: 'open TCP connections at most (split across workers); at the cap the oldest idle one is closed' },
+  { name: 'tcp-read-timeout', kind: 'int', env: 'CLUSTERSET_DNS_TCP_READ_TIMEOUT', metavar: 'SECONDS', min: 1, max: 60, default: 2, help: 'close a TCP connection whose message is not complete this long after its first byte' },
+  { name: 'tcp-max-queries', kind: 'int', env: 'CLUSTERSET_DNS_TCP_MAX_QUERIES', metavar: 'N', min: 1, max: 1000000, default: 1000, help: 'queries answered per TCP connection before it is closed' },
+  { name: 'cache-size', kind: 'int', env: 'CLUSTERSET_DNS_CACHE_SIZE', metavar: 'MIB', min: 8, max: 4096, default: 64, help: 'answer-cache budget per answering process (each worker), in MiB' },
+  { name: 'negative-cache-entries', kind: 'int', env: 'CLUSTERSET_DNS_NEGATIVE_CACHE_ENTRIES', metavar: 'N', min: 1, max: 1000000, default: 16384, help: 'NXDOMAIN/REFUSED answers cached per answering process, apart from the main cache' },
+  { name: 'max-records', kind: 'int', env: 'CLUSTERSET_DNS_MAX_RECORDS', metavar: 'N', min: 1, max: 10000, default: DEFAULT_MAX_RECORDS, help: 'records per answer section at most (the rest is left out before encoding)' },
+  { name: 'worker-stall-timeout', kind: 'int', env: 'CLUSTERSET_DNS_WORKER_STALL_TIMEOUT', metavar: 'SECONDS', min: 1, max: 600, default: 5, help: 'a worker whose event loop misses heartbeats this long is reported by /healthz and replaced' },
+  { name: 'debug-remote', kind: 'bool', env: 'CLUSTERSET_DNS_DEBUG_REMOTE', help: 'answer /debug/* to clients other than loopback too (off: loopback only)' },
   { name: 'log-level', kind: 'enum', env: 'CLUSTERSET_DNS_LOG_LEVEL', metavar: 'LEVEL', choices: LOG_LEVELS, default: 'info', help: 'log level' },
   ALLOWED_CIDRS_FLAG,
   LOG_FORMAT_FLAG,
@@ -51,6 +58,14 @@ export interface DnsServerConfig {
   logFormat?: LogFormat;
   /** Log every query (default false). */
   queryLog?: boolean;
+  // Optional so configs built by hand (tests) need not spell them; the parser always sets them.
+  tcpReadTimeoutMs?: number;
+  tcpMaxQueriesPerConnection?: number;
+  cacheBytes?: number;
+  negativeCacheEntries?: number;
+  workerStallTimeoutMs?: number;
+  /** Answer /debug/* to non-loopback clients. */
+  debugRemote?: boolean;
 }
 
 export interface ServeConfig extends DnsServerConfig {
@@ -85,6 +100,7 @@ export function dnsServerConfigFrom(values: Record<string, unknown>, cores = ava
       panicMode: values['panic-mode'] as PanicMode,
       clusterNames: values['cluster-names'] as boolean,
       ede: values['ede'] as boolean,
+      maxRecords: values['max-records'] as number,
     },
     listen,
     httpListen,
@@ -95,6 +111,12 @@ export function dnsServerConfigFrom(values: Record<string, unknown>, cores = ava
     addressPolicy: parseAllowedCidrs((values['allowed-cidrs'] as string[] | undefined) ?? []),
     logFormat: values['log-format'] as LogFormat,
     queryLog: values['query-log'] === true,
+    tcpReadTimeoutMs: (values['tcp-read-timeout'] as number) * 1000,
+    tcpMaxQueriesPerConnection: values['tcp-max-queries'] as number,
+    cacheBytes: (values['cache-size'] as number) * 1024 * 1024,
+    negativeCacheEntries: values['negative-cache-entries'] as number,
+    workerStallTimeoutMs: (values['worker-stall-timeout'] as number) * 1000,
+    debugRemote: (values['debug-remote'] as boolean | undefined) ?? false,
   };
 }
 

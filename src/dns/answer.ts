@@ -11,8 +11,14 @@
  * - Services with a clusterset VIP answer the VIP whenever the service exists, healthy backends or
  *   not, because the dataplane behind the VIP does the routing; an EDE says when none is healthy.
  * - SRV records: priority 0, weight 1 for every record (equal weights).
+ * - Work is linear and bounded: addresses are de-duplicated with Sets by their canonical form, and
+ *   each section stops at `maxRecords` records (the rest is left out before encoding, with a note).
+ * - A cluster-specific SRV name answers with that cluster's own ports (KEP-1645: traffic to a port
+ *   goes only to clusters that expose it); a service-wide headless SRV skips targets whose cluster
+ *   lacks the port.
  */
 import { addressFamily } from '../model/endpoint-name.ts';
+import { canonicalIp } from '../model/ip.ts';
 import { summarizeClusters } from '../model/reasons.ts';
 import {
   clusterHealth,
@@ -23,7 +29,7 @@ import {
 } from '../model/selection.ts';
 import type { ServiceEntry, Snapshot } from '../model/snapshot.ts';
 import type { ClusterId, IPFamily, ServicePort } from '../model/types.ts';
-import type { DnsOptions } from '../config/options.ts';
+import { DEFAULT_MAX_RECORDS, type DnsOptions } from '../config/options.ts';
 import { classifyName, matchZone, type NameShape } from './name.ts';
 import { EdeCode, QClass, QType, Rcode, type Answer, type Ede, type RcodeValue, type ResourceRecord, type Question, type Rotation } from './types.ts';
 
@@ -77,6 +83,26 @@ function soaRecord(zone: string, serial: number, opts: DnsOptions, ttl: number):
   };
 }
 
+/**
+ * Addresses seen so far, by canonical form: `2001:DB8::1` and `2001:db8:0::1` are one address. The
+ * snapshot normally holds canonical text already; this keeps answers right if it ever does not.
+ */
+class AddressSet {
+  private readonly seen = new Set<string>();
+  /** Texts already looked at: a repeated text costs one Set lookup, not a parse. */
+  private readonly texts = new Set<string>();
+
+  /** The canonical text when the address is new, undefined when it was seen already. */
+  add(address: string): string | undefined {
+    if (this.texts.has(address)) return undefined;
+    this.texts.add(address);
+    const canonical = canonicalIp(address) ?? address;
+    if (this.seen.has(canonical)) return undefined;
+    this.seen.add(canonical);
+    return canonical;
+  }
+}
+
 function addressRecord(name: string, address: string, ttl: number): ResourceRecord {
   return addressFamily(address) === 'IPv6' ? { name, ttl, type: 'AAAA', address } : { name, ttl, type: 'A', address };
 }
@@ -90,21 +116,53 @@ class Builder {
   readonly snapshot: Snapshot;
   readonly question: Question;
   readonly opts: DnsOptions;
+  /** Records per section at most. */
+  readonly maxRecords: number;
   /** Notes that only matter if the answer ends up empty (a missing family on a dual-stack ANY). */
-  private readonly softNotes: string[] = [];
+  private readonly softNotes = new Set<string>();
+  private readonly noteKeys = new Set<string>();
+  private capNoted = false;
 
   constructor(snapshot: Snapshot, question: Question, opts: DnsOptions) {
     this.snapshot = snapshot;
     this.question = question;
     this.opts = opts;
+    this.maxRecords = opts.maxRecords ?? DEFAULT_MAX_RECORDS;
   }
 
   note(text: string, code: number = EdeCode.OTHER): void {
-    if (!this.trace.notes.some((n) => n.code === code && n.text === text)) this.trace.notes.push({ code, text });
+    const key = `${code} ${text}`;
+    if (this.noteKeys.has(key)) return;
+    this.noteKeys.add(key);
+    this.trace.notes.push({ code, text });
   }
 
   softNote(text: string): void {
-    if (!this.softNotes.includes(text)) this.softNotes.push(text);
+    this.softNotes.add(text);
+  }
+
+  /** Room left in the answer section. */
+  answerRoom(): number {
+    return this.maxRecords - this.records.length;
+  }
+
+  /** Adds an answer record unless the section is full; false (and a note, once) when it is. */
+  addAnswer(record: ResourceRecord): boolean {
+    if (this.records.length >= this.maxRecords) return this.capped('answer');
+    this.records.push(record);
+    return true;
+  }
+
+  addAdditional(record: ResourceRecord): boolean {
+    if (this.additional.length >= this.maxRecords) return this.capped('additional');
+    this.additional.push(record);
+    return true;
+  }
+
+  private capped(section: string): false {
+    if (!this.capNoted) this.note(`${section} section capped at ${this.maxRecords} records; the rest is left out`);
+    this.capNoted = true;
+    return false;
   }
 
   finish(rcode: RcodeValue, authoritative: boolean, authority: ResourceRecord[] = []): Resolution {
@@ -195,7 +253,7 @@ export function resolve(snapshot: Snapshot, question: Question, opts: DnsOptions
       for (const family of ['IPv4', 'IPv6'] as const) {
         if (!wants(family === 'IPv4' ? QType.A : QType.AAAA)) continue;
         for (const address of hostAddresses(shape.headless, shape.cluster, shape.host)) {
-          if (addressFamily(address) === family) b.records.push(addressRecord(owner, address, opts.ttl));
+          if (addressFamily(address) === family && !b.addAnswer(addressRecord(owner, address, opts.ttl))) break;
         }
       }
       b.rotation = 'rotate';
@@ -208,15 +266,64 @@ export function resolve(snapshot: Snapshot, question: Question, opts: DnsOptions
 
 function hostAddresses(headless: HeadlessSelection, cluster: ClusterId, host: string): string[] {
   const out: string[] = [];
+  const seen = new AddressSet();
   for (const e of headless.endpoints) {
     if (e.included && e.cluster === cluster && e.label === host) {
-      for (const a of e.addresses) if (!out.includes(a)) out.push(a);
+      for (const a of e.addresses) {
+        const canonical = seen.add(a);
+        if (canonical !== undefined) out.push(canonical);
+      }
     }
   }
   return out;
 }
 
-/** Addresses of the family for a service name or a cluster-specific name. */
+/**
+ * Served addresses of one family (and cluster) of a headless selection: unique, canonical, at
+ * most `room + 1` (one more than fits, so the cap is noted). One pass, stopping once full, so the
+ * cost is bounded by the cap, not by how many endpoints the service has; and memoised per
+ * selection (selections live as long as their snapshot entry), so A, AAAA, ANY and SRV questions
+ * with or without EDNS share it instead of each scanning 100,000 addresses again.
+ */
+const servedAddressMemo = new WeakMap<HeadlessSelection, Map<string, string[]>>();
+
+function servedAddresses(headless: HeadlessSelection, cluster: ClusterId | undefined, family: IPFamily, room: number): string[] {
+  let memo = servedAddressMemo.get(headless);
+  if (memo === undefined) {
+    memo = new Map();
+    servedAddressMemo.set(headless, memo);
+  }
+  const key = `${family} ${cluster ?? ''} ${room}`;
+  const known = memo.get(key);
+  if (known !== undefined) return known;
+  const addresses: string[] = [];
+  const seen = new AddressSet();
+  scan: for (const e of headless.endpoints) {
+    if (!e.included || (cluster !== undefined && e.cluster !== cluster)) continue;
+    for (const a of e.addresses) {
+      if (addressFamily(a) !== family) continue;
+      const canonical = seen.add(a);
+      if (canonical === undefined) continue;
+      addresses.push(canonical);
+      if (addresses.length > room) break scan;
+    }
+  }
+  memo.set(key, addresses);
+  return addresses;
+}
+
+/** Each address once, by canonical form, in canonical text. */
+function uniqueCanonical(addresses: readonly string[]): string[] {
+  const seen = new AddressSet();
+  const out: string[] = [];
+  for (const a of addresses) {
+    const canonical = seen.add(a);
+    if (canonical !== undefined) out.push(canonical);
+  }
+  return out;
+}
+
+/** Addresses of the family (unique, canonical) for a service name or a cluster-specific name. */
 function familyAddresses(
   b: Builder,
   service: ServiceEntry,
@@ -225,11 +332,7 @@ function familyAddresses(
   family: IPFamily,
 ): { addresses: string[]; rotation: Rotation } {
   if (headless !== undefined) {
-    const addresses: string[] = [];
-    for (const e of headless.endpoints) {
-      if (!e.included || (cluster !== undefined && e.cluster !== cluster)) continue;
-      for (const a of e.addresses) if (addressFamily(a) === family && !addresses.includes(a)) addresses.push(a);
-    }
+    const addresses = servedAddresses(headless, cluster, family, b.answerRoom());
     if (addresses.length === 0) {
       b.softNote(`no ready ${family} endpoint for ${service.namespace}/${service.name}${cluster === undefined ? '' : ` in cluster ${cluster}`}`);
     }
@@ -239,7 +342,7 @@ function familyAddresses(
     const selection = selectExplicitCluster(service, cluster, family);
     b.trace.selections.push(selection);
     noteSelection(b, selection);
-    return { addresses: selection.addresses, rotation: 'rotate' };
+    return { addresses: uniqueCanonical(selection.addresses), rotation: 'rotate' };
   }
   if (service.vips.length > 0) {
     // The dataplane behind a VIP routes to healthy backends itself: answer it whatever the health,
@@ -254,12 +357,12 @@ function familyAddresses(
         b.note(`degraded, answered the clusterset VIP but ${why}`);
       }
     }
-    return { addresses: vips, rotation: 'rotate' };
+    return { addresses: uniqueCanonical(vips), rotation: 'rotate' };
   }
   const selection = selectClusterSetIPs(service, b.snapshot.localCluster, family, b.opts);
   b.trace.selections.push(selection);
   noteSelection(b, selection);
-  return { addresses: selection.addresses, rotation: selection.mode === 'pick-one' ? 'pick-one' : 'rotate' };
+  return { addresses: uniqueCanonical(selection.addresses), rotation: selection.mode === 'pick-one' ? 'pick-one' : 'rotate' };
 }
 
 /** A family the service simply lacks is only worth saying when the whole answer is empty. */
@@ -277,55 +380,80 @@ function addAddresses(
 ): void {
   const cluster = shape.kind === 'cluster' ? shape.cluster : undefined;
   const { addresses, rotation } = familyAddresses(b, shape.service, cluster, shape.headless, family);
-  for (const address of addresses) b.records.push(addressRecord(owner, address, b.opts.ttl));
+  for (const address of addresses) if (!b.addAnswer(addressRecord(owner, address, b.opts.ttl))) break;
   // ANY mixes A and AAAA: never pick a single record out of that mix.
   if (addresses.length > 0) b.rotation = b.question.qtype === QType.ANY ? 'rotate' : rotation;
 }
 
-/** The port number a target serves a port on: headless endpoints use their slice's port. */
-function targetPort(service: ServiceEntry, cluster: ClusterId | undefined, port: ServicePort): number {
-  if (service.type !== 'Headless' || cluster === undefined) return port.port;
+/** The ports one cluster exposes, keyed by name and protocol (how merged ports are matched). */
+function clusterPorts(service: ServiceEntry, cluster: ClusterId): Map<string, ServicePort> {
+  const ports = new Map<string, ServicePort>();
   const backend = service.backends.find((x) => x.cluster === cluster);
-  const own = backend?.ports.find((p) => p.name === port.name && p.protocol === port.protocol);
-  return own?.port ?? port.port;
+  for (const p of backend?.ports ?? []) ports.set(`${p.name}/${p.protocol}`, p);
+  return ports;
 }
 
 /**
  * SRV records for one named port (`port` set) or for every port (bare-name SRV), service-wide or
  * for one cluster, de-duplicated by (target, port); Additional carries each target's addresses.
+ * A cluster-specific name lists that cluster's own ports; a headless target is listed only for the
+ * ports its cluster exposes, with that cluster's port number.
  */
 function addSrv(b: Builder, zone: string, service: ServiceEntry, port: ServicePort | undefined, cluster: ClusterId | undefined): void {
   const base = `${service.name}.${service.namespace}.svc.${zone}`;
-  const ports = port === undefined ? service.ports : [port];
   const ttl = b.opts.ttl;
+  const portsByCluster = new Map<ClusterId, Map<string, ServicePort>>();
+  const portsOf = (id: ClusterId): Map<string, ServicePort> => {
+    let ports = portsByCluster.get(id);
+    if (ports === undefined) {
+      ports = clusterPorts(service, id);
+      portsByCluster.set(id, ports);
+    }
+    return ports;
+  };
+  /** The ports a target in `id` serves: the asked one (if that cluster has it) or all of its own. */
+  const servedPorts = (id: ClusterId): ServicePort[] => {
+    const own = portsOf(id);
+    if (port === undefined) return [...own.values()];
+    const match = own.get(`${port.name}/${port.protocol}`);
+    return match === undefined ? [] : [match];
+  };
   const seen = new Set<string>();
+  let full = false;
   const push = (target: string, number: number): void => {
     const key = `${target} ${number}`;
     if (seen.has(key)) return;
     seen.add(key);
-    b.records.push({ name: ownerOf(b.question), ttl, type: 'SRV', priority: SRV_PRIORITY, weight: SRV_WEIGHT, port: number, target });
+    full = !b.addAnswer({ name: ownerOf(b.question), ttl, type: 'SRV', priority: SRV_PRIORITY, weight: SRV_WEIGHT, port: number, target });
   };
-  const additionalSeen = new Set<string>();
+  const additionalSeen = new Map<string, AddressSet>();
   const addAdditional = (target: string, addresses: readonly string[]): void => {
+    let targetSeen = additionalSeen.get(target);
+    if (targetSeen === undefined) {
+      targetSeen = new AddressSet();
+      additionalSeen.set(target, targetSeen);
+    }
     for (const address of addresses) {
-      const key = `${target} ${address}`;
-      if (additionalSeen.has(key)) continue;
-      additionalSeen.add(key);
-      b.additional.push(addressRecord(target, address, ttl));
+      const canonical = targetSeen.add(address);
+      if (canonical !== undefined && !b.addAdditional(addressRecord(target, canonical, ttl))) return;
     }
   };
 
   const headless = b.trace.headless;
   if (service.type === 'Headless' && headless !== undefined) {
     for (const e of headless.endpoints) {
+      if (full) break;
       if (!e.included || (cluster !== undefined && e.cluster !== cluster)) continue;
+      const ports = servedPorts(e.cluster);
+      if (ports.length === 0) continue;
       const target = `${e.label}.${e.cluster}.${base}`;
-      for (const p of ports) push(target, targetPort(service, e.cluster, p));
+      for (const p of ports) if (!full) push(target, p.port);
       addAdditional(target, e.addresses);
     }
   } else {
     const target = cluster === undefined ? base : `${cluster}.${base}`;
-    for (const p of ports) push(target, p.port);
+    const ports = cluster !== undefined ? servedPorts(cluster) : port === undefined ? service.ports : [port];
+    for (const p of ports) if (!full) push(target, p.port);
     if (b.records.length > 0) {
       for (const family of ['IPv4', 'IPv6'] as const) {
         addAdditional(target, familyAddresses(b, service, cluster, undefined, family).addresses);

@@ -71,6 +71,8 @@ export interface ExplainReport {
   };
   /** Every explanation, even when EDE is disabled on the wire. */
   notes: Ede[];
+  /** Lists shortened by limitReport, e.g. "headless.endpoints: 1000 of 10000 shown". */
+  truncated?: string[];
 }
 
 const RCODE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(Rcode).map(([k, v]) => [v, k]));
@@ -218,6 +220,46 @@ export function explain(snapshot: Snapshot, name: string, qtype: number | string
   return report;
 }
 
+/**
+ * The report with every list cut to `maxItems` entries (each cut named in `truncated`), so one
+ * report of a 100,000-address service stays a bounded response. The input is not modified.
+ */
+export function limitReport(report: ExplainReport, maxItems: number): ExplainReport {
+  const truncated: string[] = [];
+  const cap = <T>(items: readonly T[], what: string): T[] => {
+    if (items.length <= maxItems) return [...items];
+    truncated.push(`${what}: ${maxItems} of ${items.length} shown`);
+    return items.slice(0, maxItems);
+  };
+  const capDecisions = (decisions: readonly ClusterDecision[], what: string): ClusterDecision[] =>
+    cap(decisions, what).map((d) => ({ ...d, addresses: cap(d.addresses, `${what}[${d.cluster}].addresses`), known: cap(d.known, `${what}[${d.cluster}].known`) }));
+  const limited: ExplainReport = {
+    ...report,
+    selections: report.selections.map((s, i) => ({
+      ...s,
+      clusters: capDecisions(s.clusters, `selections[${i}].clusters`),
+      addresses: cap(s.addresses, `selections[${i}].addresses`),
+    })),
+    headless:
+      report.headless === null
+        ? null
+        : {
+            ...report.headless,
+            clusters: capDecisions(report.headless.clusters, 'headless.clusters'),
+            endpoints: cap(report.headless.endpoints, 'headless.endpoints').map((e) =>
+              e.addresses.length <= maxItems ? e : { ...e, addresses: e.addresses.slice(0, maxItems) },
+            ),
+          },
+    result: {
+      ...report.result,
+      answer: cap(report.result.answer, 'result.answer'),
+      additional: cap(report.result.additional, 'result.additional'),
+    },
+  };
+  if (truncated.length > 0) limited.truncated = [...(report.truncated ?? []), ...truncated];
+  return limited;
+}
+
 function pickHealth(h: { healthy: boolean; reason: string }): { healthy: boolean; reason: string } {
   return { healthy: h.healthy, reason: h.reason };
 }
@@ -249,6 +291,7 @@ export function formatExplain(report: ExplainReport): string {
   const lines: string[] = [];
   const snap = report.snapshot;
   lines.push(`${report.name}. ${report.qtype}`);
+  for (const cut of report.truncated ?? []) lines.push(`  truncated: ${cut}`);
   lines.push(`  zone:      ${report.zone ?? '(outside every served zone)'}`);
   if (report.shape !== null) lines.push(`  name:      ${report.shape.description}`);
   lines.push(

@@ -109,12 +109,28 @@ export function classifyName(relative: readonly string[], snapshot: Snapshot, ct
   return classifyUnderService(relative.slice(0, n - 3), service, ctx);
 }
 
+/**
+ * The headless selection depends on the service entry alone, and entries are immutable (a new
+ * snapshot brings new entries for what changed). Memoised per entry so a service of 100,000
+ * addresses is selected once per snapshot, not once per distinct question about it.
+ */
+const headlessSelections = new WeakMap<ServiceEntry, HeadlessSelection>();
+
+function headlessSelection(service: ServiceEntry): HeadlessSelection {
+  let selection = headlessSelections.get(service);
+  if (selection === undefined) {
+    selection = selectHeadless(service);
+    headlessSelections.set(service, selection);
+  }
+  return selection;
+}
+
 function classifyUnderService(prefix: readonly string[], service: ServiceEntry, ctx: NameContext): NameShape {
   // Headless names exist only for served endpoints; when nothing is served the service name is
   // NXDOMAIN (DESIGN.md), and so, consistently (RFC 8020), is everything below it.
   let headless: HeadlessSelection | undefined;
   if (service.type === 'Headless') {
-    headless = selectHeadless(service);
+    headless = headlessSelection(service);
     if (headless.served === 0) {
       return { kind: 'nxdomain', reason: headless.note ?? `no ready endpoint for ${serviceName(service)}`, service, headless };
     }
@@ -219,7 +235,17 @@ function classifySrv(
   const portName = (prefix[0] as string).slice(1);
   const port = service.ports.find((p) => p.name !== '' && p.name === portName && p.protocol === protocol);
   if (port === undefined) return nx(`${serviceName(service)} has no port named ${portName} with protocol ${protocol}`);
+  // KEP-1645: traffic to a port goes only to clusters that expose it, so a cluster-specific SRV
+  // name for a port that cluster lacks does not exist (NXDOMAIN, like any unknown port).
+  if (cluster !== undefined && !clusterExposes(service, cluster, port)) {
+    return nx(`cluster ${cluster} does not expose port ${portName}/${protocol} of ${serviceName(service)}`);
+  }
   const shape: NameShape = { kind: 'srv', service, port };
   if (cluster !== undefined) shape.cluster = cluster;
   return extra(shape);
+}
+
+function clusterExposes(service: ServiceEntry, cluster: ClusterId, port: ServicePort): boolean {
+  const backend = service.backends.find((b) => b.cluster === cluster);
+  return backend !== undefined && backend.ports.some((p) => p.name === port.name && p.protocol === port.protocol);
 }

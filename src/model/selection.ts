@@ -105,14 +105,15 @@ export function clusterHealth(backend: ClusterBackend): ClusterHealth {
 }
 
 function familyAddresses(backend: ClusterBackend, family: IPFamily, readyOnly: boolean): string[] {
-  const out: string[] = [];
+  // A Set, not includes(): a cluster may legally carry 100,000 addresses (issue 9).
+  const seen = new Set<string>();
   for (const endpoint of backend.endpoints) {
     if (readyOnly && !endpoint.ready) continue;
     for (const address of endpoint.addresses) {
-      if (addressFamily(address) === family && !out.includes(address)) out.push(address);
+      if (addressFamily(address) === family) seen.add(address);
     }
   }
-  return out;
+  return [...seen];
 }
 
 interface Candidate {

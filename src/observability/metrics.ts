@@ -11,6 +11,7 @@ import {
   QUERY_TYPE_LABELS,
   QueryStats,
   RCODE_LABELS,
+  TCP_CLOSE_REASONS,
   TRANSPORTS,
 } from './query-stats.ts';
 
@@ -28,6 +29,8 @@ const PRIMARY_ONLY = new Set([
   'clusterset_dns_worker_restarts_total',
   'clusterset_dns_informer_restarts_total',
   'clusterset_dns_addresses_refused_total',
+  'clusterset_dns_worker_stalls_total',
+  'clusterset_dns_workers_stalled',
 ]);
 
 export interface Metrics {
@@ -39,6 +42,9 @@ export interface Metrics {
   readonly informerRestarts: CounterT<'informer' | 'reason'>;
   /** Addresses the DNS feed refused (address policy), counted once per new refusal. */
   readonly addressesRefused: CounterT<string>;
+  /** Workers found with a blocked event loop (then replaced), and how many are stalled right now. */
+  readonly workerStalls: CounterT<string>;
+  readonly workersStalled: GaugeT<string>;
   /** Record what the served snapshot is: version, build time and each cluster's health. */
   setSnapshotInfo(info: { version: number; builtAt: number; clusterHealthy: ReadonlyMap<string, boolean> }): void;
   /** Merge other processes' metrics into render() (worker processes). */
@@ -131,6 +137,37 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
 
   registry.registerMetric(durationHistogram(stats));
 
+  const flushedTcpClosed = new Float64Array(stats.tcpClosed.length);
+  new Counter({
+    name: 'clusterset_dns_tcp_closed_total',
+    help: 'TCP connections the server closed, by reason (read deadline, idle, evicted at the connection cap, query cap, message in too many segments).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect(this: CounterT<string>) {
+      TCP_CLOSE_REASONS.forEach((reason, i) => {
+        const delta = stats.tcpClosed[i]! - flushedTcpClosed[i]!;
+        flushedTcpClosed[i] = stats.tcpClosed[i]!;
+        if (delta > 0) this.inc({ reason }, delta);
+      });
+    },
+  });
+  new Gauge({
+    name: 'clusterset_dns_answer_cache_bytes',
+    help: 'Bytes charged in the answer cache (summed over DNS workers; each is bounded by --cache-size).',
+    registers: [registry],
+    collect(this: GaugeT<string>) {
+      this.set(stats.cacheBytes);
+    },
+  });
+  new Gauge({
+    name: 'clusterset_dns_answer_cache_entries',
+    help: 'Entries in the answer cache (summed over DNS workers).',
+    registers: [registry],
+    collect(this: GaugeT<string>) {
+      this.set(stats.cacheEntries);
+    },
+  });
+
   const workerRestarts = new Counter({
     name: 'clusterset_dns_worker_restarts_total',
     help: 'DNS worker processes restarted after they died.',
@@ -141,6 +178,16 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const addressesRefused = new Counter({
     name: 'clusterset_dns_addresses_refused_total',
     help: 'Addresses never answered because the address policy refused them (loopback, link-local, multicast, ... or outside --allowed-cidrs), once per new refusal.',
+    registers: [registry],
+  });
+  const workerStalls = new Counter({
+    name: 'clusterset_dns_worker_stalls_total',
+    help: 'DNS workers whose event loop stopped answering heartbeats for longer than --worker-stall-timeout (each is replaced).',
+    registers: [registry],
+  });
+  const workersStalled = new Gauge({
+    name: 'clusterset_dns_workers_stalled',
+    help: 'DNS workers stalled right now (not answering heartbeats).',
     registers: [registry],
   });
 
@@ -171,6 +218,8 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     workerRestarts,
     informerRestarts,
     addressesRefused,
+    workerStalls,
+    workersStalled,
     setSnapshotInfo(info) {
       snapshotBuiltAt = info.builtAt;
       snapshotVersion.set(info.version);

@@ -39,6 +39,10 @@ export const MALFORMED_REASONS = [
 ] as const;
 export type MalformedReason = (typeof MALFORMED_REASONS)[number];
 
+/** Why the server closed a TCP connection (the `reason` label of clusterset_dns_tcp_closed_total). */
+export const TCP_CLOSE_REASONS = ['read_timeout', 'idle_timeout', 'evicted', 'max_queries', 'fragmented'] as const;
+export type TcpCloseReason = (typeof TCP_CLOSE_REASONS)[number];
+
 /** Upper bounds (seconds) of the request-duration histogram: a cached answer takes microseconds. */
 export const DURATION_BUCKETS = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1, 0.5] as const;
 
@@ -69,9 +73,13 @@ export class QueryStats {
   readonly durationSum = new Float64Array(NT);
   readonly durationCount = new Float64Array(NT);
   readonly malformed = new Float64Array(MALFORMED_REASONS.length);
+  readonly tcpClosed = new Float64Array(TCP_CLOSE_REASONS.length);
   cacheHits = 0;
   cacheMisses = 0;
   answerErrors = 0;
+  /** Bytes charged in the answer cache right now, and its entries (a gauge, set by the server). */
+  cacheBytes = 0;
+  cacheEntries = 0;
 
   recordQuery(transport: number, qtype: number, rcode: number, seconds: number): void {
     this.queries[(transport * NQ + queryTypeLabelIndex(qtype)) * NR + rcodeLabelIndex(rcode)]! += 1;
@@ -80,6 +88,10 @@ export class QueryStats {
     this.durationBuckets[transport * (NB + 1) + bucket]! += 1;
     this.durationSum[transport]! += seconds;
     this.durationCount[transport]! += 1;
+  }
+
+  recordTcpClose(reason: TcpCloseReason): void {
+    this.tcpClosed[TCP_CLOSE_REASONS.indexOf(reason)]! += 1;
   }
 
   recordMalformed(reason: MalformedReason): void {

@@ -3,42 +3,81 @@
  * lowercased name) — see cache-key.ts: the Answer plus its encodings, one per rotation variant,
  * made lazily and kept with their size-fitted copies. Keying by snapshot version means a new
  * snapshot never serves old bytes; old entries simply age out of the LRU.
+ *
+ * Memory is bounded by construction (issue 9):
+ * - each entry is charged an upper bound of what it will ever hold (every variant encoded, each
+ *   capped at one 65,535-byte TCP message, plus its fits), with per-entry and per-record overheads
+ *   measured on Node 24 (heap per entry: ~1.0 KB for a one-record answer, charged ~1.2 KB;
+ *   ~24 KB for 20 A records in 20 variants, charged ~33 KB; ~333 KB for 300 records in 32
+ *   variants, charged ~464 KB); bench/abuse.ts prints the RSS it gives;
+ * - an entry keeps its Answer only until every variant is encoded (at once for one variant);
+ * - the records cap (DnsOptions.maxRecords) bounds the largest entry far below the smallest
+ *   budget allowed (MIN_CACHE_BYTES), so no answer is ever silently uncacheable;
+ * - negative answers (NXDOMAIN, REFUSED: names that do not exist, outside every zone) live in a
+ *   small separate LRU bounded by entry count, so a flood of junk names cannot evict real answers
+ *   or grow the main cache.
  */
 import { LRUCache } from 'lru-cache';
 import type { Answer, ResourceRecord } from '../dns/types.ts';
-import { encodeResponse, type EncodedMessage, type QuestionToEncode } from './response-encoder.ts';
-import { fitResponse, type FittedResponse } from './response-fit.ts';
+import { Rcode } from '../dns/types.ts';
+import { encodeResponse, type AddressBytes, type EncodedMessage, type QuestionToEncode } from './response-encoder.ts';
+import { capMessage, fitResponse, MAX_TCP_SIZE, type FittedResponse } from './response-fit.ts';
 
 export { cacheKey, type CacheKeyParts } from './cache-key.ts';
 
 /** Rotation variants per entry are capped; with more records the start positions are spread evenly. */
 export const MAX_ROTATION_VARIANTS = 32;
+/**
+ * Answers this large get fewer variants: each costs a full encoding of thousands of records on
+ * first use, and 8 evenly spread start positions already hand clients different subsets.
+ */
+const LARGE_ANSWER_RECORDS = 512;
+const LARGE_ANSWER_VARIANTS = 8;
 /** Distinct size limits kept per variant (clients use a handful of EDNS sizes). */
-const MAX_FITS_PER_VARIANT = 8;
+const MAX_FITS_PER_VARIANT = 4;
+/**
+ * Heap cost of one entry beyond its bytes and variants (the CachedAnswer and the LRU's
+ * bookkeeping); with VARIANT_OVERHEAD_BYTES it covers the measured ~1.0 KB of a one-record answer.
+ */
+export const ENTRY_OVERHEAD_BYTES = 512;
+/** Measured heap cost of one ResourceRecord object with its strings, rounded up. */
+export const RECORD_OVERHEAD_BYTES = 200;
+/** Per encoded variant: the EncodedMessage and fit objects and their buffers' headers. */
+const VARIANT_OVERHEAD_BYTES = 512;
+/** Per record per variant: its entry in the offset arrays. */
+const VARIANT_BYTES_PER_RECORD = 8;
+/** The smallest budget allowed: several times the largest entry the records cap permits. */
+export const MIN_CACHE_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_NEGATIVE_ENTRIES = 16_384;
+
+/** One rotation variant: its message (at most one TCP message) and the fits made from it. */
+interface Variant {
+  message: EncodedMessage;
+  /** The fit for every limit the message already fits in (the common case: one shared object). */
+  whole: FittedResponse | undefined;
+  /** Cut fits for smaller limits, as parallel arrays (at most MAX_FITS_PER_VARIANT). */
+  limits: number[];
+  cuts: FittedResponse[];
+}
 
 export class CachedAnswer {
   readonly variantCount: number;
-  private readonly variants: (EncodedMessage | undefined)[];
-  private readonly fits: Map<number, FittedResponse>[];
-  /** Per variant, the last limit asked for and its fit: nearly every query repeats it, skipping the map. */
-  private readonly lastLimit: Int32Array;
-  private readonly lastFit: (FittedResponse | undefined)[];
+  readonly rcode: number;
+  private readonly recordCount: number;
+  /** What the variants are encoded from; dropped once every variant exists (a lean entry). */
+  private source: { question: QuestionToEncode; answer: Answer; opt: { ede: Answer['ede'] } | null; addressBytes: AddressBytes } | null;
+  private readonly variants: (Variant | undefined)[];
+  private encodedVariants = 0;
   private cursor = 0;
-  readonly question: QuestionToEncode;
-  readonly answer: Answer;
-  /** EDE to attach in OPT, or null when the reply carries no OPT. */
-  private readonly opt: { ede: Answer['ede'] } | null;
 
   constructor(question: QuestionToEncode, answer: Answer, opt: { ede: Answer['ede'] } | null) {
-    this.question = question;
-    this.answer = answer;
-    this.opt = opt;
+    this.source = { question, answer, opt, addressBytes: new Map() };
+    this.rcode = answer.rcode;
+    this.recordCount = answer.answer.length + answer.authority.length + answer.additional.length;
     const n = answer.answer.length;
-    this.variantCount = answer.rotation === 'none' || n <= 1 ? 1 : Math.min(n, MAX_ROTATION_VARIANTS);
-    this.variants = new Array<EncodedMessage | undefined>(this.variantCount);
-    this.fits = Array.from({ length: this.variantCount }, () => new Map<number, FittedResponse>());
-    this.lastLimit = new Int32Array(this.variantCount).fill(-1);
-    this.lastFit = new Array<FittedResponse | undefined>(this.variantCount);
+    this.variantCount = answer.rotation === 'none' || n <= 1 ? 1 : Math.min(n, n > LARGE_ANSWER_RECORDS ? LARGE_ANSWER_VARIANTS : MAX_ROTATION_VARIANTS);
+    this.variants = new Array<Variant | undefined>(this.variantCount);
   }
 
   /** Picks the next rotation variant (a per-entry cursor) and returns it fitted to `limit` bytes. */
@@ -49,62 +88,119 @@ export class CachedAnswer {
   }
 
   fitted(index: number, limit: number): FittedResponse {
-    if (this.lastLimit[index] === limit) return this.lastFit[index]!;
-    const fits = this.fits[index]!;
-    let fitted = fits.get(limit);
-    if (!fitted) {
-      fitted = fitResponse(this.encoded(index), limit);
-      if (fits.size >= MAX_FITS_PER_VARIANT) fits.clear();
-      fits.set(limit, fitted);
+    const variant = this.variant(index);
+    if (limit >= variant.message.bytes.length) return (variant.whole ??= fitResponse(variant.message, limit));
+    const { limits, cuts } = variant;
+    for (let i = 0; i < limits.length; i++) if (limits[i] === limit) return cuts[i]!;
+    const fitted = fitResponse(variant.message, limit);
+    if (limits.length >= MAX_FITS_PER_VARIANT) {
+      limits.length = 0;
+      cuts.length = 0;
     }
-    this.lastLimit[index] = limit;
-    this.lastFit[index] = fitted;
+    limits.push(limit);
+    cuts.push(fitted);
     return fitted;
   }
 
   encoded(index: number): EncodedMessage {
-    let message = this.variants[index];
-    if (!message) {
-      message = encodeResponse(this.question, this.answer, this.recordsFor(index), this.opt);
-      this.variants[index] = message;
+    return this.variant(index).message;
+  }
+
+  private variant(index: number): Variant {
+    let variant = this.variants[index];
+    if (variant === undefined) {
+      const source = this.source!;
+      const records = this.recordsFor(source.answer, index);
+      const message = capMessage(encodeResponse(source.question, source.answer, records, source.opt, source.addressBytes), MAX_TCP_SIZE);
+      variant = { message, whole: undefined, limits: [], cuts: [] };
+      this.variants[index] = variant;
+      if (++this.encodedVariants === this.variantCount) this.source = null;
     }
-    return message;
+    return variant;
   }
 
-  /** Rough bytes held when every variant is encoded (for the LRU's size bound). */
-  estimatedSize(): number {
-    return (this.encoded(0).bytes.length * 2 + 200) * this.variantCount + 300;
+  /** Negative answers go to the small separate cache. */
+  get negative(): boolean {
+    return this.rcode === Rcode.NXDOMAIN || this.rcode === Rcode.REFUSED;
   }
 
-  private recordsFor(index: number): ResourceRecord[] {
-    const records = this.answer.answer;
-    if (this.variantCount === 1) return this.answer.rotation === 'pick-one' ? records.slice(0, 1) : records;
+  /**
+   * An upper bound of the bytes this entry holds once every variant and fit exists, known from
+   * the first variant (every variant has the same records, rotated, so about the same size). The
+   * records are charged while they are held (until every variant is encoded), which is always
+   * for a moment: an entry is never charged less than it can hold.
+   */
+  chargedBytes(key: string): number {
+    const first = this.encoded(0).bytes.length;
+    const records = this.recordCount;
+    const perVariant = first + Math.min(first, MAX_FITS_PER_VARIANT * 1232) + VARIANT_OVERHEAD_BYTES + records * VARIANT_BYTES_PER_RECORD;
+    const heldRecords = this.variantCount > 1 ? records * RECORD_OVERHEAD_BYTES : 0;
+    return ENTRY_OVERHEAD_BYTES + 2 * key.length + heldRecords + this.variantCount * perVariant;
+  }
+
+  private recordsFor(answer: Answer, index: number): ResourceRecord[] {
+    const records = answer.answer;
+    if (this.variantCount === 1) return answer.rotation === 'pick-one' ? records.slice(0, 1) : records;
     const start = Math.floor((index * records.length) / this.variantCount);
-    if (this.answer.rotation === 'pick-one') return [records[start]!];
+    if (answer.rotation === 'pick-one') return [records[start]!];
     return [...records.slice(start), ...records.slice(0, start)];
   }
+}
+
+export interface AnswerCacheOptions {
+  /** Budget of the main cache in bytes (charged per entry, see chargedBytes). */
+  maxBytes: number;
+  /** Negative answers kept at most (their own LRU). */
+  negativeEntries: number;
 }
 
 export interface AnswerCache {
   get(key: string): CachedAnswer | undefined;
   set(key: string, entry: CachedAnswer): void;
   clear(): void;
+  /** Entries in the main cache. */
   readonly size: number;
+  readonly negativeSize: number;
+  /** Bytes charged in the main cache (at most maxBytes). */
+  readonly bytes: number;
+  /** Entries refused because one alone exceeded the budget (0 by construction with the records cap). */
+  readonly refused: number;
 }
 
-export function createAnswerCache(maxBytes: number): AnswerCache {
-  const lru = new LRUCache<string, CachedAnswer>({
-    maxSize: maxBytes,
-    sizeCalculation: (entry) => Math.max(1, entry.estimatedSize()),
-  });
+export function createAnswerCache(options: AnswerCacheOptions): AnswerCache {
+  const main = new LRUCache<string, CachedAnswer>({ maxSize: options.maxBytes, maxEntrySize: options.maxBytes });
+  const negative = new LRUCache<string, CachedAnswer>({ max: Math.max(1, options.negativeEntries) });
+  let refused = 0;
   return {
-    get: (key) => lru.get(key),
+    get: (key) => main.get(key) ?? negative.get(key),
     set: (key, entry) => {
-      lru.set(key, entry);
+      if (entry.negative) {
+        negative.set(key, entry);
+        return;
+      }
+      const size = Math.max(1, entry.chargedBytes(key));
+      // lru-cache drops an entry above maxEntrySize without a word; count it instead.
+      if (size > options.maxBytes) {
+        refused++;
+        return;
+      }
+      main.set(key, entry, { size });
     },
-    clear: () => lru.clear(),
+    clear: () => {
+      main.clear();
+      negative.clear();
+    },
     get size() {
-      return lru.size;
+      return main.size;
+    },
+    get negativeSize() {
+      return negative.size;
+    },
+    get bytes() {
+      return main.calculatedSize;
+    },
+    get refused() {
+      return refused;
     },
   };
 }

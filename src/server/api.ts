@@ -15,6 +15,16 @@ export interface DnsServerOptions {
   tcpMaxConnections: number;
   /** Log every query at info (--query-log). Default off. */
   queryLog?: boolean;
+  /** Longest one TCP message may take from its first byte (default 2 s). */
+  tcpReadTimeoutMs?: number;
+  /** Queries per TCP connection before it is closed (default 1,000). */
+  tcpMaxQueriesPerConnection?: number;
+  /** Answer-cache budget per answering process, in bytes (default 64 MiB). */
+  cacheBytes?: number;
+  /** Negative answers cached per answering process (default 16,384). */
+  negativeCacheEntries?: number;
+  /** A worker that misses heartbeats this long is reported and replaced (default 5 s). */
+  workerStallTimeoutMs?: number;
 }
 
 export interface DnsServer {

@@ -7,6 +7,8 @@ import type { Snapshot } from '../model/snapshot.ts';
 import { bindBoth } from './bind-both.ts';
 import { Responder } from './responder.ts';
 import { clusterHealth } from './snapshot-wire.ts';
+import { MIN_CACHE_BYTES } from './answer-cache.ts';
+import { answeringSettings } from './server-settings.ts';
 import { listenTcp, type TcpListener } from './tcp-listener.ts';
 import { listenUdp, type UdpListener } from './udp-listener.ts';
 import { createQueryLog } from '../observability/query-log.ts';
@@ -24,11 +26,26 @@ function validateServerOptions(options: DnsServerOptions): void {
   if (!Number.isInteger(options.tcpMaxConnections) || options.tcpMaxConnections < 1) {
     throw new Error(`tcpMaxConnections must be an integer >= 1, got ${options.tcpMaxConnections}`);
   }
+  if (options.cacheBytes !== undefined && !(options.cacheBytes >= MIN_CACHE_BYTES)) {
+    throw new Error(`cacheBytes must be at least ${MIN_CACHE_BYTES} (the largest capped answer must fit), got ${options.cacheBytes}`);
+  }
+  for (const key of ['tcpReadTimeoutMs', 'tcpMaxQueriesPerConnection', 'negativeCacheEntries', 'workerStallTimeoutMs'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) throw new Error(`${key} must be > 0, got ${value}`);
+  }
 }
 
 function createInProcessServer(options: DnsServerOptions, deps: ServerDeps): DnsServer {
   const { logger, metrics } = deps;
-  const responderOptions = { dns: options.dns, stats: metrics.stats, logger, ...(options.queryLog === true ? { queryLog: createQueryLog(logger) } : {}) };
+  const settings = answeringSettings(options);
+  const responderOptions = {
+    dns: options.dns,
+    stats: metrics.stats,
+    logger,
+    cacheMaxBytes: settings.cacheBytes,
+    negativeCacheEntries: settings.negativeCacheEntries,
+    ...(options.queryLog === true ? { queryLog: createQueryLog(logger) } : {}),
+  };
   const responder = new Responder(deps.answerFn ? { ...responderOptions, answerFn: deps.answerFn } : responderOptions);
   let listeners: { udp: UdpListener; tcp: TcpListener } | null = null;
   let state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
@@ -43,6 +60,8 @@ function createInProcessServer(options: DnsServerOptions, deps: ServerDeps): Dns
             host,
             port,
             idleTimeoutMs: options.tcpIdleTimeoutMs,
+            readTimeoutMs: settings.tcpReadTimeoutMs,
+            maxQueriesPerConnection: settings.tcpMaxQueriesPerConnection,
             maxConnections: options.tcpMaxConnections,
             responder,
             stats: metrics.stats,

@@ -2,12 +2,18 @@
  * The HTTP side: /metrics (Prometheus text, worker metrics folded in), /healthz (the process and
  * its DNS listeners are alive), /readyz (a synced snapshot is being served), and
  * /debug/explain?name=&type= (why a name answers what it answers).
+ *
+ * Health cannot be starved (issue 9): /healthz and /readyz are answered at once, never queued;
+ * /debug/* requests run one per event-loop turn from a short queue (beyond it: 503 with
+ * Retry-After), each report is cut to DEBUG_MAX_ITEMS per list and DEBUG_MAX_BYTES in all, and
+ * only loopback clients get /debug/* unless `debugRemote` is set. Concurrent /metrics scrapes
+ * share one rendering.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { DnsOptions, ListenAddress } from '../config/options.ts';
-import { explain as realExplain, ExplainInputError, formatExplain, type ExplainReport } from '../dns/explain.ts';
+import { explain as realExplain, ExplainInputError, formatExplain, limitReport, type ExplainReport } from '../dns/explain.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { bindError } from './udp-listener.ts';
@@ -24,6 +30,8 @@ export interface HttpServerOptions {
   routes?: ReadonlyMap<string, (url: URL) => HttpRouteResult | Promise<HttpRouteResult>>;
   /** The explain function; the real one unless a test substitutes it. */
   explainFn?: (snapshot: Snapshot, name: string, qtype: number | string, opts: DnsOptions) => ExplainReport;
+  /** Answer /debug/* to non-loopback clients too (default false: loopback only). */
+  debugRemote?: boolean;
 }
 
 export interface HttpRouteResult {
@@ -39,10 +47,72 @@ export interface HttpServer {
 
 /** Longest a scrape or request may take before the socket is dropped. */
 const REQUEST_TIMEOUT_MS = 15_000;
+/** /debug/* requests waiting or running at most; more are refused with 503. */
+export const DEBUG_MAX_QUEUED = 8;
+/** Entries per list in one explain report. */
+export const DEBUG_MAX_ITEMS = 1_000;
+/** Bytes of one /debug/* response at most. */
+export const DEBUG_MAX_BYTES = 1024 * 1024;
 
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const { logger } = options;
   const explainFn = options.explainFn ?? realExplain;
+  const debugQueue: Array<() => void> = [];
+  let debugDraining = false;
+  let metricsRendering: Promise<{ contentType: string; body: string }> | null = null;
+
+  /** Runs queued debug work one job per event-loop turn, so health requests get in between. */
+  function drainDebug(): void {
+    const job = debugQueue.shift();
+    if (job === undefined) {
+      debugDraining = false;
+      return;
+    }
+    try {
+      job();
+    } finally {
+      setImmediate(drainDebug);
+    }
+  }
+
+  function enqueueDebug(res: http.ServerResponse, job: () => void): void {
+    if (debugQueue.length >= DEBUG_MAX_QUEUED) {
+      res.setHeader('retry-after', '1');
+      return sendJson(res, 503, { error: `too many /debug requests at once (at most ${DEBUG_MAX_QUEUED}); retry shortly` });
+    }
+    debugQueue.push(() => {
+      if (res.destroyed) return; // the client gave up while queued
+      try {
+        job();
+      } catch (error) {
+        logger.error({ err: error }, 'debug handler failed');
+        if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+      }
+    });
+    if (!debugDraining) {
+      debugDraining = true;
+      setImmediate(drainDebug);
+    }
+  }
+
+  /** /debug/* and the status routes answer loopback clients only, unless `debugRemote` opens them. */
+  function debugAllowed(req: http.IncomingMessage): boolean {
+    return options.debugRemote === true || isLoopback(req.socket.remoteAddress);
+  }
+
+  function debugForbidden(res: http.ServerResponse): void {
+    return sendJson(res, 403, { error: '/debug/* and the status page answer loopback clients only; start the server with --debug-remote to open them' });
+  }
+
+  /** One rendering shared by every scrape that arrives while it runs. */
+  function renderMetrics(): Promise<{ contentType: string; body: string }> {
+    if (metricsRendering === null) {
+      metricsRendering = options.metrics.render().finally(() => {
+        metricsRendering = null;
+      });
+    }
+    return metricsRendering;
+  }
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -62,7 +132,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     }
     switch (url.pathname) {
       case '/metrics': {
-        const { contentType, body } = await options.metrics.render();
+        const { contentType, body } = await renderMetrics();
         return send(res, 200, contentType, body);
       }
       case '/healthz': {
@@ -74,12 +144,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         return reason === null ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n') : send(res, 503, 'text/plain; charset=utf-8', `not ready: ${reason}\n`);
       }
       case '/debug/explain':
-        return explainRoute(url, res);
+        if (!debugAllowed(req)) return debugForbidden(res);
+        return enqueueDebug(res, () => explainRoute(url, res));
       default: {
         const route = options.routes?.get(url.pathname);
         if (route !== undefined) {
-          const result = await route(url);
-          return send(res, result.status, result.contentType, result.body);
+          // The status page and its report are reachable where /debug/* is, under the same bounds.
+          if (!debugAllowed(req)) return debugForbidden(res);
+          return enqueueDebug(res, () => {
+            Promise.resolve(route(url)).then(
+              (result) => send(res, result.status, result.contentType, result.body),
+              (error: unknown) => {
+                logger.error({ err: error, path: url.pathname }, 'HTTP route failed');
+                if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', 'internal error\n');
+              },
+            );
+          });
         }
         return send(res, 404, 'text/plain; charset=utf-8', 'not found (try /metrics, /healthz, /readyz, /debug/explain?name=NAME&type=A)\n');
       }
@@ -98,8 +178,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       if (error instanceof ExplainInputError) return sendJson(res, 400, { error: error.message });
       throw error;
     }
-    if (url.searchParams.get('format') === 'text') return send(res, 200, 'text/plain; charset=utf-8', formatExplain(report));
-    return sendJson(res, 200, report);
+    report = limitReport(report, DEBUG_MAX_ITEMS);
+    const text = url.searchParams.get('format') === 'text';
+    const body = text ? formatExplain(report) : `${JSON.stringify(report, null, 2)}\n`;
+    if (Buffer.byteLength(body) > DEBUG_MAX_BYTES) {
+      return sendJson(res, 413, { error: `the report is larger than ${DEBUG_MAX_BYTES} bytes even with ${DEBUG_MAX_ITEMS} entries per list; ask for one cluster or host name` });
+    }
+    return send(res, 200, text ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', body);
   }
 
   return {
@@ -124,6 +209,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       });
     },
   };
+}
+
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 export function notReadyReason(snapshot: Snapshot | null): string | null {

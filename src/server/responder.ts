@@ -12,7 +12,7 @@ import { EdeCode, Rcode, type Answer, type Question } from '../dns/types.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { QueryStats } from '../observability/query-stats.ts';
 import type { QueryLog, QueryLogEntry } from '../observability/query-log.ts';
-import { CachedAnswer, createAnswerCache, type AnswerCache } from './answer-cache.ts';
+import { CachedAnswer, createAnswerCache, DEFAULT_CACHE_BYTES, DEFAULT_NEGATIVE_ENTRIES, type AnswerCache } from './answer-cache.ts';
 import { buildErrorReply } from './error-response.ts';
 import { labelsOfNameKey, QueryParser, type ParsedQuery } from './query-parser.ts';
 import { OUR_UDP_PAYLOAD_SIZE } from './response-encoder.ts';
@@ -30,10 +30,12 @@ export interface ResponderOptions {
   logger: Logger;
   /** The answer function; the real `answer()` unless a test needs a failing one. */
   answerFn?: AnswerFn;
-  /** Bound of the encoded-answer cache in bytes (default 64 MiB). */
+  /** Budget of the encoded-answer cache in bytes (default DEFAULT_CACHE_BYTES). */
   cacheMaxBytes?: number;
   /** The opt-in query log (--query-log); undefined: off, no cost. */
   queryLog?: QueryLog;
+  /** Negative answers cached at most (default DEFAULT_NEGATIVE_ENTRIES). */
+  negativeCacheEntries?: number;
 }
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -56,7 +58,10 @@ export class Responder {
     this.logger = options.logger;
     this.answerFn = options.answerFn ?? realAnswer;
     this.queryLog = options.queryLog;
-    this.cache = createAnswerCache(options.cacheMaxBytes ?? 64 * 1024 * 1024);
+    this.cache = createAnswerCache({
+      maxBytes: options.cacheMaxBytes ?? DEFAULT_CACHE_BYTES,
+      negativeEntries: options.negativeCacheEntries ?? DEFAULT_NEGATIVE_ENTRIES,
+    });
   }
 
   setSnapshot(snapshot: Snapshot): void {
@@ -64,6 +69,11 @@ export class Responder {
     if (this.snapshot && snapshot.version <= this.snapshot.version) this.cache.clear();
     this.snapshot = snapshot;
     this.parser.setKeyVersion(snapshot.version);
+  }
+
+  /** What the answer cache holds (for metrics and the abuse benchmark). */
+  cacheUsage(): { entries: number; negativeEntries: number; bytes: number; refused: number } {
+    return { entries: this.cache.size, negativeEntries: this.cache.negativeSize, bytes: this.cache.bytes, refused: this.cache.refused };
   }
 
   currentSnapshot(): Snapshot | null {
@@ -142,6 +152,8 @@ export class Responder {
         return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL };
       }
       this.cache.set(key, entry);
+      this.stats.cacheBytes = this.cache.bytes;
+      this.stats.cacheEntries = this.cache.size + this.cache.negativeSize;
     }
     const limit = transport === TRANSPORT_TCP ? MAX_TCP_SIZE : udpLimit(edns ? edns.payloadSize : null, OUR_UDP_PAYLOAD_SIZE);
     let fitted;
@@ -153,7 +165,7 @@ export class Responder {
       return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL };
     }
     const bytes = patchResponse(fitted, msg, query.id, query.flagsHi, query.flagsLo, query.qnameEnd, edns?.dnssecOk ?? false);
-    return { bytes, rcode: entry.answer.rcode };
+    return { bytes, rcode: entry.rcode };
   }
 
   private buildEntry(snapshot: Snapshot, query: ParsedQuery): CachedAnswer {

@@ -2,9 +2,12 @@
  * Size rules for a response (RFC 1035 §4.2.1, RFC 6891, RFC 2181 §9), applied to an encoded
  * message by slicing at recorded section boundaries, never by re-encoding:
  * 1. it fits: send it whole;
- * 2. otherwise drop the Additional section (keeping OPT): no TC needed, it is optional data;
- * 3. otherwise set TC=1 and keep as many whole answer records as fit when they are addresses
- *    (a usable subset), or none for other types; authority is dropped.
+ * 2. otherwise keep the answer and authority and as many whole Additional records as fit (keeping
+ *    OPT): no TC needed, Additional is optional data;
+ * 3. otherwise set TC=1 and keep as many whole answer records as fit (SRV, A, AAAA alike: a usable
+ *    subset); authority and Additional are dropped. A prefix of records is always well-formed:
+ *    compression pointers only point backwards.
+ * Over TCP the limit is 65,535 bytes, so a huge answer keeps what fits there too.
  */
 import type { EncodedMessage } from './response-encoder.ts';
 import { HEADER_SIZE } from './query-parser.ts';
@@ -35,25 +38,58 @@ export function fitResponse(msg: EncodedMessage, limit: number): FittedResponse 
     return { bytes, qnameOffsets: allOffsets, optOffset: msg.hasOpt ? msg.additionalEnd : -1 };
   }
   if (msg.authorityEnd + optLength <= limit) {
-    return cut(msg, msg.authorityEnd, { ancount: msg.answerEnds.length, nscount: -1, truncated: false });
+    let additional = 0;
+    while (additional < msg.additionalEnds.length && msg.additionalEnds[additional]! + optLength <= limit) additional++;
+    const end = additional > 0 ? msg.additionalEnds[additional - 1]! : msg.authorityEnd;
+    return cut(msg, end, { ancount: msg.answerEnds.length, nscount: -1, arcount: additional, truncated: false });
   }
   let kept = 0;
-  if (msg.answersAreAddresses) {
-    while (kept < msg.answerEnds.length && msg.answerEnds[kept]! + optLength <= limit) kept++;
-  }
+  while (kept < msg.answerEnds.length && msg.answerEnds[kept]! + optLength <= limit) kept++;
   const end = kept > 0 ? msg.answerEnds[kept - 1]! : msg.questionEnd;
-  return cut(msg, end, { ancount: kept, nscount: 0, truncated: true });
+  return cut(msg, end, { ancount: kept, nscount: 0, arcount: 0, truncated: true });
+}
+
+/**
+ * The same message cut to at most `limit` bytes by the rules above, still as an EncodedMessage
+ * (section boundaries adjusted), so later fits can be derived from it. A cached answer keeps only
+ * this ≤ 65,535-byte form per rotation variant: no variant holds more than one TCP message.
+ */
+export function capMessage(msg: EncodedMessage, limit: number): EncodedMessage {
+  if (msg.bytes.length <= limit) return msg;
+  const fitted = fitResponse(msg, limit);
+  const ancount = fitted.bytes.readUInt16BE(6);
+  const nscount = fitted.bytes.readUInt16BE(8);
+  const arcount = fitted.bytes.readUInt16BE(10) - (msg.hasOpt ? 1 : 0);
+  const answerEnds = msg.answerEnds.slice(0, ancount);
+  const authorityEnd = nscount > 0 ? msg.authorityEnd : answerEnds.at(-1) ?? msg.questionEnd;
+  const additionalEnds = msg.additionalEnds.slice(0, arcount);
+  const additionalEnd = additionalEnds.at(-1) ?? authorityEnd;
+  return {
+    bytes: fitted.bytes,
+    questionEnd: msg.questionEnd,
+    ownerOffsets: msg.ownerOffsets.filter((offset) => offset < additionalEnd),
+    answerEnds,
+    authorityEnd,
+    additionalEnds,
+    additionalEnd,
+    hasOpt: msg.hasOpt,
+  };
 }
 
 /** Keeps bytes [0, end) plus the OPT record and fixes the counts (nscount -1 = unchanged). */
-function cut(msg: EncodedMessage, end: number, counts: { ancount: number; nscount: number; truncated: boolean }): FittedResponse {
+function cut(
+  msg: EncodedMessage,
+  end: number,
+  counts: { ancount: number; nscount: number; arcount: number; truncated: boolean },
+): FittedResponse {
   const optLength = msg.bytes.length - msg.additionalEnd;
-  const out = Buffer.allocUnsafe(end + optLength);
+  // Its own buffer, not a pool slice: fits are cached as long as their answer (see wire-writer.ts).
+  const out = Buffer.allocUnsafeSlow(end + optLength);
   msg.bytes.copy(out, 0, 0, end);
   msg.bytes.copy(out, end, msg.additionalEnd);
   out.writeUInt16BE(counts.ancount, 6);
   if (counts.nscount >= 0) out.writeUInt16BE(counts.nscount, 8);
-  out.writeUInt16BE(msg.hasOpt ? 1 : 0, 10);
+  out.writeUInt16BE(counts.arcount + (msg.hasOpt ? 1 : 0), 10);
   if (counts.truncated) out[2]! |= 0x02;
   return {
     bytes: out,

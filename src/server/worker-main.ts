@@ -17,6 +17,11 @@ import { isMessage, type FromWorker, type ToWorker, type WorkerInit } from './wo
 
 if (!cluster.isWorker) throw new Error('worker-main.ts is started by the DNS server primary, not directly');
 
+/** How often a worker checks that its primary is still its parent. */
+const PARENT_CHECK_MS = 500;
+/** A stopping worker exits by then even if a socket never finishes closing. */
+const STOP_DEADLINE_MS = 2_000;
+
 function send(message: FromWorker, then?: () => void): void {
   if (process.connected && process.send) process.send(message, undefined, undefined, () => then?.());
   else then?.();
@@ -40,7 +45,15 @@ function runWorker(): void {
 
   const init = async (message: WorkerInit) => {
     logger = createLogger({ level: message.logLevel as LevelWithSilent, base: { component: 'dns-worker', slot: message.slot } });
-    const current = new Responder({ dns: message.dns, stats: metrics.stats, logger, ...(message.queryLog === true ? { queryLog: createQueryLog(logger) } : {}) });
+    const current = new Responder({
+      dns: message.dns,
+      stats: metrics.stats,
+      logger,
+      cacheMaxBytes: message.cacheBytes,
+      negativeCacheEntries: message.negativeCacheEntries,
+      ...(message.queryLog === true ? { queryLog: createQueryLog(logger) } : {}),
+    });
+    watchPrimary(message.primaryPid);
     responder = current;
     if (pendingSnapshot) applySnapshot(pendingSnapshot);
     pendingSnapshot = null;
@@ -52,6 +65,8 @@ function runWorker(): void {
           port: message.port,
           exclusive: false,
           idleTimeoutMs: message.tcpIdleTimeoutMs,
+          readTimeoutMs: message.tcpReadTimeoutMs,
+          maxQueriesPerConnection: message.tcpMaxQueriesPerConnection,
           maxConnections: message.tcpMaxConnections,
           responder: current,
           stats: metrics.stats,
@@ -68,11 +83,28 @@ function runWorker(): void {
     }
   };
 
-  const stop = async () => {
+  let stopping = false;
+  const stop = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    // Whatever happens while closing (a socket that never finishes closing), exit soon.
+    setTimeout(() => process.exit(0), STOP_DEADLINE_MS);
+    logger.info({ why }, 'DNS worker stopping');
     const current = listeners;
     listeners = null;
     if (current) await Promise.allSettled([current.udp.close(), current.tcp.close()]);
     process.exit(0);
+  };
+
+  /**
+   * The primary can die in ways that do not close the IPC channel at once (SIGKILL while the
+   * channel is busy, a wedged primary): also exit when our parent changes (we were re-parented).
+   */
+  const watchPrimary = (primaryPid: number) => {
+    const timer = setInterval(() => {
+      if (process.ppid !== primaryPid) void stop(`the primary (pid ${primaryPid}) is gone`);
+    }, PARENT_CHECK_MS);
+    timer.unref();
   };
 
   process.on('message', (raw: unknown) => {
@@ -90,13 +122,16 @@ function runWorker(): void {
           .then((json) => send({ type: 'metrics-response', id: raw.id, metrics: json }))
           .catch((error: unknown) => logger.warn({ err: error }, 'could not export worker metrics'));
         break;
+      case 'ping':
+        send({ type: 'pong', seq: raw.seq });
+        break;
       case 'stop':
-        void stop();
+        void stop('asked by the primary');
         break;
     }
   });
   // The primary is gone (crashed or killed): nothing will ever stop us, so stop now.
-  process.on('disconnect', () => void stop());
+  process.on('disconnect', () => void stop('the IPC channel to the primary closed'));
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'DNS worker crashed; the primary restarts it');
     process.exit(1);

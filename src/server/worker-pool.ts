@@ -3,6 +3,11 @@
  * snapshot to them (coalesced: a worker that is still receiving one gets only the newest next),
  * restarts workers that die (with backoff; logged and counted), gathers their metrics for /metrics,
  * and stops them within a bounded time.
+ *
+ * Stalls: the primary pings every worker each HEARTBEAT_MS over IPC; the worker answers from its
+ * event loop. A worker that has not answered for workerStallTimeoutMs is stalled (a blocked loop
+ * answers nothing, not even DNS): it is reported by healthProblem() (so /healthz fails and a
+ * liveness probe would restart the pod if it kept happening), counted, killed and replaced.
  */
 import cluster, { type Worker } from 'node:cluster';
 import dgram from 'node:dgram';
@@ -12,6 +17,7 @@ import type { DnsServer, DnsServerOptions, ServerDeps } from './api.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
 import { bindBoth } from './bind-both.ts';
+import { answeringSettings } from './server-settings.ts';
 import { clusterHealth, snapshotToWire, type SnapshotWire } from './snapshot-wire.ts';
 import { isMessage, type FromWorker, type ToWorker } from './worker-protocol.ts';
 
@@ -22,6 +28,12 @@ const RESTART_BACKOFF_MIN_MS = 250;
 const RESTART_BACKOFF_MAX_MS = 10_000;
 /** A worker that stayed up this long resets its slot's backoff. */
 const STABLE_AFTER_MS = 30_000;
+export const DEFAULT_WORKER_STALL_TIMEOUT_MS = 5_000;
+/** Worker heap beyond the cache: the snapshot (tens of MB for 100,000 addresses) and Node's own. */
+const WORKER_HEAP_BASE_MIB = 128;
+const WORKER_SEMI_SPACE_MIB = 8;
+/** Heartbeat period: a fraction of the stall timeout, at most once a second. */
+const HEARTBEAT_MAX_MS = 1_000;
 
 interface Slot {
   index: number;
@@ -33,6 +45,29 @@ interface Slot {
   sending: boolean;
   pending: SnapshotWire | null;
   restartTimer: NodeJS.Timeout | null;
+  /** When the worker last answered a heartbeat (or started listening). */
+  lastPong: number;
+  /** Set when the worker was found stalled, until its replacement listens. */
+  stalledSince: number | null;
+}
+
+/**
+ * The V8 old-space cap of each worker: twice its answer-cache budget (the cache's charge is an
+ * estimate, and garbage waits for the next major GC) plus room for the snapshot and Node itself.
+ * Without a cap V8 lets a worker's heap grow far past its live data under a flood of unique names
+ * (measured: 71 MB → 228 MB RSS over 100,000 junk names with only 4,096 entries alive).
+ */
+export function workerHeapMiB(cacheBytes: number): number {
+  return Math.ceil((2 * cacheBytes) / (1024 * 1024)) + WORKER_HEAP_BASE_MIB;
+}
+
+/**
+ * V8 flags of a worker: the old-space cap above, and a young generation capped at
+ * WORKER_SEMI_SPACE_MIB per semi-space. Node 24 grows the young generation to ~200 MB under a
+ * high allocation rate (measured under a junk-name flood: new space 205 MB, 17 MB of it live).
+ */
+function workerExecArgv(cacheBytes: number): string[] {
+  return [`--max-old-space-size=${workerHeapMiB(cacheBytes)}`, `--max-semi-space-size=${WORKER_SEMI_SPACE_MIB}`];
 }
 
 function workerEntry(): string {
@@ -49,6 +84,11 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
   let state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   let metricsRequestId = 0;
   const metricsWaiters = new Map<number, (workerId: number, json: MetricsJson) => void>();
+  const settings = answeringSettings(options);
+  const stallTimeoutMs = options.workerStallTimeoutMs ?? DEFAULT_WORKER_STALL_TIMEOUT_MS;
+  const heartbeatMs = Math.max(10, Math.min(HEARTBEAT_MAX_MS, stallTimeoutMs / 4));
+  let heartbeatSeq = 0;
+  let heartbeat: NodeJS.Timeout | null = null;
 
   metrics.addRemoteSource(() => collectWorkerMetrics());
 
@@ -67,7 +107,7 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
   }
 
   function fork(slot: Slot, onListening?: (error?: Error) => void): void {
-    cluster.setupPrimary({ exec: workerEntry(), execArgv: [], args: [] });
+    cluster.setupPrimary({ exec: workerEntry(), execArgv: workerExecArgv(settings.cacheBytes), args: [] });
     const worker = cluster.fork();
     slot.worker = worker;
     slot.listening = false;
@@ -78,6 +118,11 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
       switch (raw.type) {
         case 'listening':
           slot.listening = true;
+          slot.lastPong = Date.now();
+          if (slot.stalledSince !== null) {
+            slot.stalledSince = null;
+            updateStalledGauge();
+          }
           logger.info({ slot: slot.index, workerPid: worker.process.pid }, 'DNS worker listening');
           onListening?.();
           onListening = undefined;
@@ -91,6 +136,9 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
           metricsWaiters.get(raw.id)?.(worker.id, raw.metrics);
           break;
         case 'snapshot-applied':
+          break;
+        case 'pong':
+          slot.lastPong = Date.now();
           break;
       }
     });
@@ -110,7 +158,12 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
       host: options.listen.host,
       port,
       tcpIdleTimeoutMs: options.tcpIdleTimeoutMs,
+      tcpReadTimeoutMs: settings.tcpReadTimeoutMs,
+      tcpMaxQueriesPerConnection: settings.tcpMaxQueriesPerConnection,
       tcpMaxConnections: Math.max(1, Math.ceil(options.tcpMaxConnections / options.workers)),
+      cacheBytes: settings.cacheBytes,
+      negativeCacheEntries: settings.negativeCacheEntries,
+      primaryPid: process.pid,
       logLevel: logger.level,
       slot: slot.index,
       ...(options.queryLog === true ? { queryLog: true } : {}),
@@ -118,6 +171,40 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
     worker.send(init);
     slot.pending = latest;
     sendSnapshot(slot);
+  }
+
+  function updateStalledGauge(): void {
+    metrics.workersStalled.set(slots.filter((s) => s.stalledSince !== null).length);
+  }
+
+  /** Pings every listening worker and replaces those that stopped answering. */
+  function checkHeartbeats(): void {
+    const now = Date.now();
+    for (const slot of slots) {
+      const worker = slot.worker;
+      if (!worker || !slot.listening || slot.stalledSince !== null) continue;
+      const silentMs = now - slot.lastPong;
+      if (silentMs > stallTimeoutMs) {
+        slot.stalledSince = now;
+        metrics.workerStalls.inc();
+        updateStalledGauge();
+        logger.error(
+          { slot: slot.index, workerPid: worker.process.pid, silentMs, stallTimeoutMs },
+          'DNS worker stalled (its event loop answers no heartbeat); killing and replacing it',
+        );
+        try {
+          worker.process.kill('SIGKILL');
+        } catch (error) {
+          logger.warn({ err: error, slot: slot.index }, 'could not kill the stalled DNS worker (already gone?)');
+        }
+        continue;
+      }
+      try {
+        if (worker.isConnected()) worker.send({ type: 'ping', seq: ++heartbeatSeq } satisfies ToWorker);
+      } catch (error) {
+        logger.debug({ err: error, slot: slot.index }, 'heartbeat to a DNS worker failed');
+      }
+    }
   }
 
   function scheduleRestart(slot: Slot, code: number | null, signal: string | null): void {
@@ -159,6 +246,8 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
   }
 
   async function stopWorkers(): Promise<void> {
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = null;
     for (const slot of slots) {
       if (slot.restartTimer) clearTimeout(slot.restartTimer);
       slot.restartTimer = null;
@@ -196,7 +285,18 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
       try {
         if (port === 0) port = await findFreePort(options);
         const started = Array.from({ length: options.workers }, (_, index) => {
-          const slot: Slot = { index, worker: null, listening: false, startedAt: 0, failures: 0, sending: false, pending: null, restartTimer: null };
+          const slot: Slot = {
+            index,
+            worker: null,
+            listening: false,
+            startedAt: 0,
+            failures: 0,
+            sending: false,
+            pending: null,
+            restartTimer: null,
+            lastPong: 0,
+            stalledSince: null,
+          };
           slots.push(slot);
           return new Promise<void>((resolve, reject) => fork(slot, (error) => (error ? reject(error) : resolve())));
         });
@@ -207,6 +307,8 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
         throw error;
       }
       state = 'running';
+      heartbeat = setInterval(checkHeartbeats, heartbeatMs);
+      heartbeat.unref();
       logger.info({ host: options.listen.host, port, workers: options.workers }, 'DNS server listening (UDP and TCP) in worker processes');
       return { port };
     },
@@ -229,6 +331,12 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
     },
     healthProblem() {
       if (state !== 'running') return `DNS server is ${state}`;
+      const stalled = slots.filter((s) => s.stalledSince !== null);
+      if (stalled.length > 0) {
+        return stalled
+          .map((s) => `DNS worker ${s.index} stalled (no heartbeat answer for more than ${stallTimeoutMs} ms); replacing it`)
+          .join('; ');
+      }
       const up = slots.filter((s) => s.listening).length;
       return up > 0 ? null : `none of the ${slots.length} DNS workers is listening`;
     },

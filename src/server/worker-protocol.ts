@@ -9,7 +9,13 @@ export interface WorkerInit {
   host: string;
   port: number;
   tcpIdleTimeoutMs: number;
+  tcpReadTimeoutMs: number;
+  tcpMaxQueriesPerConnection: number;
   tcpMaxConnections: number;
+  cacheBytes: number;
+  negativeCacheEntries: number;
+  /** The primary's pid: a worker whose parent changes (the primary died) exits. */
+  primaryPid: number;
   logLevel: string;
   slot: number;
   /** --query-log */
@@ -20,12 +26,15 @@ export type ToWorker =
   | WorkerInit
   | { type: 'snapshot'; snapshot: SnapshotWire }
   | { type: 'metrics-request'; id: number }
+  /** Heartbeat: answered from the worker's event loop, so a blocked loop stops answering. */
+  | { type: 'ping'; seq: number }
   | { type: 'stop' };
 
 export type FromWorker =
   | { type: 'listening' }
   | { type: 'bind-error'; message: string }
   | { type: 'snapshot-applied'; version: number }
+  | { type: 'pong'; seq: number }
   | { type: 'metrics-response'; id: number; metrics: MetricsJson };
 
 export function isMessage<T extends { type: string }>(value: unknown): value is T {

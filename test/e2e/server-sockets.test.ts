@@ -97,20 +97,20 @@ describe('DNS over UDP and TCP', () => {
     expect(Date.now() - opened).toBeGreaterThanOrEqual(1000);
   });
 
-  it('refuses connections beyond the cap and serves again when one closes', async () => {
-    const held = await Promise.all([0, 1, 2].map(() => TcpClient.connect(s.port)));
+  it('at the connection cap closes the oldest idle connection to serve a new one', async () => {
+    const held: TcpClient[] = [];
     try {
-      // Make sure the server has accepted the three before opening the fourth.
-      for (const c of held) {
+      // Accepted one after the other, so the first is the oldest idle one.
+      for (let i = 0; i < 3; i++) {
+        const c = await TcpClient.connect(s.port);
+        held.push(c);
         c.send(buildQuery({ name: WEB, qtype: 1 }));
         expect(await c.replies_(1)).toHaveLength(1);
       }
-      const extra = await TcpClient.connect(s.port);
-      expect(await extra.closedWithin(3000)).toBe(true);
-      held[0]!.close();
-      await new Promise((r) => setTimeout(r, 200));
       const r = await tcpQuery(s.port, { name: WEB, qtype: 1 });
       expect(r.rcode).toBe(Rcode.NOERROR);
+      expect(await held[0]!.closedWithin(1000)).toBe(true);
+      expect([held[1]!.closed, held[2]!.closed]).toEqual([false, false]);
     } finally {
       for (const c of held) c.close();
     }

@@ -40,6 +40,23 @@ describe('member overlay: wiring a cluster relies on', () => {
     expect(new Set(ids).size, 'no object twice').toBe(ids.length);
   });
 
+  it('DNS server: /debug stays loopback-only, a NetworkPolicy admits only CoreDNS DNS and metrics, memory follows the budget', () => {
+    const container = dns.spec.template.spec.containers[0];
+    expect(container.args).not.toContain('--debug-remote');
+    const policy = find(member, 'NetworkPolicy', 'clusterset-dns-server');
+    expect(matches(policy.spec.podSelector.matchLabels, dns.spec.template.metadata.labels)).toBe(true);
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    const admitted = policy.spec.ingress.map((rule: any) => rule.ports.map((p: any) => `${p.port}/${p.protocol}`).join(','));
+    expect(admitted).toEqual(['dns/UDP,dns-tcp/TCP', 'http/TCP']);
+    // client-node's YAML loader renames `from` (a TypeScript keyword) to `_from`.
+    const from = policy.spec.ingress[0].from ?? policy.spec.ingress[0]._from;
+    expect(from[0].podSelector.matchLabels).toEqual({ 'k8s-app': 'kube-dns' });
+    // Primary 256 MiB + workers x (2 x cache + 128 heap + 24 young generation + 40 native), in MiB.
+    const flag = (name: string) => Number(String(container.args.find((a: string) => a.startsWith(`--${name}=`))).split('=')[1]);
+    const budget = 256 + flag('workers') * (2 * flag('cache-size') + 128 + 24 + 40);
+    expect(container.resources.limits.memory).toBe(`${budget}Mi`);
+  });
+
   it.each(deployments.map((d) => [d.metadata!.name!, d] as const))('%s: selector, ServiceAccount, ConfigMap keys and probe ports exist', (_name, d) => {
     expect(matches(d.spec.selector.matchLabels, d.spec.template.metadata.labels)).toBe(true);
     const sa = d.spec.template.spec.serviceAccountName;

@@ -5,9 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.ts';
 import { QueryStats } from '../../src/observability/query-stats.ts';
-import { cacheKey } from '../../src/server/answer-cache.ts';
+import { buildSnapshot } from '../../src/model/snapshot-build.ts';
+import { cacheKey, MIN_CACHE_BYTES } from '../../src/server/answer-cache.ts';
 import { Responder, TRANSPORT_UDP } from '../../src/server/responder.ts';
-import { fixtureSnapshot, fixtureState, OPTIONS } from '../helpers/dns-fixture.ts';
+import { ep, fixtureSnapshot, fixtureState, imported, OPTIONS, port } from '../helpers/dns-fixture.ts';
 import { buildQuery, decodeReply, type QuerySpec } from '../e2e/server-helpers.ts';
 
 const logger = createLogger({ level: 'silent' });
@@ -73,13 +74,48 @@ describe('answer cache', () => {
     expect(keys.size).toBe(6);
   });
 
-  it('stays within its byte bound under many distinct names', () => {
-    const { stats, responder, ask } = setup(64 * 1024);
+  it('names that cannot exist go to the small negative cache, bounded by entry count', () => {
+    const stats = new QueryStats();
+    const responder = new Responder({ dns: OPTIONS, stats, logger, cacheMaxBytes: 64 * 1024 * 1024, negativeCacheEntries: 100 });
+    const ask = (spec: QuerySpec) => decodeReply(responder.respond(buildQuery(spec), TRANSPORT_UDP)!);
     responder.setSnapshot(fixtureSnapshot());
-    for (let i = 0; i < 2000; i++) ask({ name: `n${i}.shop.svc.clusterset.local`, qtype: 1 });
-    expect(stats.cacheMisses).toBe(2000);
+    for (let i = 0; i < 500; i++) {
+      ask({ name: `n${i}.shop.svc.clusterset.local`, qtype: 1 }); // unknown service
+      ask({ name: `x.ns${i}.svc.clusterset.local`, qtype: 1 }); // unknown namespace
+      ask({ name: `host${i}.example.org`, qtype: 1 }); // outside every zone
+    }
+    expect(responder.cacheUsage()).toMatchObject({ entries: 0, negativeEntries: 100 });
     // Old entries were evicted: asking the first name again is a miss.
+    const misses = stats.cacheMisses;
     ask({ name: 'n0.shop.svc.clusterset.local', qtype: 1 });
-    expect(stats.cacheMisses).toBe(2001);
+    expect(stats.cacheMisses).toBe(misses + 1);
+  });
+
+  it('stays within its byte budget under many distinct answers', () => {
+    const count = 10_000;
+    const services = Array.from({ length: count }, (_, i) => imported('load', `s${i}`, 'ClusterSetIP', [port('http', 80)], { east: { endpoints: [ep([`10.7.${i >> 8}.${i & 255}`])] } }));
+    const snapshot = buildSnapshot({ synced: true, services: services.map((p) => p.service), slices: services.flatMap((p) => p.slices) }, 'east', 1, 0);
+    const budget = MIN_CACHE_BYTES;
+    const { stats, responder, ask } = setup(budget);
+    responder.setSnapshot(snapshot);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < count; i++) ask({ name: `s${i}.load.svc.clusterset.local`, qtype: 1, edns: { payloadSize: 1232 + round } });
+    }
+    const usage = responder.cacheUsage();
+    expect(usage.bytes).toBeLessThanOrEqual(budget);
+    expect(usage.entries).toBeGreaterThan(1000);
+    expect(usage.entries).toBeLessThan(count);
+    // A scan larger than the budget evicts in LRU order: the second round misses too.
+    expect(stats.cacheMisses).toBe(2 * count);
+  });
+
+  it('caches an answer over 100,000 addresses once per snapshot, even at the smallest budget', () => {
+    const endpoints = Array.from({ length: 1000 }, (_, i) => ep(Array.from({ length: 100 }, (_, j) => `10.${(i >> 8) + 20}.${i & 255}.${j + 1}`)));
+    const parts = imported('big', 'flood', 'Headless', [port('http', 80)], { east: { endpoints } });
+    const snapshot = buildSnapshot({ synced: true, services: [parts.service], slices: parts.slices }, 'east', 1, 0);
+    const { stats, responder, ask } = setup(MIN_CACHE_BYTES);
+    responder.setSnapshot(snapshot);
+    for (let i = 0; i < 40; i++) ask({ name: 'flood.big.svc.clusterset.local', qtype: 1, edns: { payloadSize: 1232 } });
+    expect([stats.cacheMisses, stats.cacheHits, responder.cacheUsage().refused]).toEqual([1, 39, 0]);
   });
 });

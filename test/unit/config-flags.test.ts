@@ -33,8 +33,32 @@ describe('serve flags', () => {
       panicMode: 'nodata',
       clusterNames: true,
       ede: true,
+      maxRecords: 4000,
     });
     expect(c.workers).toBe(2); // auto = one per core on a multi-core machine
+    expect({
+      tcpReadTimeoutMs: c.tcpReadTimeoutMs,
+      tcpMaxQueriesPerConnection: c.tcpMaxQueriesPerConnection,
+      cacheBytes: c.cacheBytes,
+      negativeCacheEntries: c.negativeCacheEntries,
+      workerStallTimeoutMs: c.workerStallTimeoutMs,
+      debugRemote: c.debugRemote,
+    }).toEqual({
+      tcpReadTimeoutMs: 2000,
+      tcpMaxQueriesPerConnection: 1000,
+      cacheBytes: 64 * 1024 * 1024,
+      negativeCacheEntries: 16384,
+      workerStallTimeoutMs: 5000,
+      debugRemote: false,
+    });
+  });
+
+  it('reads the bounds flags and refuses a cache budget below 8 MiB', () => {
+    const c = parse([...base, '--cache-size', '16', '--max-records', '100', '--tcp-read-timeout', '3', '--tcp-max-queries', '50', '--worker-stall-timeout', '2', '--debug-remote']);
+    expect([c.cacheBytes, c.dns.maxRecords, c.tcpReadTimeoutMs, c.tcpMaxQueriesPerConnection, c.workerStallTimeoutMs, c.debugRemote]).toEqual([
+      16 * 1024 * 1024, 100, 3000, 50, 2000, true,
+    ]);
+    expect(() => parse([...base, '--cache-size', '4'])).toThrow('--cache-size must be from 8 to 4096, got 4');
   });
 
   it('answers in the main process on a single core when workers are auto', () => {

@@ -87,13 +87,18 @@ describe('size rules', () => {
     expect([r.tc, r.packet.answers.length]).toEqual([false, 10]);
   });
 
-  it('drops the Additional section first, without TC, keeping OPT', () => {
+  it('trims the Additional section first to the records that fit, without TC, keeping OPT', () => {
     const srvName = `_http._tcp.${name}`;
     const srv: ResourceRecord[] = [{ name: srvName, ttl: 5, type: 'SRV', priority: 0, weight: 1, port: 80, target: name }];
     const answer = answerOf({ answer: srv, additional: aRecords(name, 60) });
     const r = reply({ name: srvName, qtype: 33, edns: { payloadSize: 512 } }, answer, 512);
     expect([r.tc, r.packet.answers.length, r.raw.length <= 512]).toEqual([false, 1, true]);
-    expect(r.packet.additionals.map((a) => a.type)).toEqual([41]);
+    const types = r.packet.additionals.map((a) => a.type);
+    // Some A records fit beside the SRV (a whole prefix of them), then the OPT.
+    expect(types.at(-1)).toBe(41);
+    expect(types.length).toBeGreaterThan(10);
+    expect(types.slice(0, -1).every((t) => t === 1)).toBe(true);
+    expect(r.packet.additionals.slice(0, 3).map((a) => a.address)).toEqual(['10.0.0.0', '10.0.0.1', '10.0.0.2']);
   });
 
   it('sets TC with as many whole address records as fit', () => {
@@ -106,13 +111,16 @@ describe('size rules', () => {
     expect(r.packet.answers.every((a, i) => a.address === `10.0.0.${i}`)).toBe(true);
   });
 
-  it('sets TC with no records when non-address answers do not fit', () => {
+  it('sets TC with as many whole SRV records as fit', () => {
     const srvName = `_http._tcp.${name}`;
     const srv: ResourceRecord[] = Array.from({ length: 80 }, (_, i) => ({
       name: srvName, ttl: 5, type: 'SRV' as const, priority: 0, weight: 1, port: 80, target: `host-${i}.east.${name}`,
     }));
     const r = reply({ name: srvName, qtype: 33, edns: { payloadSize: 1232 } }, answerOf({ answer: srv }), 1232);
-    expect([r.tc, r.packet.answers.length, r.packet.additionals.length]).toEqual([true, 0, 1]);
+    expect([r.tc, r.raw.length <= 1232, r.packet.errors, r.packet.additionals.length]).toEqual([true, true, [], 1]);
+    expect(r.packet.answers.length).toBeGreaterThan(20);
+    expect(r.packet.answers.length).toBeLessThan(80);
+    expect(r.packet.answers.map((a) => a.target)).toEqual(srv.slice(0, r.packet.answers.length).map((x) => (x.type === 'SRV' ? x.target : '')));
   });
 
   it('over TCP the same answer is complete', () => {
