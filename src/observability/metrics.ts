@@ -73,20 +73,21 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   new Counter({
     name: 'clusterset_dns_queries_total',
     // `proto` as CoreDNS names the transport (coredns_dns_requests_total{proto}).
-    help: 'DNS queries answered, by transport (proto: udp, tcp), query type and response code.',
-    labelNames: ['proto', 'type', 'rcode'],
+    help: 'DNS queries answered, by served zone (zone; "." for none), transport (proto: udp, tcp), query type and response code.',
+    labelNames: ['zone', 'proto', 'type', 'rcode'],
     registers: [registry],
     collect(this: CounterT<string>) {
-      let slot = 0;
-      for (const transport of TRANSPORTS) {
-        for (const type of QUERY_TYPE_LABELS) {
-          for (const rcode of RCODE_LABELS) {
-            const delta = stats.queries[slot]! - flushedQueries[slot]!;
-            flushedQueries[slot] = stats.queries[slot]!;
-            slot++;
-            if (delta > 0) this.inc({ proto: transport, type, rcode }, delta);
-          }
-        }
+      for (const [zoneSlot, zone] of stats.zoneSlots()) {
+        TRANSPORTS.forEach((transport, t) => {
+          QUERY_TYPE_LABELS.forEach((type, q) => {
+            RCODE_LABELS.forEach((rcode, r) => {
+              const slot = QueryStats.slot(zoneSlot, t, q, r);
+              const delta = stats.queries[slot]! - flushedQueries[slot]!;
+              flushedQueries[slot] = stats.queries[slot]!;
+              if (delta > 0) this.inc({ zone, proto: transport, type, rcode }, delta);
+            });
+          });
+        });
       }
     },
   });

@@ -65,9 +65,20 @@ const NQ = QUERY_TYPE_LABELS.length;
 const NR = RCODE_LABELS.length;
 const NB = DURATION_BUCKETS.length;
 
+/**
+ * The `zone` label, as CoreDNS names it: one value per served zone (`--zone`, in order) and
+ * OUTSIDE_ZONES for every query answered without one (outside every zone, malformed, not QUERY).
+ * At most MAX_ZONE_LABELS zones get their own value; further ones share the last slot (bounded).
+ */
+export const OUTSIDE_ZONES = '.';
+export const MAX_ZONE_LABELS = 16;
+const NZ = MAX_ZONE_LABELS + 1;
+
 export class QueryStats {
-  /** Queries by [transport][type][rcode], flattened. */
-  readonly queries = new Float64Array(NT * NQ * NR);
+  /** Queries by [zone][transport][type][rcode], flattened; zone slot NZ-1 is OUTSIDE_ZONES. */
+  readonly queries = new Float64Array(NZ * NT * NQ * NR);
+  /** Label values of the zone slots in use (set once from the served zones). */
+  private zoneLabelValues: string[] = [];
   /** Non-cumulative bucket counts by [transport][bucket], the last slot is +Inf. */
   readonly durationBuckets = new Float64Array(NT * (NB + 1));
   readonly durationSum = new Float64Array(NT);
@@ -81,8 +92,20 @@ export class QueryStats {
   cacheBytes = 0;
   cacheEntries = 0;
 
-  recordQuery(transport: number, qtype: number, rcode: number, seconds: number): void {
-    this.queries[(transport * NQ + queryTypeLabelIndex(qtype)) * NR + rcodeLabelIndex(rcode)]! += 1;
+  /** Names the zone slots: `zones[i]` is what recordQuery's `zone` = i counts under. */
+  setZones(zones: readonly string[]): void {
+    this.zoneLabelValues = zones.slice(0, MAX_ZONE_LABELS).map((z) => `${z.toLowerCase().replace(/\.$/, '')}.`);
+  }
+
+  /** [slot, label value] of every zone slot, OUTSIDE_ZONES last. */
+  zoneSlots(): Array<[number, string]> {
+    return [...this.zoneLabelValues.map((z, i): [number, string] => [i, z]), [NZ - 1, OUTSIDE_ZONES]];
+  }
+
+  /** `zone`: index of the served zone the question fell in, or -1 when none. */
+  recordQuery(transport: number, qtype: number, rcode: number, seconds: number, zone = -1): void {
+    const zoneSlot = zone < 0 ? NZ - 1 : Math.min(zone, MAX_ZONE_LABELS - 1);
+    this.queries[((zoneSlot * NT + transport) * NQ + queryTypeLabelIndex(qtype)) * NR + rcodeLabelIndex(rcode)]! += 1;
     let bucket = 0;
     while (bucket < NB && seconds > DURATION_BUCKETS[bucket]!) bucket++;
     this.durationBuckets[transport * (NB + 1) + bucket]! += 1;
@@ -98,7 +121,15 @@ export class QueryStats {
     this.malformed[MALFORMED_REASONS.indexOf(reason)]! += 1;
   }
 
+  /** Queries counted for one [transport][type][rcode], summed over zones. */
   queryCount(transport: number, typeIndex: number, rcodeIndex: number): number {
-    return this.queries[(transport * NQ + typeIndex) * NR + rcodeIndex]!;
+    let n = 0;
+    for (let z = 0; z < NZ; z++) n += this.queries[((z * NT + transport) * NQ + typeIndex) * NR + rcodeIndex]!;
+    return n;
+  }
+
+  /** Index in `queries` of one [zone slot][transport][type][rcode]. */
+  static slot(zoneSlot: number, transport: number, typeIndex: number, rcodeIndex: number): number {
+    return ((zoneSlot * NT + transport) * NQ + typeIndex) * NR + rcodeIndex;
   }
 }

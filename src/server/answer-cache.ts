@@ -64,6 +64,8 @@ interface Variant {
 export class CachedAnswer {
   readonly variantCount: number;
   readonly rcode: number;
+  /** Index of the served zone the question fell in, -1 for none (the metrics' `zone` label). */
+  zoneIndex = -1;
   private readonly recordCount: number;
   /** What the variants are encoded from; dropped once every variant exists (a lean entry). */
   private source: { question: QuestionToEncode; answer: Answer; opt: { ede: Answer['ede'] } | null; addressBytes: AddressBytes } | null;

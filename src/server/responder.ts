@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { DnsOptions } from '../config/options.ts';
 import { answer as realAnswer } from '../dns/answer.ts';
 import { EdeCode, Rcode, type Answer, type Question } from '../dns/types.ts';
+import { matchZone } from '../dns/name.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { QueryStats } from '../observability/query-stats.ts';
 import type { QueryLog, QueryLogEntry } from '../observability/query-log.ts';
@@ -58,6 +59,7 @@ export class Responder {
     this.logger = options.logger;
     this.answerFn = options.answerFn ?? realAnswer;
     this.queryLog = options.queryLog;
+    this.stats.setZones(this.dns.zones);
     this.cache = createAnswerCache({
       maxBytes: options.cacheMaxBytes ?? DEFAULT_CACHE_BYTES,
       negativeEntries: options.negativeCacheEntries ?? DEFAULT_NEGATIVE_ENTRIES,
@@ -85,6 +87,7 @@ export class Responder {
     let qtype = -1;
     let nameEnd = 0;
     let rcode: number = Rcode.SERVFAIL;
+    let zone = -1;
     let replied = true;
     try {
       const parsed = this.parser.parse(msg);
@@ -107,6 +110,7 @@ export class Responder {
       nameEnd = query.qnameEnd;
       const reply = this.answerQuery(msg, query, transport);
       rcode = reply.rcode;
+      zone = reply.zone;
       return reply.bytes;
     } catch (error) {
       // Only a bug gets here (parse and error replies do not throw on any input).
@@ -120,7 +124,7 @@ export class Responder {
       // Dropped messages are counted as malformed only: no reply, no query.
       if (replied) {
         const seconds = (performance.now() - started) / 1000;
-        this.stats.recordQuery(transport, qtype, rcode, seconds);
+        this.stats.recordQuery(transport, qtype, rcode, seconds, zone);
         if (this.queryLog !== undefined) {
           const entry: QueryLogEntry = { message: msg, nameEnd, qtype, rcode, seconds, transport };
           if (clientAddress !== undefined) entry.clientAddress = clientAddress;
@@ -131,12 +135,12 @@ export class Responder {
     }
   }
 
-  private answerQuery(msg: Buffer, query: ParsedQuery, transport: TransportIndex): { bytes: Buffer; rcode: number } {
+  private answerQuery(msg: Buffer, query: ParsedQuery, transport: TransportIndex): { bytes: Buffer; rcode: number; zone: number } {
     const snapshot = this.snapshot;
     const edns = query.edns;
     if (!snapshot) {
       const ede = this.dns.ede ? { code: EdeCode.NOT_READY, text: 'no state loaded yet' } : null;
-      return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns, ede }), rcode: Rcode.SERVFAIL };
+      return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns, ede }), rcode: Rcode.SERVFAIL, zone: -1 };
     }
     // The parser built the key under this snapshot's version (setSnapshot sets it).
     const key = query.cacheKey;
@@ -149,7 +153,7 @@ export class Responder {
         entry = this.buildEntry(snapshot, query);
       } catch (error) {
         this.noteAnswerError(error, msg);
-        return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL };
+        return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL, zone: -1 };
       }
       this.cache.set(key, entry);
       this.stats.cacheBytes = this.cache.bytes;
@@ -162,10 +166,10 @@ export class Responder {
     } catch (error) {
       // A rotation variant failed to encode (e.g. an invalid address in the state).
       this.noteAnswerError(error, msg);
-      return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL };
+      return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL, zone: entry.zoneIndex };
     }
     const bytes = patchResponse(fitted, msg, query.id, query.flagsHi, query.flagsLo, query.qnameEnd, edns?.dnssecOk ?? false);
-    return { bytes, rcode: entry.rcode };
+    return { bytes, rcode: entry.rcode, zone: entry.zoneIndex };
   }
 
   private buildEntry(snapshot: Snapshot, query: ParsedQuery): CachedAnswer {
@@ -173,6 +177,8 @@ export class Responder {
     const answer = this.answerFn(snapshot, question, this.dns);
     const opt = query.edns ? { ede: this.dns.ede ? answer.ede : [] } : null;
     const entry = new CachedAnswer({ nameKey: query.nameKey, qtype: query.qtype, qclass: query.qclass }, answer, opt);
+    const zone = matchZone(question.labels, this.dns.zones);
+    if (zone !== null) entry.zoneIndex = this.dns.zones.indexOf(zone.zone);
     entry.encoded(0); // encode now so a failure is a SERVFAIL for this query, not a cached time bomb
     return entry;
   }

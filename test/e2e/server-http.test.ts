@@ -52,11 +52,12 @@ describe('HTTP endpoints', () => {
   });
 
   it('/metrics serves Prometheus text with our metrics and the process defaults', async () => {
-    metrics.stats.recordQuery(0, 1, 0, 0.00003);
+    metrics.stats.setZones(["clusterset.local"]);
+    metrics.stats.recordQuery(0, 1, 0, 0.00003, 0);
     const res = await get(port, '/metrics');
     expect(res.status).toBe(200);
     expect(res.type).toContain('text/plain');
-    expect(res.body).toContain('clusterset_dns_queries_total{proto="udp",type="A",rcode="NOERROR"} 1');
+    expect(res.body).toContain('clusterset_dns_queries_total{zone="clusterset.local.",proto="udp",type="A",rcode="NOERROR"} 1');
     expect(res.body).toContain('# TYPE clusterset_dns_request_duration_seconds histogram');
     expect(res.body).toContain('process_cpu_user_seconds_total');
   });

@@ -130,10 +130,13 @@ describe('DNS over UDP and TCP', () => {
     expect(decodeReply((await udpExchange(s.port, notify))!).rcode).toBe(Rcode.NOTIMP);
   });
 
-  it('counts queries by transport, type and rcode, and malformed input by reason', async () => {
+  it('counts queries by zone, transport, type and rcode, and malformed input by reason', async () => {
+    expect((await udpQuery(s.port, { name: 'example.org', qtype: 1 })).rcode).toBe(Rcode.REFUSED);
     const { body } = await s.metrics.render();
-    expect(body).toMatch(/clusterset_dns_queries_total\{proto="udp",type="A",rcode="NOERROR"\} [1-9]/);
-    expect(body).toMatch(/clusterset_dns_queries_total\{proto="tcp",type="other",rcode="FORMERR"\} 1/);
+    // Outside every served zone counts under zone ".", as an unmatched query does in CoreDNS.
+    expect(body).toMatch(/clusterset_dns_queries_total\{zone="\.",proto="udp",type="A",rcode="REFUSED"\} [1-9]/);
+    expect(body).toMatch(/clusterset_dns_queries_total\{zone="clusterset\.local\.",proto="udp",type="A",rcode="NOERROR"\} [1-9]/);
+    expect(body).toMatch(/clusterset_dns_queries_total\{zone="\.",proto="tcp",type="other",rcode="FORMERR"\} 1/);
     expect(body).toMatch(/clusterset_dns_malformed_total\{reason="response_bit"\} 1/);
     expect(body).toMatch(/clusterset_dns_request_duration_seconds_count\{proto="udp"\} [1-9]/);
     expect(body).toMatch(/clusterset_dns_cache_hits_total [1-9]/);

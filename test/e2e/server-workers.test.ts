@@ -64,7 +64,7 @@ describe('DNS worker processes', () => {
 
   it('aggregates the workers\' query counters into the primary\'s metrics', async () => {
     const { body } = await s.metrics.render();
-    const match = /clusterset_dns_queries_total\{proto="udp",type="A",rcode="NOERROR"\} (\d+)/.exec(body);
+    const match = /clusterset_dns_queries_total\{zone="clusterset\.local\.",proto="udp",type="A",rcode="NOERROR"\} (\d+)/.exec(body);
     expect(Number(match?.[1])).toBeGreaterThanOrEqual(20);
     expect(body).toMatch(/clusterset_dns_snapshot_version 100/);
   });
