@@ -22,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { freeDnsPort } from '../test/harness/net.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ZONE = 'clusterset.local';
@@ -264,8 +265,8 @@ async function main(): Promise<void> {
     say('building dist/ from this checkout (tsc)');
     execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(repoRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
     writeState(path.join(dir, 'state'));
-    const port = await freePort();
-    const httpPort = await freePort();
+    const port = await freeDnsPort();
+    const httpPort = await freeDnsPort();
     const logFile = path.join(dir, 'server.log');
     const args = [
       path.join(repoRoot, 'bin/clusterset-dns.js'), 'serve', '--from-dir', path.join(dir, 'state'), '--cluster-id', 'east',
@@ -541,24 +542,4 @@ async function waitReady(httpPort: number, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`server not ready within ${timeoutMs} ms`);
-}
-
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const free = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('no free port');
 }

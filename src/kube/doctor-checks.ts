@@ -19,7 +19,8 @@ import { leaseName } from './names.ts';
 import { MCS_GROUP } from './objects.ts';
 import type { ObjectRef } from './coredns-configmap.ts';
 
-async function bounded<T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
+/** One API call bounded by `timeoutMs`; a failure names the call, the API's answer and the network cause. */
+export async function bounded<T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

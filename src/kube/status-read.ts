@@ -8,7 +8,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ExportCondition } from '../agent/stores.ts';
 import type { ImportedState } from '../model/imported-state.ts';
 import type { ClusterLease, ExportRecord, ImportedService, ImportedSlice } from '../model/types.ts';
-import { describeApiError, makeRawGet } from './client.ts';
+import { makeRawGet } from './client.ts';
+import { bounded } from './doctor-checks.ts';
 import { listAllPages, type ListPage } from './list-pages.ts';
 import { LABEL_MCS_SERVICE_NAME } from './labels.ts';
 import { parseBrokerRecord, parseImportedServiceImport, parseImportedSlice, parseLease, readExportConditions } from './object-parsers.ts';
@@ -17,24 +18,6 @@ import { MCS_GROUP } from './objects.ts';
 /** Objects per page, and pages per list at most (a larger list fails the read with a clear error). */
 const PAGE_SIZE = 5000;
 const MAX_PAGES = 40;
-
-async function bounded<T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      call(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-  } catch (err) {
-    if (err instanceof Error && err.message.startsWith(`${what}:`)) throw err;
-    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
-    throw new Error(`${what}: ${describeApiError(err)}${cause}`);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Every object of one list, through every page (list-pages.ts: complete or an error, never a

@@ -262,3 +262,23 @@ export function answersOf(reply: Reply): string[] {
     return `${String(r.name)} ${Packet.typeName(Number(r.type))} ${String(r.address ?? r.target ?? r.data ?? r.ns ?? r.primary ?? '')}`;
   });
 }
+
+/** Whether a process with this PID exists (signal 0 probes without signalling). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `check` every 100 ms until it is true (true) or `timeoutMs` passed (false). */
+export async function eventuallyTrue(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}

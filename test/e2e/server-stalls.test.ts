@@ -9,27 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Rcode } from '../../src/dns/types.ts';
 import { fixtureSnapshot, OPTIONS } from '../helpers/dns-fixture.ts';
-import { startServer, udpQuery, type RunningServer } from './server-helpers.ts';
+import { alive, eventuallyTrue as eventually, startServer, udpQuery, type RunningServer } from './server-helpers.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
 
 const listeningPids = (records: Record<string, unknown>[]): number[] =>
   records.filter((r) => r.msg === 'DNS worker listening').map((r) => Number(r.workerPid));

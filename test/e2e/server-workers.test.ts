@@ -6,27 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rcode } from '../../src/dns/types.ts';
 import { fixtureSnapshot, fixtureState, OPTIONS } from '../helpers/dns-fixture.ts';
-import { startServer, tcpQuery, udpQuery, type RunningServer } from './server-helpers.ts';
+import { alive, eventuallyTrue as eventually, startServer, tcpQuery, udpQuery, type RunningServer } from './server-helpers.ts';
 
 const WEB = 'web.shop.svc.clusterset.local';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function eventually(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
 
 function workerPids(s: RunningServer): number[] {
   return s.records.filter((r) => r.msg === 'DNS worker listening').map((r) => Number(r.workerPid));
