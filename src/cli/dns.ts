@@ -12,7 +12,7 @@ import type { DnsServerConfig } from '../config/serve-config.ts';
 import { describeApiError, discoverMcsVersion, serverOf } from '../kube/client.ts';
 import { clusterCredentials } from './kube-credentials.ts';
 import { KubeImportedStateSource } from '../kube/imported-source.ts';
-import { createLogger, createMetrics, registerBuildInfo, type Metrics } from '../observability/index.ts';
+import { createLogger, createMetrics, registerBuildInfo, resolveLogFormat, type Metrics } from '../observability/index.ts';
 import { VERSION } from './version.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
 import type { Io } from './main.ts';
@@ -35,6 +35,8 @@ export interface DnsRuntimeOptions {
   kubeConfig: KubeConfig;
   server: DnsServerConfig;
   logger: Logger;
+  /** The workers log in this format (the primary's, resolved); default json. */
+  logFormat?: 'json' | 'text';
   metrics?: Metrics;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -54,7 +56,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: false });
   let stopped = false;
   // Sockets first: until the imports are synced, the server answers SERVFAIL (never NXDOMAIN).
-  const server = createDnsServer(dnsServerOptions(config), { logger, metrics });
+  const server = createDnsServer({ ...dnsServerOptions(config), ...(options.logFormat === undefined ? {} : { logFormat: options.logFormat }) }, { logger, metrics });
   let source: KubeImportedStateSource | undefined;
   let feed: ReturnType<typeof startSnapshotFeed> | undefined;
   const http = createHttpServer({
@@ -140,7 +142,7 @@ export async function runDns(argv: readonly string[], env: Readonly<Record<strin
   const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
   const metrics = createMetrics();
   registerBuildInfo(metrics.registry, VERSION, 'dns');
-  const running = await startDns({ clusterId: config.clusterId, kubeConfig, server: config, logger, metrics });
+  const running = await startDns({ clusterId: config.clusterId, kubeConfig, server: config, logger, logFormat: resolveLogFormat(config.logFormat ?? 'auto', io.stdout), metrics });
   logger.info({ dns: `${config.listen.host}:${running.dnsPort}`, http: `${config.httpListen.host}:${running.httpPort}`, cluster: config.clusterId }, 'clusterset-dns dns serving');
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');

@@ -7,7 +7,7 @@ import { formatFlags } from '../config/flags.ts';
 import { parseServeConfig, SERVE_FLAGS, type ServeConfig } from '../config/serve-config.ts';
 import { UsageError } from '../config/flags.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import { createEmbeddedMetrics, createLogger, createMetrics, registerBuildInfo } from '../observability/index.ts';
+import { createEmbeddedMetrics, createLogger, createMetrics, registerBuildInfo, resolveLogFormat } from '../observability/index.ts';
 import { VERSION } from './version.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
 import { startEmbedded } from '../standalone/embedded.ts';
@@ -86,7 +86,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   });
   // The in-memory broker lives in this process: it is reachable for as long as we run.
   agentMetrics.hooks.brokerReachable?.(true);
-  const server = createDnsServer(dnsServerOptions(config), { logger, metrics });
+  const server = createDnsServer({ ...dnsServerOptions(config), logFormat: resolveLogFormat(config.logFormat ?? 'auto', io.stdout) }, { logger, metrics });
   const feed = startSnapshotFeed({
     source: embedded.source,
     localCluster: config.clusterId,

@@ -1,4 +1,4 @@
-export { createLogger } from './logger.ts';
+export { createLogger, resolveLogFormat } from './logger.ts';
 export type { Logger, LoggerOptions } from './logger.ts';
 export { createMetrics, informerRestartCounter } from './metrics.ts';
 export type { Metrics, MetricsJson, RemoteMetricsSource, CreateMetricsOptions } from './metrics.ts';

@@ -46,10 +46,16 @@ function textStream(out: DestinationStream | NodeJS.WritableStream): Destination
   }) as unknown as DestinationStream;
 }
 
+/** What `auto` comes to for a destination (default stdout): text on a terminal, json otherwise. */
+export function resolveLogFormat(format: LoggerOptions['format'], destination?: unknown): 'json' | 'text' {
+  if (format !== 'auto') return format ?? 'json';
+  const terminal = destination === undefined ? process.stdout.isTTY === true : isTerminal(destination);
+  return terminal ? 'text' : 'json';
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const base = options.destination ?? pino.destination({ dest: 1, sync: false });
-  const terminal = options.destination === undefined ? process.stdout.isTTY === true : isTerminal(options.destination);
-  const format = options.format === 'auto' ? (terminal ? 'text' : 'json') : (options.format ?? 'json');
+  const format = resolveLogFormat(options.format, options.destination);
   const destination = format === 'text' ? textStream(base) : (base as DestinationStream);
   return pino(
     {

@@ -15,6 +15,8 @@ export interface DnsServerOptions {
   tcpMaxConnections: number;
   /** Log every query at info (--query-log). Default off. */
   queryLog?: boolean;
+  /** Format of the DNS workers' logs: the primary's, resolved (default json). */
+  logFormat?: 'json' | 'text';
   /** Longest one TCP message may take from its first byte (default 2 s). */
   tcpReadTimeoutMs?: number;
   /** Queries per TCP connection before it is closed (default 1,000). */

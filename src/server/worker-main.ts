@@ -44,7 +44,7 @@ function runWorker(): void {
   };
 
   const init = async (message: WorkerInit) => {
-    logger = createLogger({ level: message.logLevel as LevelWithSilent, base: { component: 'dns-worker', slot: message.slot } });
+    logger = createLogger({ level: message.logLevel as LevelWithSilent, base: { component: 'dns-worker', slot: message.slot }, format: message.logFormat ?? 'json' });
     const current = new Responder({
       dns: message.dns,
       stats: metrics.stats,

@@ -167,6 +167,7 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
       logLevel: logger.level,
       slot: slot.index,
       ...(options.queryLog === true ? { queryLog: true } : {}),
+      ...(options.logFormat === 'text' ? { logFormat: 'text' as const } : {}),
     };
     worker.send(init);
     slot.pending = latest;

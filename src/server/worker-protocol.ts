@@ -20,6 +20,8 @@ export interface WorkerInit {
   slot: number;
   /** --query-log */
   queryLog?: boolean;
+  /** The primary's log format, so every line of one process tree reads alike. */
+  logFormat?: 'json' | 'text';
 }
 
 export type ToWorker =

@@ -21,7 +21,7 @@ async function serve(extra: string[]): Promise<Serve> {
   let out = '';
   let err = '';
   const child = spawn(process.execPath, [BIN, 'serve', '--from-dir', join(REPO, 'examples/basic'), '--cluster-id', 'east', '--listen', `127.0.0.1:${port}`,
-    '--http-listen', `127.0.0.1:${await freePort()}`, '--log-format', 'json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--http-listen', `127.0.0.1:${await freePort()}`, ...(extra.includes('--log-format') ? [] : ['--log-format', 'json']), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const deadline = Date.now() + 30_000;
@@ -62,6 +62,21 @@ describe('--query-log', () => {
     expect(a).toMatchObject({ level: 30, name: 'web.shop.svc.clusterset.local.', type: 'A', rcode: 'NOERROR', proto: 'udp', client: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
     expect(typeof a!['durationMs']).toBe('number');
     expect(nx).toMatchObject({ name: 'nope.shop.svc.clusterset.local.', type: 'AAAA', rcode: 'NXDOMAIN', proto: 'tcp' });
+  });
+
+  it('worker processes log in the format the primary was given (--log-format text)', async () => {
+    const text = await serve(['--query-log', '--workers', '1', '--log-format', 'text']);
+    try {
+      await runDig(text.port, 'web.shop.svc.clusterset.local', 'A');
+      const deadline = Date.now() + 5_000;
+      const queryLine = () => text.out().split('\n').find((l) => l.includes('web.shop.svc.clusterset.local.'));
+      while (queryLine() === undefined && Date.now() < deadline) await sleep(50);
+      // The query was answered (and logged) by the worker: its line is text like the primary's.
+      expect(queryLine()).toMatch(/query/);
+      expect(text.out().split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
+    } finally {
+      await stop(text);
+    }
   });
 
   it('is off by default', async () => {
