@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDig } from '../helpers/dig.ts';
 import { freeDnsPort, freePort, httpGet, sleep } from '../harness/net.ts';
+import { stopChild } from '../harness/procs.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO, 'bin/clusterset-dns.js');
@@ -80,12 +81,7 @@ describe('serve (embedded default) through the launcher', () => {
   });
 
   afterAll(async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -10,6 +10,7 @@ import { load as loadYaml } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusReport } from '../../src/model/status-report.ts';
 import { freeDnsPort, freePort, sleep } from '../harness/net.ts';
+import { stopChild } from '../harness/procs.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO, 'bin/clusterset-dns.js');
@@ -45,12 +46,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (child.exitCode === null) {
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await Promise.race([exited, sleep(10_000)]);
-    if (child.exitCode === null) child.kill('SIGKILL');
-  }
+  await stopChild(child);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDig } from '../helpers/dig.ts';
 import { freeDnsPort, freePort, sleep } from '../harness/net.ts';
+import { stopChild } from '../harness/procs.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO, 'bin/clusterset-dns.js');
@@ -33,11 +34,7 @@ async function serve(extra: string[]): Promise<Serve> {
 }
 
 async function stop(s: Serve | undefined): Promise<void> {
-  if (s === undefined || s.child.exitCode !== null) return;
-  const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.kill('SIGTERM');
-  await Promise.race([exited, sleep(10_000)]);
-  if (s.child.exitCode === null) s.child.kill('SIGKILL');
+  if (s !== undefined) await stopChild(s.child);
 }
 
 const queryRecords = (out: string): Array<Record<string, unknown>> =>

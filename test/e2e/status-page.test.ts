@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPage, type Page } from '../helpers/chromium.ts';
 import { freeDnsPort, freePort, httpGet, sleep } from '../harness/net.ts';
+import { stopChild } from '../harness/procs.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO, 'bin/clusterset-dns.js');
@@ -67,12 +68,7 @@ describe('status page in headless chromium (test/setup/prereqs.sh installs Debia
 
   afterAll(async () => {
     await page?.close();
-    if (child?.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    if (child !== undefined) await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,7 +1,7 @@
 // Child processes of the harness: started with their output in a log file, recognised later by
 // PID *and* command line (a stale PID that now belongs to another program is never signalled),
 // stopped with SIGTERM, then SIGKILL.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, statSync, readSync } from 'node:fs';
 import { sleep } from './net.ts';
 
@@ -146,4 +146,17 @@ export function logTail(file: string, bytes = 3000): string {
   } catch {
     return '(no log)';
   }
+}
+
+/**
+ * Stops a child this process spawned: SIGTERM, then SIGKILL if it has not exited within `graceMs`.
+ * Returns once it exited (or the SIGKILL was sent); a child that already exited is left alone.
+ */
+export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  if (exited()) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([gone, sleep(graceMs)]);
+  if (!exited()) child.kill('SIGKILL');
 }

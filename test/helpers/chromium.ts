@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopChild } from '../harness/procs.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -30,11 +31,7 @@ export async function openPage(url: string, timeoutMs = 60_000): Promise<Page> {
   let socket: WebSocket | undefined;
   const close = async (): Promise<void> => {
     socket?.close();
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await Promise.race([new Promise((r) => child.once('exit', r)), sleep(5_000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    await stopChild(child, 5_000);
     rmSync(profile, { recursive: true, force: true });
   };
   try {

@@ -18,6 +18,7 @@ import { freeDnsPort, freePort, loadKustomization, manifestsDir, serviceAccountT
 import { kubeconfigYaml } from '../harness/kubeconfig.ts';
 import { httpGet, sleep } from '../harness/net.ts';
 import { HARNESS_SETUP_TIMEOUT_MS, useClusterSet } from '../harness/vitest.ts';
+import { stopChild } from '../harness/procs.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const ENTRY = `import { main } from ${JSON.stringify(join(REPO, 'src/cli/main.ts'))};
@@ -38,12 +39,7 @@ function runFromSource(args: string[]): Proc {
   return {
     child,
     log: () => log,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
+    stop: () => stopChild(child),
   };
 }
 
