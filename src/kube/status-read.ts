@@ -8,7 +8,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ExportCondition } from '../agent/stores.ts';
 import type { ImportedState } from '../model/imported-state.ts';
 import type { ClusterLease, ExportRecord, ImportedService, ImportedSlice } from '../model/types.ts';
-import { makeRawGet } from './client.ts';
+import { makeRawGet, type RawGet } from './client.ts';
 import { bounded } from './doctor-checks.ts';
 import { listAllPages, type ListPage } from './list-pages.ts';
 import { LABEL_MCS_SERVICE_NAME } from './labels.ts';
@@ -23,8 +23,7 @@ const MAX_PAGES = 40;
  * Every object of one list, through every page (list-pages.ts: complete or an error, never a
  * prefix), read raw as the informers read it; each page bounded by `timeoutMs`.
  */
-async function listAll(kc: KubeConfig, what: string, timeoutMs: number, path: string, query: Record<string, string> = {}): Promise<unknown[]> {
-  const get = makeRawGet(kc);
+async function listAll(get: RawGet, what: string, timeoutMs: number, path: string, query: Record<string, string> = {}): Promise<unknown[]> {
   const list = await listAllPages<unknown>(
     (token) => bounded(what, timeoutMs, () => get(path, { ...query, limit: PAGE_SIZE, continue: token }, timeoutMs) as Promise<ListPage<unknown>>),
     { maxPages: MAX_PAGES },
@@ -41,10 +40,12 @@ export interface MemberReadout {
 
 export async function readMemberForStatus(kc: KubeConfig, mcsVersion: string, timeoutMs: number): Promise<MemberReadout> {
   const mcs = `/apis/${MCS_GROUP}/${mcsVersion}`;
+  // One pooled client for the three lists (they run at once).
+  const get = makeRawGet(kc);
   const [imports, exports, slices] = await Promise.all([
-    listAll(kc, 'listing ServiceImports', timeoutMs, `${mcs}/serviceimports`),
-    listAll(kc, 'listing ServiceExports', timeoutMs, `${mcs}/serviceexports`),
-    listAll(kc, 'listing MCS EndpointSlices', timeoutMs, '/apis/discovery.k8s.io/v1/endpointslices', { labelSelector: LABEL_MCS_SERVICE_NAME }),
+    listAll(get, 'listing ServiceImports', timeoutMs, `${mcs}/serviceimports`),
+    listAll(get, 'listing ServiceExports', timeoutMs, `${mcs}/serviceexports`),
+    listAll(get, 'listing MCS EndpointSlices', timeoutMs, '/apis/discovery.k8s.io/v1/endpointslices', { labelSelector: LABEL_MCS_SERVICE_NAME }),
   ]);
   let invalid = 0;
   const services: ImportedService[] = [];
@@ -80,9 +81,10 @@ export interface BrokerReadout {
 
 export async function readBrokerForStatus(broker: KubeConfig, namespace: string, mcsVersion: string, timeoutMs: number): Promise<BrokerReadout> {
   const ns = encodeURIComponent(namespace);
+  const get = makeRawGet(broker);
   const [leases, records] = await Promise.all([
-    listAll(broker, `listing Leases in ${namespace} on the broker`, timeoutMs, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`),
-    listAll(broker, `listing export records in ${namespace} on the broker`, timeoutMs, `/apis/${MCS_GROUP}/${mcsVersion}/namespaces/${ns}/serviceimports`),
+    listAll(get, `listing Leases in ${namespace} on the broker`, timeoutMs, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`),
+    listAll(get, `listing export records in ${namespace} on the broker`, timeoutMs, `/apis/${MCS_GROUP}/${mcsVersion}/namespaces/${ns}/serviceimports`),
   ]);
   const out: BrokerReadout = { leases: [], records: [] };
   for (const l of leases) {
