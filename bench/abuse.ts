@@ -6,6 +6,7 @@
  * legitimate queries during the attack, RSS (primary + workers) before / peak / after.
  *
  *   node bench/abuse.ts [--seconds 12] [--workers 2] [--cache-size 64] [--names 500000] [--json FILE]
+ *                       [--only huge-headless,random-names,slowloris,tcp-byte-frames,debug-flood,primary-kill]
  *   node bench/abuse.ts --write-state DIR   (only write the served YAML, to run a server by hand)
  *
  * Attack traffic comes from worker threads (their own event loops), so the legitimate client's
@@ -233,6 +234,7 @@ async function main(): Promise<void> {
       'cache-size': { type: 'string', default: '64' },
       names: { type: 'string', default: '500000' },
       json: { type: 'string' },
+      only: { type: 'string' },
       'write-state': { type: 'string' },
     },
     strict: true,
@@ -249,6 +251,9 @@ async function main(): Promise<void> {
   for (const [k, v] of Object.entries({ seconds, workers, cacheMiB, names })) {
     if (!Number.isInteger(v) || v < (k === 'workers' ? 0 : 1)) throw new Error(`--${k} must be a whole number, got ${v}`);
   }
+  const attackNames = ['huge-headless', 'random-names', 'slowloris', 'tcp-byte-frames', 'debug-flood', 'primary-kill'];
+  const only = new Set(values.only === undefined ? attackNames : values.only.split(',').map((a) => a.trim()));
+  for (const a of only) if (!attackNames.includes(a)) throw new Error(`--only: unknown attack ${a} (known: ${attackNames.join(', ')})`);
   const say = (message: string) => process.stderr.write(`[abuse] ${message}\n`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'clusterset-abuse-'));
   let server: ChildProcess | null = null;
@@ -282,6 +287,7 @@ async function main(): Promise<void> {
 
     const rows: Row[] = [];
     const run = async (kind: AttackKind, size: string, legit: 'udp' | 'tcp' | 'health', threads = 2): Promise<void> => {
+      if (!only.has(kind)) return;
       const rssBefore = treeRss(server!.pid!);
       const restartsBefore = await metric(httpPort, 'clusterset_dns_worker_restarts_total');
       let peak = rssBefore;
@@ -320,8 +326,10 @@ async function main(): Promise<void> {
     await run('slowloris', '300 TCP connections, 1 byte / 5 s, reconnecting', 'tcp', 1);
     await run('tcp-byte-frames', '6 × 64 KiB frames, 1 byte per segment', 'udp', 1);
     await run('debug-flood', '200 concurrent /debug/explain of a 10,000-endpoint service', 'health', 1);
-    const orphans = await killPrimary(server, port);
-    rows.push({ attack: 'primary SIGKILL', size: 'while answering a UDP flood', crashes: `${orphans} workers left after 3 s`, unanswered: '-', p99: '-', rss: '-', sentByAttacker: 0, load: os.loadavg()[0]!.toFixed(2) });
+    if (only.has('primary-kill')) {
+      const orphans = await killPrimary(server, port);
+      rows.push({ attack: 'primary SIGKILL', size: 'while answering a UDP flood', crashes: `${orphans} workers left after 3 s`, unanswered: '-', p99: '-', rss: '-', sentByAttacker: 0, load: os.loadavg()[0]!.toFixed(2) });
+    }
 
     const budget = `budget: primary + ${workers} workers × (base + --cache-size ${cacheMiB} MiB)`;
     const table = [

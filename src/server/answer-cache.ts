@@ -10,7 +10,9 @@
  *   measured on Node 24 (heap per entry: ~1.0 KB for a one-record answer, charged ~1.2 KB;
  *   ~24 KB for 20 A records in 20 variants, charged ~33 KB; ~333 KB for 300 records in 32
  *   variants, charged ~464 KB); bench/abuse.ts prints the RSS it gives;
- * - an entry keeps its Answer only until every variant is encoded (at once for one variant);
+ * - an entry keeps its Answer only until every variant is encoded (at once for one variant); an
+ *   answer larger than a UDP message is encoded UDP-sized (~1 KB) for UDP and whole (up to one
+ *   TCP message) only when asked over TCP;
  * - the records cap (DnsOptions.maxRecords) bounds the largest entry far below the smallest
  *   budget allowed (MIN_CACHE_BYTES), so no answer is ever silently uncacheable;
  * - negative answers (NXDOMAIN, REFUSED: names that do not exist, outside every zone) live in a
@@ -20,7 +22,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Answer, ResourceRecord } from '../dns/types.ts';
 import { Rcode } from '../dns/types.ts';
-import { encodeResponse, type AddressBytes, type EncodedMessage, type QuestionToEncode } from './response-encoder.ts';
+import { encodeResponse, OUR_UDP_PAYLOAD_SIZE, type AddressBytes, type EncodedMessage, type QuestionToEncode } from './response-encoder.ts';
 import { capMessage, fitResponse, MAX_TCP_SIZE, type FittedResponse } from './response-fit.ts';
 
 export { cacheKey, type CacheKeyParts } from './cache-key.ts';
@@ -32,6 +34,7 @@ export const MAX_ROTATION_VARIANTS = 32;
  * first use, and 8 evenly spread start positions already hand clients different subsets.
  */
 const LARGE_ANSWER_RECORDS = 512;
+// (512 records never fit one UDP message either: the smallest record takes 11 bytes.)
 const LARGE_ANSWER_VARIANTS = 8;
 /** Distinct size limits kept per variant (clients use a handful of EDNS sizes). */
 const MAX_FITS_PER_VARIANT = 4;
@@ -61,17 +64,32 @@ interface Variant {
   cuts: FittedResponse[];
 }
 
+/**
+ * UDP replies are never larger than this (udpLimit caps every EDNS size at our advertised one), so
+ * a UDP-sized encoding — stopped just past this many bytes — fits every UDP limit exactly as the
+ * whole message would. A huge answer asked over UDP thus encodes ~1 KB per rotation variant
+ * instead of a 64 KB message of thousands of records it would cut away (issue 9).
+ */
+export const UDP_ENCODING_BUDGET = OUR_UDP_PAYLOAD_SIZE;
+/** Upper bound of a UDP-sized encoding: the budget plus the one record that crossed it. */
+const UDP_ENCODING_MAX_BYTES = UDP_ENCODING_BUDGET + 512;
+
 export class CachedAnswer {
   readonly variantCount: number;
   readonly rcode: number;
   /** Index of the served zone the question fell in, -1 for none (the metrics' `zone` label). */
   zoneIndex = -1;
   private readonly recordCount: number;
-  /** What the variants are encoded from; dropped once every variant exists (a lean entry). */
+  /** What the variants are encoded from; dropped once every whole variant exists (a lean entry). */
   private source: { question: QuestionToEncode; answer: Answer; opt: { ede: Answer['ede'] } | null; addressBytes: AddressBytes } | null;
+  /** Whole variants (at most one TCP message each), made on first use over TCP or when small enough. */
   private readonly variants: (Variant | undefined)[];
+  /** UDP-sized variants of an answer too large for one UDP message (undefined while not needed). */
+  private readonly udpVariants: (Variant | undefined)[];
   private encodedVariants = 0;
   private cursor = 0;
+  /** More records than one UDP message can hold: encoded UDP-sized for UDP, whole only for TCP. */
+  private readonly large: boolean;
 
   constructor(question: QuestionToEncode, answer: Answer, opt: { ede: Answer['ede'] } | null) {
     this.source = { question, answer, opt, addressBytes: new Map() };
@@ -80,6 +98,16 @@ export class CachedAnswer {
     const n = answer.answer.length;
     this.variantCount = answer.rotation === 'none' || n <= 1 ? 1 : Math.min(n, n > LARGE_ANSWER_RECORDS ? LARGE_ANSWER_VARIANTS : MAX_ROTATION_VARIANTS);
     this.variants = new Array<Variant | undefined>(this.variantCount);
+    this.udpVariants = new Array<Variant | undefined>(this.variantCount);
+    this.large = this.recordCount > LARGE_ANSWER_RECORDS;
+  }
+
+  /**
+   * Encodes the first variant now (so an encoding failure is this query's SERVFAIL, not a cached
+   * time bomb): UDP-sized, and whole as well when that already holds every record.
+   */
+  prepare(): void {
+    this.variant(0, UDP_ENCODING_BUDGET);
   }
 
   /** Picks the next rotation variant (a per-entry cursor) and returns it fitted to `limit` bytes. */
@@ -90,7 +118,7 @@ export class CachedAnswer {
   }
 
   fitted(index: number, limit: number): FittedResponse {
-    const variant = this.variant(index);
+    const variant = this.variant(index, limit);
     if (limit >= variant.message.bytes.length) return (variant.whole ??= fitResponse(variant.message, limit));
     const { limits, cuts } = variant;
     for (let i = 0; i < limits.length; i++) if (limits[i] === limit) return cuts[i]!;
@@ -104,20 +132,35 @@ export class CachedAnswer {
     return fitted;
   }
 
+  /** The whole encoding of variant `index` (at most one TCP message). */
   encoded(index: number): EncodedMessage {
-    return this.variant(index).message;
+    return this.variant(index, MAX_TCP_SIZE).message;
   }
 
-  private variant(index: number): Variant {
-    let variant = this.variants[index];
-    if (variant === undefined) {
+  /** A variant good for every limit up to `limit`: the whole one, or a UDP-sized one when that is enough. */
+  private variant(index: number, limit: number): Variant {
+    const whole = this.variants[index];
+    if (whole !== undefined) return whole;
+    if (this.large && limit <= UDP_ENCODING_BUDGET) {
+      const small = this.udpVariants[index];
+      if (small !== undefined) return small;
       const source = this.source!;
-      const records = this.recordsFor(source.answer, index);
-      const message = capMessage(encodeResponse(source.question, source.answer, records, source.opt, source.addressBytes), MAX_TCP_SIZE);
-      variant = { message, whole: undefined, limits: [], cuts: [] };
-      this.variants[index] = variant;
-      if (++this.encodedVariants === this.variantCount) this.source = null;
+      const message = encodeResponse(source.question, source.answer, this.recordsFor(source.answer, index), source.opt, source.addressBytes, UDP_ENCODING_BUDGET);
+      if (!message.partial) return this.keepWhole(index, message); // it held every record: it is the whole message
+      const variant: Variant = { message, whole: undefined, limits: [], cuts: [] };
+      this.udpVariants[index] = variant;
+      return variant;
     }
+    const source = this.source!;
+    const message = capMessage(encodeResponse(source.question, source.answer, this.recordsFor(source.answer, index), source.opt, source.addressBytes), MAX_TCP_SIZE);
+    this.udpVariants[index] = undefined; // the whole one serves UDP limits too
+    return this.keepWhole(index, message);
+  }
+
+  private keepWhole(index: number, message: EncodedMessage): Variant {
+    const variant: Variant = { message, whole: undefined, limits: [], cuts: [] };
+    this.variants[index] = variant;
+    if (++this.encodedVariants === this.variantCount) this.source = null;
     return variant;
   }
 
@@ -128,15 +171,18 @@ export class CachedAnswer {
 
   /**
    * An upper bound of the bytes this entry holds once every variant and fit exists, known from
-   * the first variant (every variant has the same records, rotated, so about the same size). The
-   * records are charged while they are held (until every variant is encoded), which is always
-   * for a moment: an entry is never charged less than it can hold.
+   * the first variant (every variant has the same records, rotated, so about the same size). A
+   * large answer may hold, per variant, a UDP-sized encoding and later a whole one of at most one
+   * TCP message (its size is not known until asked over TCP, so the maximum is charged). The
+   * records are charged while they are held (until every whole variant is encoded), which is
+   * always for a moment: an entry is never charged less than it can hold.
    */
   chargedBytes(key: string): number {
-    const first = this.encoded(0).bytes.length;
+    const first = this.large ? MAX_TCP_SIZE : this.encoded(0).bytes.length;
     const records = this.recordCount;
-    const perVariant = first + Math.min(first, MAX_FITS_PER_VARIANT * 1232) + VARIANT_OVERHEAD_BYTES + records * VARIANT_BYTES_PER_RECORD;
-    const heldRecords = this.variantCount > 1 ? records * RECORD_OVERHEAD_BYTES : 0;
+    const udpSized = this.large ? UDP_ENCODING_MAX_BYTES + VARIANT_OVERHEAD_BYTES : 0;
+    const perVariant = first + Math.min(first, MAX_FITS_PER_VARIANT * 1232) + VARIANT_OVERHEAD_BYTES + records * VARIANT_BYTES_PER_RECORD + udpSized;
+    const heldRecords = this.variantCount > 1 || this.large ? records * RECORD_OVERHEAD_BYTES : 0;
     return ENTRY_OVERHEAD_BYTES + 2 * key.length + heldRecords + this.variantCount * perVariant;
   }
 

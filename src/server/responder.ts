@@ -40,6 +40,35 @@ export interface ResponderOptions {
 }
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
+/**
+ * Deferred cache misses (UDP) are computed in event-loop turns of about this much work each, so
+ * queries that hit the cache — already waiting in the socket — are answered between them: one
+ * huge answer computed for the first time delays others by at most itself, not by the whole
+ * backlog of first-time questions an attacker sends at once (issue 9).
+ */
+const MISS_TURN_BUDGET_MS = 2;
+/** Queries waiting for a deferred miss at most; beyond that a miss is answered at once (never dropped). */
+const MAX_DEFERRED_QUERIES = 4096;
+
+/** Sends a reply computed in a later turn to the client it belongs to (one function per listener). */
+export type DeliverLater = (reply: Buffer, clientAddress: string | undefined, clientPort: number | undefined) => void;
+
+/** A query whose cache miss waits for its turn. */
+interface DeferredQuery {
+  msg: Buffer;
+  query: ParsedQuery;
+  transport: TransportIndex;
+  started: number;
+  clientAddress: string | undefined;
+  clientPort: number | undefined;
+  deliver: DeliverLater;
+}
+
+/** All queries waiting for one cache key, computed once against the snapshot they arrived under. */
+interface PendingMiss {
+  snapshot: Snapshot;
+  queries: DeferredQuery[];
+}
 
 export class Responder {
   private readonly parser = new QueryParser();
@@ -52,6 +81,10 @@ export class Responder {
   private snapshot: Snapshot | null = null;
   private lastErrorLogAt = -Infinity;
   private suppressedErrors = 0;
+  /** Deferred misses by cache key, in arrival order (a Map iterates in insertion order). */
+  private readonly pendingMisses = new Map<string, PendingMiss>();
+  private deferredQueries = 0;
+  private drainScheduled = false;
 
   constructor(options: ResponderOptions) {
     this.dns = options.dns;
@@ -82,7 +115,14 @@ export class Responder {
     return this.snapshot;
   }
 
-  respond(msg: Buffer, transport: TransportIndex, clientAddress?: string, clientPort?: number): Buffer | null {
+  /**
+   * The reply to `msg` (null: send nothing). With `deliverLater`, a query whose answer is not
+   * cached yet returns undefined and its reply goes to `deliverLater` once computed, in a later
+   * event-loop turn (see MISS_TURN_BUDGET_MS); cached answers are always returned at once.
+   */
+  respond(msg: Buffer, transport: TransportIndex, clientAddress?: string, clientPort?: number): Buffer | null;
+  respond(msg: Buffer, transport: TransportIndex, clientAddress: string, clientPort: number, deliverLater: DeliverLater): Buffer | null | undefined;
+  respond(msg: Buffer, transport: TransportIndex, clientAddress?: string, clientPort?: number, deliverLater?: DeliverLater): Buffer | null | undefined {
     const started = performance.now();
     let qtype = -1;
     let nameEnd = 0;
@@ -108,7 +148,11 @@ export class Responder {
       const query = parsed.query;
       qtype = query.qtype;
       nameEnd = query.qnameEnd;
-      const reply = this.answerQuery(msg, query, transport);
+      const reply = this.answerQuery(msg, query, transport, deliverLater, started, clientAddress, clientPort);
+      if (reply === undefined) {
+        replied = false; // counted when it is answered
+        return undefined;
+      }
       rcode = reply.rcode;
       zone = reply.zone;
       return reply.bytes;
@@ -122,20 +166,108 @@ export class Responder {
       return buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: 0, edns: null });
     } finally {
       // Dropped messages are counted as malformed only: no reply, no query.
-      if (replied) {
-        const seconds = (performance.now() - started) / 1000;
-        this.stats.recordQuery(transport, qtype, rcode, seconds, zone);
-        if (this.queryLog !== undefined) {
-          const entry: QueryLogEntry = { message: msg, nameEnd, qtype, rcode, seconds, transport };
-          if (clientAddress !== undefined) entry.clientAddress = clientAddress;
-          if (clientPort !== undefined) entry.clientPort = clientPort;
-          this.queryLog(entry);
-        }
+      if (replied) this.recordAnswered(msg, transport, started, qtype, nameEnd, rcode, zone, clientAddress, clientPort);
+    }
+  }
+
+  private recordAnswered(
+    msg: Buffer,
+    transport: TransportIndex,
+    started: number,
+    qtype: number,
+    nameEnd: number,
+    rcode: number,
+    zone: number,
+    clientAddress: string | undefined,
+    clientPort: number | undefined,
+  ): void {
+    const seconds = (performance.now() - started) / 1000;
+    this.stats.recordQuery(transport, qtype, rcode, seconds, zone);
+    if (this.queryLog !== undefined) {
+      const entry: QueryLogEntry = { message: msg, nameEnd, qtype, rcode, seconds, transport };
+      if (clientAddress !== undefined) entry.clientAddress = clientAddress;
+      if (clientPort !== undefined) entry.clientPort = clientPort;
+      this.queryLog(entry);
+    }
+  }
+
+  /** Queues a cache miss for a later turn (true), or false when the queue is full. */
+  private deferMiss(snapshot: Snapshot, deferred: DeferredQuery): boolean {
+    if (this.deferredQueries >= MAX_DEFERRED_QUERIES) return false;
+    const key = deferred.query.cacheKey;
+    let pending = this.pendingMisses.get(key);
+    if (pending === undefined) {
+      pending = { snapshot, queries: [] };
+      this.pendingMisses.set(key, pending);
+    }
+    pending.queries.push(deferred);
+    this.deferredQueries++;
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(this.drainMisses);
+    }
+    return true;
+  }
+
+  /** Computes deferred misses for about MISS_TURN_BUDGET_MS, answers their queries, yields. */
+  private readonly drainMisses = (): void => {
+    this.drainScheduled = false;
+    const turnStarted = performance.now();
+    for (const [key, pending] of this.pendingMisses) {
+      this.pendingMisses.delete(key);
+      this.deferredQueries -= pending.queries.length;
+      this.answerPending(key, pending);
+      if (performance.now() - turnStarted >= MISS_TURN_BUDGET_MS) break;
+    }
+    if (this.pendingMisses.size > 0 && !this.drainScheduled) {
+      this.drainScheduled = true;
+      setImmediate(this.drainMisses);
+    }
+  };
+
+  private answerPending(key: string, pending: PendingMiss): void {
+    let entry: CachedAnswer | undefined = this.cache.get(key);
+    let failure: unknown;
+    // The first query of a key is its miss; the ones that joined it while it waited are hits.
+    this.stats.cacheHits += entry === undefined ? pending.queries.length - 1 : pending.queries.length;
+    if (entry === undefined) {
+      this.stats.cacheMisses++;
+      try {
+        entry = this.buildEntry(pending.snapshot, pending.queries[0]!.query);
+        this.cache.set(key, entry);
+        this.stats.cacheBytes = this.cache.bytes;
+        this.stats.cacheEntries = this.cache.size + this.cache.negativeSize;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    for (const q of pending.queries) {
+      let reply: { bytes: Buffer; rcode: number; zone: number };
+      if (entry === undefined) {
+        this.noteAnswerError(failure, q.msg);
+        reply = { bytes: buildErrorReply(q.msg, { rcode: Rcode.SERVFAIL, questionEnd: q.query.questionEnd, edns: q.query.edns }), rcode: Rcode.SERVFAIL, zone: -1 };
+      } else {
+        reply = this.replyFromEntry(q.msg, q.query, q.transport, entry);
+      }
+      this.recordAnswered(q.msg, q.transport, q.started, q.query.qtype, q.query.qnameEnd, reply.rcode, reply.zone, q.clientAddress, q.clientPort);
+      try {
+        q.deliver(reply.bytes, q.clientAddress, q.clientPort);
+      } catch (error) {
+        this.logger.debug({ err: error }, 'delivering a deferred reply failed');
       }
     }
   }
 
-  private answerQuery(msg: Buffer, query: ParsedQuery, transport: TransportIndex): { bytes: Buffer; rcode: number; zone: number } {
+  /** The reply, or undefined when the miss was deferred (only with `deliverLater`). */
+  private answerQuery(
+    msg: Buffer,
+    query: ParsedQuery,
+    transport: TransportIndex,
+    deliverLater?: DeliverLater,
+    started = 0,
+    clientAddress?: string,
+    clientPort?: number,
+  ): { bytes: Buffer; rcode: number; zone: number } | undefined {
     const snapshot = this.snapshot;
     const edns = query.edns;
     if (!snapshot) {
@@ -148,6 +280,7 @@ export class Responder {
     if (entry) {
       this.stats.cacheHits++;
     } else {
+      if (deliverLater !== undefined && this.deferMiss(snapshot, { msg, query, transport, started, clientAddress, clientPort, deliver: deliverLater })) return undefined;
       this.stats.cacheMisses++;
       try {
         entry = this.buildEntry(snapshot, query);
@@ -159,6 +292,12 @@ export class Responder {
       this.stats.cacheBytes = this.cache.bytes;
       this.stats.cacheEntries = this.cache.size + this.cache.negativeSize;
     }
+    return this.replyFromEntry(msg, query, transport, entry);
+  }
+
+  /** Fits a cached answer to the transport's limit and patches it for this query. */
+  private replyFromEntry(msg: Buffer, query: ParsedQuery, transport: TransportIndex, entry: CachedAnswer): { bytes: Buffer; rcode: number; zone: number } {
+    const edns = query.edns;
     const limit = transport === TRANSPORT_TCP ? MAX_TCP_SIZE : udpLimit(edns ? edns.payloadSize : null, OUR_UDP_PAYLOAD_SIZE);
     let fitted;
     try {
@@ -179,7 +318,7 @@ export class Responder {
     const entry = new CachedAnswer({ nameKey: query.nameKey, qtype: query.qtype, qclass: query.qclass }, answer, opt);
     const zone = matchZone(question.labels, this.dns.zones);
     if (zone !== null) entry.zoneIndex = this.dns.zones.indexOf(zone.zone);
-    entry.encoded(0); // encode now so a failure is a SERVFAIL for this query, not a cached time bomb
+    entry.prepare(); // encode now so a failure is a SERVFAIL for this query, not a cached time bomb
     return entry;
   }
 

@@ -45,6 +45,12 @@ export interface EncodedMessage {
   /** End of the non-OPT additional records; the OPT (if any) runs from here to the end. */
   additionalEnd: number;
   hasOpt: boolean;
+  /**
+   * Records were left out because the message passed the byte budget it was encoded for: a prefix
+   * of the whole message (plus OPT) that still fits exactly as the whole would to any limit up to
+   * that budget (see response-fit.ts), but not to larger ones.
+   */
+  partial: boolean;
 }
 
 /**
@@ -59,8 +65,9 @@ export function encodeResponse(
   answerRecords: readonly ResourceRecord[],
   opt: { ede: readonly Ede[] } | null,
   addressBytes: AddressBytes = new Map(),
+  byteBudget = Infinity,
 ): EncodedMessage {
-  const writer = new WireWriter(1024);
+  const writer = new WireWriter(byteBudget < 4096 ? 2048 : 1024);
   writer.u16(0); // ID, patched per query
   writer.u8(0x80 | (answer.authoritative ? 0x04 : 0));
   writer.u8(answer.rcode & 0x0f);
@@ -77,22 +84,39 @@ export function encodeResponse(
   const questionEnd = writer.offset;
   seedCompression(writer, question.nameKey);
 
+  // With a byte budget (a UDP-sized encoding of a huge answer), writing stops after the first
+  // record that ends past it: every record that could fit any limit up to the budget is written,
+  // and the one past it tells the fitting rules that the rest would not fit either. Compression
+  // pointers only point backwards, so these bytes are exactly the whole message's first bytes.
+  let partial = false;
   const starts: number[] = [];
-  const encodeSection = (records: readonly ResourceRecord[]): number[] =>
-    records.map((record) => {
+  const encodeSection = (records: readonly ResourceRecord[]): number[] => {
+    const ends: number[] = [];
+    for (const record of records) {
+      if (writer.offset > byteBudget) {
+        partial = true;
+        break;
+      }
       starts.push(writer.offset);
       encodeRecord(record, writer, addressBytes);
-      return writer.offset;
-    });
+      ends.push(writer.offset);
+    }
+    return ends;
+  };
 
   const answerEnds = encodeSection(answerRecords);
-  encodeSection(answer.authority);
+  const authorityCount = encodeSection(answer.authority).length;
   const authorityEnd = writer.offset;
   const additionalEnds = encodeSection(answer.additional);
   const additionalEnd = writer.offset;
   if (opt) encodeOpt(writer, opt.ede);
 
   const bytes = writer.toBuffer();
+  if (partial) {
+    bytes.writeUInt16BE(answerEnds.length, 6);
+    bytes.writeUInt16BE(authorityCount, 8);
+    bytes.writeUInt16BE(additionalEnds.length + (opt ? 1 : 0), 10);
+  }
   return {
     bytes,
     questionEnd,
@@ -102,6 +126,7 @@ export function encodeResponse(
     additionalEnds,
     additionalEnd,
     hasOpt: opt !== null,
+    partial,
   };
 }
 

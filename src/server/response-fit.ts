@@ -73,6 +73,7 @@ export function capMessage(msg: EncodedMessage, limit: number): EncodedMessage {
     additionalEnds,
     additionalEnd,
     hasOpt: msg.hasOpt,
+    partial: msg.partial,
   };
 }
 

@@ -38,21 +38,27 @@ export function listenUdp(options: UdpListenerOptions): Promise<UdpListener> {
   });
   let sendErrors = 0;
 
-  socket.on('message', (msg, rinfo) => {
-    let reply: Buffer | null;
+  const send = (reply: Buffer, address: string | undefined, port: number | undefined): void => {
     try {
-      reply = responder.respond(msg, TRANSPORT_UDP, rinfo.address, rinfo.port);
-    } catch (error) {
-      logger.error({ err: error }, 'UDP handler failed');
-      return;
-    }
-    if (reply === null) return;
-    try {
-      socket.send(reply, rinfo.port, rinfo.address);
+      socket.send(reply, port, address);
     } catch (error) {
       // Synchronous send failures (socket closing) must not escape the event handler.
       logger.debug({ err: error }, 'UDP send failed');
     }
+  };
+
+  socket.on('message', (msg, rinfo) => {
+    let reply: Buffer | null | undefined;
+    try {
+      // A cache miss is answered in a later turn (responder.ts), so cached answers waiting in this
+      // socket are not held up behind first-time computations of huge answers.
+      reply = responder.respond(msg, TRANSPORT_UDP, rinfo.address, rinfo.port, send);
+    } catch (error) {
+      logger.error({ err: error }, 'UDP handler failed');
+      return;
+    }
+    if (reply === null || reply === undefined) return;
+    send(reply, rinfo.address, rinfo.port);
   });
 
   return new Promise((resolve, reject) => {

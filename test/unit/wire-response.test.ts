@@ -123,6 +123,30 @@ describe('size rules', () => {
     expect(r.packet.answers.map((a) => a.target)).toEqual(srv.slice(0, r.packet.answers.length).map((x) => (x.type === 'SRV' ? x.target : '')));
   });
 
+  it('a UDP-sized encoding of a huge answer fits every UDP limit byte for byte as the whole message does', () => {
+    const srvName = `_http._tcp.${name}`;
+    const srv = (n: number): ResourceRecord[] =>
+      Array.from({ length: n }, (_, i) => ({ name: srvName, ttl: 5, type: 'SRV' as const, priority: 0, weight: 1, port: 80, target: `host-${i}.east.${name}` }));
+    const answers: [string, Answer][] = [
+      ['A records', answerOf({ answer: aRecords(name, 4000) })],
+      ['SRV with additional', answerOf({ answer: srv(1000), additional: aRecords(name, 4000) })],
+      ['one SRV, many additional', answerOf({ answer: srv(1), additional: aRecords(name, 600) })],
+      ['NODATA with SOA', answerOf({ authority: [soa] })],
+    ];
+    for (const [what, answer] of answers) {
+      for (const edns of [null, { ede: [{ code: 0, text: 'capped' }] }]) {
+        const question = { nameKey: parsed({ name: srvName, qtype: 33 }).query.nameKey, qtype: 33, qclass: 1 };
+        const whole = encodeResponse(question, answer, answer.answer, edns);
+        const small = encodeResponse(question, answer, answer.answer, edns, new Map(), 1232);
+        expect(small.bytes.length, what).toBeLessThanOrEqual(Math.max(whole.bytes.length, 1232 + 512));
+        expect(small.partial, what).toBe(whole.bytes.length > 1232 + 200);
+        for (const limit of [512, 800, 1232]) {
+          expect(fitResponse(small, limit).bytes.equals(fitResponse(whole, limit).bytes), `${what}, limit ${limit}, EDNS ${edns !== null}`).toBe(true);
+        }
+      }
+    }
+  });
+
   it('over TCP the same answer is complete', () => {
     const r = reply({ name, qtype: 1 }, answerOf({ answer: aRecords(name, 1000) }), 65535);
     expect([r.tc, r.packet.answers.length]).toEqual([false, 1000]);
