@@ -157,12 +157,13 @@ async function runAttacker(job: AttackJob): Promise<{ sent: number }> {
       return { sent };
     }
     case 'debug-flood': {
-      // 200 concurrent /debug/explain of the 10,000-endpoint service, again and again.
+      // 200 concurrent /debug/explain of the 10,000-endpoint service, again and again, each with its
+      // own query string so the server cannot answer it from a report it already made.
       let sent = 0;
       const one = async (): Promise<void> => {
         while (Date.now() < until) {
           try {
-            const res = await fetch(`http://127.0.0.1:${job.httpPort}/debug/explain?name=${WIDE}&type=A`, { signal: AbortSignal.timeout(10_000) });
+            const res = await fetch(`http://127.0.0.1:${job.httpPort}/debug/explain?name=${WIDE}&type=A&n=${job.thread}-${sent}`, { signal: AbortSignal.timeout(10_000) });
             await res.arrayBuffer();
           } catch {
             // refused or timed out: keep flooding
@@ -325,7 +326,7 @@ async function main(): Promise<void> {
     await run('random-names', `{sent} of ${names.toLocaleString('en')} unique names in the zone sent`, 'udp');
     await run('slowloris', '300 TCP connections, 1 byte / 5 s, reconnecting', 'tcp', 1);
     await run('tcp-byte-frames', '6 × 64 KiB frames, 1 byte per segment', 'udp', 1);
-    await run('debug-flood', '200 concurrent /debug/explain of a 10,000-endpoint service', 'health', 1);
+    await run('debug-flood', '200 concurrent /debug/explain of a 10,000-endpoint service, each distinct', 'health', 1);
     if (only.has('primary-kill')) {
       const orphans = await killPrimary(server, port);
       rows.push({ attack: 'primary SIGKILL', size: 'while answering a UDP flood', crashes: `${orphans} workers left after 3 s`, unanswered: '-', p99: '-', rss: '-', sentByAttacker: 0, load: os.loadavg()[0]!.toFixed(2) });

@@ -39,7 +39,7 @@ function setup(busyMs: number) {
   const stats = new QueryStats();
   const responder = new Responder({ dns: OPTIONS, stats, logger, answerFn: fn });
   responder.setSnapshot(fixtureSnapshot());
-  const delivered: { id: number; port: number | undefined; address: string }[] = [];
+  const delivered: { id: number; port: number | undefined; address: string | undefined }[] = [];
   const deliver = (reply: Buffer, _address: string | undefined, port: number | undefined) => {
     const r = decodeReply(reply);
     delivered.push({ id: r.id, port, address: r.packet.answers[0]!.address });
