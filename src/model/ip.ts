@@ -19,7 +19,38 @@ export type IpParseResult = { ok: true; ip: ParsedIp } | { ok: false; reason: st
 
 const MAX_TEXT = 64;
 
+/**
+ * Dotted decimal in one pass without allocating parts (every address of every slice is parsed at
+ * ingestion and in de-duplication: 100,000 of them in one big slice). Undefined for anything it
+ * does not accept, which the thorough parser below then explains.
+ */
+function parseIPv4Fast(text: string): Uint8Array | undefined {
+  const out = new Uint8Array(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || part === 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    if (c < 48 || c > 57) return undefined;
+    if (digits === 1 && value === 0) return undefined; // a leading zero
+    value = value * 10 + (c - 48);
+    if (++digits > 3 || value > 255) return undefined;
+  }
+  if (part !== 3 || digits === 0) return undefined;
+  out[3] = value;
+  return out;
+}
+
 function parseIPv4Bytes(text: string): Uint8Array | string {
+  const fast = parseIPv4Fast(text);
+  if (fast !== undefined) return fast;
   const parts = text.split('.');
   if (parts.length !== 4) return 'an IPv4 address has four dot-separated parts';
   const out = new Uint8Array(4);
