@@ -18,6 +18,7 @@ import type { DnsOptions, ListenAddress } from '../config/options.ts';
 import { explain as realExplain, ExplainInputError, formatExplain, limitReport, type ExplainReport } from '../dns/explain.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { startHealthListener, type HealthListener } from './health-listener.ts';
 import { bindError } from './udp-listener.ts';
 
 export interface HttpServerOptions {
@@ -34,6 +35,13 @@ export interface HttpServerOptions {
   explainFn?: (snapshot: Snapshot, name: string, qtype: number | string, opts: DnsOptions) => ExplainReport;
   /** Answer /debug/* to non-loopback clients too (default false: loopback only). */
   debugRemote?: boolean;
+  /**
+   * Also serve /healthz and /readyz on this address from a thread of their own
+   * (health-listener.ts), which no load on this server can delay; probes should use it.
+   */
+  healthListen?: ListenAddress;
+  /** With healthListen: /healthz fails once the main event loop has not run for this long. */
+  mainStallMs?: number;
 }
 
 export interface HttpRouteResult {
@@ -43,7 +51,8 @@ export interface HttpRouteResult {
 }
 
 export interface HttpServer {
-  start(): Promise<{ port: number }>;
+  /** `healthPort` is set when a health listener was asked for. */
+  start(): Promise<{ port: number; healthPort?: number }>;
   stop(): Promise<void>;
 }
 
@@ -239,28 +248,54 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return { status: 200, contentType: text ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8', body };
   }
 
+  let health: HealthListener | undefined;
+
+  function listenMain(): Promise<{ port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => reject(bindError('http', options.listen.host, options.listen.port, error));
+      server.once('error', onError);
+      server.listen({ host: options.listen.host, port: options.listen.port }, () => {
+        server.removeListener('error', onError);
+        server.on('error', (error) => logger.error({ err: error }, 'HTTP server error'));
+        const port = (server.address() as AddressInfo).port;
+        logger.info({ host: options.listen.host, port }, 'HTTP server listening (/metrics, /healthz, /readyz, /debug/explain)');
+        resolve({ port });
+      });
+    });
+  }
+
   return {
-    start() {
-      return new Promise((resolve, reject) => {
-        const onError = (error: NodeJS.ErrnoException) => reject(bindError('http', options.listen.host, options.listen.port, error));
-        server.once('error', onError);
-        server.listen({ host: options.listen.host, port: options.listen.port }, () => {
-          server.removeListener('error', onError);
-          server.on('error', (error) => logger.error({ err: error }, 'HTTP server error'));
-          const port = (server.address() as AddressInfo).port;
-          logger.info({ host: options.listen.host, port }, 'HTTP server listening (/metrics, /healthz, /readyz, /debug/explain)');
-          resolve({ port });
+    async start() {
+      const { port } = await listenMain();
+      if (options.healthListen === undefined) return { port };
+      try {
+        health = await startHealthListener({
+          listen: options.healthListen,
+          healthProblem: () => options.healthProblem?.() ?? null,
+          notReady: () => notReadyReason(options.getSnapshot() ?? null),
+          logger,
+          ...(options.mainStallMs === undefined ? {} : { stallMs: options.mainStallMs }),
         });
-      });
+      } catch (error) {
+        await closeMain();
+        throw error;
+      }
+      return { port, healthPort: health.port };
     },
-    stop() {
-      return new Promise((resolve) => {
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+    async stop() {
+      await health?.stop();
+      health = undefined;
+      await closeMain();
     },
   };
+
+  function closeMain(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
 }
 
 export function isLoopback(address: string | undefined): boolean {
