@@ -13,6 +13,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const DNS_SERVER_FLAGS: readonly FlagSpec[] = [
   { name: 'listen', kind: 'string', env: 'CLUSTERSET_DNS_LISTEN', metavar: 'HOST:PORT', default: '127.0.0.1:5353', help: 'DNS address, UDP and TCP' },
   { name: 'http-listen', kind: 'string', env: 'CLUSTERSET_DNS_HTTP_LISTEN', metavar: 'HOST:PORT', default: '127.0.0.1:9153', help: 'HTTP address for /metrics, /healthz, /readyz, /debug/explain' },
+  { name: 'health-listen', kind: 'string', env: 'CLUSTERSET_DNS_HEALTH_LISTEN', metavar: 'HOST:PORT', help: 'also serve /healthz and /readyz here, from a thread of their own that no HTTP load can delay (point probes at it; off by default)' },
   { name: 'zone', kind: 'list', env: 'CLUSTERSET_DNS_ZONES', metavar: 'ZONE', default: ['clusterset.local'], help: 'served zone; repeatable (env: comma-separated)' },
   { name: 'ttl', kind: 'int', env: 'CLUSTERSET_DNS_TTL', metavar: 'SECONDS', min: 0, max: 86400, default: DEFAULT_DNS_OPTIONS.ttl, help: 'TTL of positive answers' },
   { name: 'negative-ttl', kind: 'int', env: 'CLUSTERSET_DNS_NEGATIVE_TTL', metavar: 'SECONDS', min: 0, max: 86400, default: DEFAULT_DNS_OPTIONS.negativeTtl, help: 'TTL of negative answers (SOA MINIMUM)' },
@@ -66,6 +67,8 @@ export interface DnsServerConfig {
   workerStallTimeoutMs?: number;
   /** Answer /debug/* to non-loopback clients. */
   debugRemote?: boolean;
+  /** The health listener's address (`--health-listen`); unset: none. */
+  healthListen?: ListenAddress;
 }
 
 export interface ServeConfig extends DnsServerConfig {
@@ -91,6 +94,11 @@ export function dnsServerConfigFrom(values: Record<string, unknown>, cores = ava
   checkZonesDisjoint(zones);
   const listen = parseListen(values['listen'] as string, '--listen');
   const httpListen = parseListen(values['http-listen'] as string, '--http-listen');
+  const healthRaw = values['health-listen'] as string | undefined;
+  const healthListen = healthRaw === undefined || healthRaw === '' ? undefined : parseListen(healthRaw, '--health-listen');
+  if (healthListen !== undefined && healthListen.host === httpListen.host && healthListen.port === httpListen.port && healthListen.port !== 0) {
+    throw new UsageError(`--health-listen must differ from --http-listen (both ${healthRaw})`);
+  }
   return {
     dns: {
       zones,
@@ -117,6 +125,7 @@ export function dnsServerConfigFrom(values: Record<string, unknown>, cores = ava
     negativeCacheEntries: values['negative-cache-entries'] as number,
     workerStallTimeoutMs: (values['worker-stall-timeout'] as number) * 1000,
     debugRemote: (values['debug-remote'] as boolean | undefined) ?? false,
+    ...(healthListen === undefined ? {} : { healthListen }),
   };
 }
 

@@ -61,6 +61,14 @@ describe('serve flags', () => {
     expect(() => parse([...base, '--cache-size', '4'])).toThrow('--cache-size must be from 8 to 4096, got 4');
   });
 
+  it('has no health listener unless asked; refuses one on the HTTP address or a bad address', () => {
+    expect(parse(base).healthListen).toBeUndefined();
+    expect(parse([...base, '--health-listen', '0.0.0.0:8080']).healthListen).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(parse(base, { CLUSTERSET_DNS_HEALTH_LISTEN: '127.0.0.1:8081' }).healthListen).toEqual({ host: '127.0.0.1', port: 8081 });
+    expect(usageError([...base, '--health-listen', '127.0.0.1:9153'])).toContain('--health-listen must differ from --http-listen');
+    expect(usageError([...base, '--health-listen', 'nonsense'])).toContain('--health-listen');
+  });
+
   it('answers in the main process on a single core when workers are auto', () => {
     const { config } = parseServeConfig(base, {}, 1);
     expect(config?.workers).toBe(0);
