@@ -273,10 +273,11 @@ async function main(): Promise<void> {
     writeState(path.join(dir, 'state'));
     const port = await freeDnsPort();
     const httpPort = await freeDnsPort();
+    const healthPort = await freeDnsPort();
     const logFile = path.join(dir, 'server.log');
     const args = [
       path.join(repoRoot, 'bin/clusterset-dns.js'), 'serve', '--from-dir', path.join(dir, 'state'), '--cluster-id', 'east',
-      '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--workers', String(workers),
+      '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--health-listen', `127.0.0.1:${healthPort}`, '--workers', String(workers),
       '--cache-size', String(cacheMiB), '--log-level', 'warn',
     ];
     say(`server: node ${args.slice(0).join(' ')}`);
@@ -301,7 +302,7 @@ async function main(): Promise<void> {
         }),
       );
       await new Promise((r) => setTimeout(r, 300)); // let the attack take hold
-      const stats = await legitimate(legit, port, httpPort, Date.now() + (seconds - 1) * 1000);
+      const stats = await legitimate(legit, port, healthPort, Date.now() + (seconds - 1) * 1000);
       const sent = (await Promise.all(attackers)).reduce((a, b) => a + b.sent, 0);
       clearInterval(sampler);
       peak = Math.max(peak, treeRss(server!.pid!));
@@ -359,8 +360,8 @@ interface Row {
   load: string;
 }
 
-/** The legitimate client: known names at a steady 200 queries/s (UDP), a new TCP client every 250 ms, or health probes. */
-async function legitimate(kind: 'udp' | 'tcp' | 'health', port: number, httpPort: number, until: number): Promise<{ sent: number; unanswered: number; p99: number }> {
+/** The legitimate client: known names at a steady 200 queries/s (UDP), a new TCP client every 250 ms, or health probes (on the --health-listen port, where the manifests point the kubelet). */
+async function legitimate(kind: 'udp' | 'tcp' | 'health', port: number, healthPort: number, until: number): Promise<{ sent: number; unanswered: number; p99: number }> {
   const latencies: number[] = [];
   let sent = 0;
   let unanswered = 0;
@@ -405,7 +406,7 @@ async function legitimate(kind: 'udp' | 'tcp' | 'health', port: number, httpPort
         sent++;
         const started = performance.now();
         try {
-          const res = await fetch(`http://127.0.0.1:${httpPort}${p}`, { signal: AbortSignal.timeout(5000) });
+          const res = await fetch(`http://127.0.0.1:${healthPort}${p}`, { signal: AbortSignal.timeout(5000) });
           await res.text();
           if (res.status === 200) latencies.push(performance.now() - started);
           else unanswered++;
@@ -475,10 +476,14 @@ function writeState(dir: string): void {
     docs.push(`apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: svc-${i}-a\n  namespace: ns-0\n  labels:\n    kubernetes.io/service-name: svc-${i}\naddressType: IPv4\nendpoints:\n  - addresses: ["10.1.${i >> 8}.${i & 255}"]\n    conditions:\n      ready: true\nports:\n- name: http\n  protocol: TCP\n  port: 8080\n`);
     docs.push(`apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n${meta}`);
   }
+  /** A headless service whose endpoints go into slices of at most 1,000 (the API's limit per slice). */
   const headless = (name: string, endpoints: string[]) => {
     const meta = `metadata:\n  name: ${name}\n  namespace: big\n`;
     docs.push(`apiVersion: v1\nkind: Service\n${meta}spec:\n  clusterIP: None\n  ports:\n  - name: http\n    protocol: TCP\n    port: 80\n`);
-    docs.push(`apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: ${name}-a\n  namespace: big\n  labels:\n    kubernetes.io/service-name: ${name}\naddressType: IPv4\nendpoints:\n${endpoints.join('')}ports:\n- name: http\n  protocol: TCP\n  port: 80\n`);
+    for (let start = 0, n = 0; start < endpoints.length; start += 1000, n++) {
+      const slice = endpoints.slice(start, start + 1000).join('');
+      docs.push(`apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: ${name}-${n}\n  namespace: big\n  labels:\n    kubernetes.io/service-name: ${name}\naddressType: IPv4\nendpoints:\n${slice}ports:\n- name: http\n  protocol: TCP\n  port: 80\n`);
+    }
     docs.push(`apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n${meta}`);
   };
   // 1,000 endpoints × 100 addresses in one slice: what the API allows.
@@ -486,7 +491,7 @@ function writeState(dir: string): void {
     const addresses = Array.from({ length: 100 }, (_, j) => `"10.${20 + (i >> 8)}.${i & 255}.${j + 1}"`).join(', ');
     return `  - addresses: [${addresses}]\n    hostname: pod-${i}\n    conditions:\n      ready: true\n`;
   }));
-  // 10,000 endpoints: the /debug/explain target.
+  // 10,000 endpoints in 10 slices: the /debug/explain target.
   headless('wide', Array.from({ length: 10_000 }, (_, i) => `  - addresses: ["10.${40 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}"]\n    hostname: pod-${i}\n    conditions:\n      ready: true\n`));
   writeFileSync(path.join(east, 'all.yaml'), docs.join('---\n'));
 }
