@@ -3,6 +3,7 @@
  * them in memory (src/standalone/); issue 4 implements them over informers on real API servers
  * (src/kube/). Reads are synchronous (from a watch cache); writes are async and may fail.
  */
+import type { BrokerConnectivity } from '../model/broker-sight.ts';
 import type { ConditionTypeValue } from '../model/conflicts.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
 import type { NamespaceGrants } from '../model/namespace-grants.ts';
@@ -72,13 +73,8 @@ export type BrokerChange =
   /** Reachability changed (see connectivity()). */
   | { kind: 'Connectivity' };
 
-export interface BrokerConnectivity {
-  reachable: boolean;
-  /** Epoch ms of the last reachability change. */
-  since: number;
-  /** Why it is unreachable. */
-  reason?: string;
-}
+/** Judged by model/broker-sight.ts in both broker stores. */
+export type { BrokerConnectivity };
 
 /** The broker as one agent sees it: every cluster's objects readable, only its own written. */
 export interface BrokerStore {

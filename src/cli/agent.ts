@@ -6,6 +6,7 @@
 import type { KubeConfig } from '../kube/client.ts';
 import type { Logger } from 'pino';
 import type { AddressPolicy } from '../model/address-policy.ts';
+import { canaryTimeoutMs } from '../model/broker-sight.ts';
 import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
@@ -143,7 +144,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
       cluster: options.clusterId,
       mcsVersion: brokerVersion,
       // Our own renewals must show up in the watch well before anyone else's lease could look expired.
-      heartbeatTimeoutMs: Math.max(options.leaseRenewMs + 500, options.leaseDurationMs - options.leaseRenewMs - 2_000),
+      heartbeatTimeoutMs: canaryTimeoutMs(options.leaseDurationMs, options.leaseRenewMs),
       ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }),
       logger,
       metrics: metrics.hooks,
