@@ -1,7 +1,8 @@
 /**
- * BrokerStore over a real broker API server: three informers in the broker namespace (export
- * records of kind ServiceImport, EndpointSlices, Leases), parsed and validated into the model on
- * arrival, and writes of this cluster's own objects only.
+ * The broker store (BrokerView and BrokerPublisher, agent/stores.ts) over a real broker API
+ * server: informers in the broker namespace (export records of kind ServiceImport,
+ * EndpointSlices, Leases, the grants ConfigMap), parsed and validated into the model on arrival,
+ * and writes of this cluster's own objects only.
  *
  * Reachability and lease liveness are judged by model/broker-sight.ts, the same rule as the
  * embedded default's in-memory broker: this store feeds it the informers' health (while any of them
@@ -10,7 +11,7 @@
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
+import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerPublisher, BrokerView } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
 import { BrokerSight } from '../model/broker-sight.ts';
 import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
@@ -53,7 +54,7 @@ export interface KubeBrokerStoreOptions {
 
 type Kind = 'record' | 'endpoints' | 'lease' | 'grants';
 
-export class KubeBrokerStore implements BrokerStore {
+export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   private readonly opts: KubeBrokerStoreOptions;
   private readonly logger: Logger;
   private readonly now: () => number;

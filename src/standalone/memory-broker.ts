@@ -9,7 +9,7 @@
  * the embedded default judges liveness as production does. (Its own-lease canary is evaluated on
  * those inputs only: an in-memory watch cannot freeze, so it has no timer to wait for.)
  */
-import type { BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
+import type { BrokerChange, BrokerConnectivity, BrokerPublisher, BrokerView } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
 import { BrokerSight } from '../model/broker-sight.ts';
 import { ALL_GRANTED, type NamespaceGrants } from '../model/namespace-grants.ts';
@@ -124,7 +124,7 @@ export interface MemoryConnectionOptions {
   canaryTimeoutMs?: number;
 }
 
-export class MemoryBrokerConnection implements BrokerStore {
+export class MemoryBrokerConnection implements BrokerView, BrokerPublisher {
   private readonly broker: MemoryBroker;
   private readonly cluster: ClusterId | undefined;
   /** Why the connection is cut, if it is (the transport's verdict). */
