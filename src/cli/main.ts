@@ -12,11 +12,7 @@ import { runDoctor } from './doctor.ts';
 import { runBroker } from './broker.ts';
 import { runStatus } from './status.ts';
 import { VERSION } from './version.ts';
-
-export interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
+import type { Io } from './io.ts';
 
 const USAGE = `clusterset-dns ${VERSION}: multi-cluster DNS service discovery for Kubernetes (MCS API)
 

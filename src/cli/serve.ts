@@ -1,25 +1,18 @@
 /**
- * `clusterset-dns serve`: the embedded default. Member clusters come from YAML directories, the
- * same export → broker → import pipeline runs in memory, and the DNS + HTTP servers answer from it.
+ * `clusterset-dns serve`: flags in, the embedded default (src/runtime/serve.ts) until a shutdown
+ * signal; once it synced, the problems found in the files and a few commands to try it.
  */
 import { existsSync, statSync } from 'node:fs';
-import { formatFlags } from '../config/flags.ts';
+import { formatFlags, UsageError } from '../config/flags.ts';
 import { parseServeConfig, SERVE_FLAGS, type ServeConfig } from '../config/serve-config.ts';
-import { UsageError } from '../config/flags.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import { createEmbeddedMetrics, createLogger, createMetrics, registerBuildInfo, resolveLogFormat } from '../observability/index.ts';
-import { VERSION } from './version.ts';
-import { createDnsServer, createHttpServer } from '../server/index.ts';
-import { startEmbedded } from '../standalone/embedded.ts';
+import { createLogger, createMetrics, registerBuildInfo, resolveLogFormat } from '../observability/index.ts';
+import { startServe } from '../runtime/serve.ts';
 import { formatProblem, listClusterIds } from '../standalone/loader.ts';
-import type { Io } from './main.ts';
-import { createAgentMetrics } from './agent-metrics.ts';
-import { reportRefusals, startSnapshotFeed } from './snapshot-feed.ts';
-import { dnsServerOptions } from './dns-server-options.ts';
+import type { Io } from './io.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { tryLines } from './try-lines.ts';
-import { buildStatusReport } from '../model/status-report.ts';
-import { statusRoutes } from './status-routes.ts';
+import { VERSION } from './version.ts';
 
 const SERVE_HELP = `Usage: clusterset-dns serve --from-dir DIR --cluster-id ID [flags]
 
@@ -68,83 +61,18 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   await checkFromDir(config);
   const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
   const metrics = createMetrics();
-  // The embedded default's reconcilers report into the same registry, so one /metrics shows both.
-  const agentMetrics = createAgentMetrics({ registry: metrics.registry });
-  const embeddedMetrics = createEmbeddedMetrics(metrics.registry);
   registerBuildInfo(metrics.registry, VERSION, 'serve');
-
-  const embedded = await startEmbedded({
-    dir: config.fromDir,
-    localCluster: config.clusterId,
-    leaseDurationMs: config.leaseDurationMs,
-    leaseRenewMs: config.leaseRenewMs,
-    logger,
-    metrics: agentMetrics.hooks,
-    ...(config.addressPolicy === undefined ? {} : { addressPolicy: config.addressPolicy }),
-    onProblems: (problems) => embeddedMetrics.setFileProblems(problems),
-    onReload: (outcome, filesRead) => embeddedMetrics.reloaded(outcome, filesRead),
-  });
-  // The in-memory broker lives in this process: it is reachable for as long as we run.
-  agentMetrics.hooks.brokerReachable?.(true);
-  const server = createDnsServer({ ...dnsServerOptions(config), logFormat: resolveLogFormat(config.logFormat ?? 'auto', io.stdout) }, { logger, metrics });
-  const feed = startSnapshotFeed({
-    source: embedded.source,
-    localCluster: config.clusterId,
-    publish: (snapshot) => server.setSnapshot(snapshot),
-    onError: (err) => logger.error({ err }, 'snapshot rebuild failed; still serving the previous state'),
-    ...(config.addressPolicy === undefined ? {} : { addressPolicy: config.addressPolicy }),
-    onRefused: reportRefusals(logger, (n) => metrics.addressesRefused.inc(n)),
-  });
-  const http = createHttpServer({
-    listen: config.httpListen,
-    getSnapshot: () => feed.current(),
-    dnsOptions: config.dns,
-    metrics,
-    logger,
-    healthProblem: () => server.healthProblem?.() ?? null,
-    routes: statusRoutes((filter) =>
-      buildStatusReport(
-        {
-          snapshot: feed.current(),
-          selection: { policy: config.dns.policy, panicMode: config.dns.panicMode },
-          ...embedded.statusInputs(),
-          problems: embedded.problems().map((p) => ({ severity: p.severity, file: p.file, ...(p.line === undefined ? {} : { line: p.line }), text: formatProblem(p) })),
-          source: 'serve',
-          now: Date.now(),
-        },
-        filter,
-      ),
-    ),
-    debugRemote: config.debugRemote ?? false,
-  });
-
-  const stopAll = async (): Promise<void> => {
-    feed.stop();
-    await Promise.allSettled([http.stop(), server.stop()]);
-    await embedded.stop();
-  };
-
-  try {
-    const { port } = await server.start();
-    const { port: httpPort } = await http.start();
-    logger.info(
-      { dns: `${config.listen.host}:${port}`, http: `${config.httpListen.host}:${httpPort}`, cluster: config.clusterId, workers: config.workers },
-      'clusterset-dns serving',
-    );
-    const synced = await firstSynced(() => feed.current(), SYNC_WAIT_MS);
-    if (!synced) {
-      logger.warn({ waitedMs: SYNC_WAIT_MS }, 'not synced yet; answering SERVFAIL until the first full sync');
-    } else {
-      for (const p of embedded.problems()) io.stderr.write(`problem: ${formatProblem(p)}\n`);
-      io.stderr.write(`${tryLines(synced, config, port, httpPort)}\n`);
-    }
-  } catch (err) {
-    await stopAll();
-    throw err;
+  const running = await startServe(config, { logger, metrics, logFormat: resolveLogFormat(config.logFormat ?? 'auto', io.stdout) });
+  const synced = await firstSynced(() => running.snapshot(), SYNC_WAIT_MS);
+  if (!synced) {
+    logger.warn({ waitedMs: SYNC_WAIT_MS }, 'not synced yet; answering SERVFAIL until the first full sync');
+  } else {
+    for (const p of running.problems()) io.stderr.write(`problem: ${formatProblem(p)}\n`);
+    io.stderr.write(`${tryLines(synced, config, running.dnsPort, running.httpPort)}\n`);
   }
 
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');
-  await stopAll();
+  await running.stop();
   return 0;
 }
