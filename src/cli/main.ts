@@ -3,9 +3,9 @@
  * environment; everything below receives plain values.
  */
 import { UsageError } from '../config/flags.ts';
-import { runAgent } from './agent.ts';
-import { runDns } from './dns.ts';
-import { runServe } from './serve.ts';
+import { runAgent } from './agent-command.ts';
+import { runDns } from './dns-command.ts';
+import { runServe } from './serve-command.ts';
 import { runExplain } from './explain.ts';
 import { runCoredns } from './coredns.ts';
 import { runDoctor } from './doctor.ts';
