@@ -407,4 +407,32 @@ describe('agent + dns on real apiservers', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await watcher.stop()).toEqual([]);
   });
+
+  it('broker frozen (watches open, nothing delivered): the own-lease canary calls it unreachable before any lease could expire; thawed, nobody turned stale', async () => {
+    const [east, west] = [ips['web.east']!, ips['web.west']!];
+    const watcher = watchAnswers([
+      { from: 'north' as const, name: `web.shop.${Z}`, type: 'A', data: [east, west] },
+      { from: 'east' as const, name: `db.shop.${Z}`, type: 'A', data: ['10.3.0.1', '10.3.0.2'] },
+    ]);
+    const frozenAt = Date.now();
+    brokerApiserver.freeze();
+    try {
+      await eventually('every agent judges its view of the broker frozen', LEASE_MS, async () => {
+        for (const name of CLUSTERS) {
+          expect(members[name].agent!.broker.connectivity()).toMatchObject({ reachable: false, reason: expect.stringMatching(/^broker view frozen: own lease renewals not seen/) });
+        }
+      });
+      // Frozen views see no renewal from anyone: without the canary, every other cluster's lease
+      // would look expired LEASE_MS after its last delivered renewal.
+      expect(Date.now() - frozenAt).toBeLessThan(LEASE_MS);
+      await new Promise((r) => setTimeout(r, LEASE_MS + 2_000));
+    } finally {
+      brokerApiserver.thaw();
+    }
+    await eventually('every agent sees the broker again', 30_000, async () => {
+      for (const name of CLUSTERS) expect(members[name].agent!.broker.connectivity().reachable).toBe(true);
+    });
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await watcher.stop()).toEqual([]);
+  });
 });
