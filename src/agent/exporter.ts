@@ -13,12 +13,13 @@ import { mergeConditions } from './conditions.ts';
 import { type ExportBuild, buildExport } from './export-build.ts';
 import { clusterLiveness } from './imports.ts';
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
-import { type BrokerChange, type LocalChange, refKey } from './stores.ts';
+import { type BrokerChange, type BrokerStore, type ExportSource, type LocalChange, refKey } from './stores.ts';
 import { validateRecord } from './validate-broker.ts';
 
-export type ExporterOptions = ReconcilerOptions;
+/** Reads the local exports, reads the broker (its own objects, others' records for conflicts) and publishes there. */
+export type ExporterOptions = ReconcilerOptions<ExportSource, BrokerStore>;
 
-export class Exporter extends KeyedReconciler {
+export class Exporter extends KeyedReconciler<ExportSource, BrokerStore> {
   constructor(options: ExporterOptions) {
     super('exporter', options);
   }

@@ -10,12 +10,13 @@ import { isGranted, notGrantedReason } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { type ClusterLiveness, type ImportConfig, clusterLiveness, computeServiceImport, nextLivenessChange } from './imports.ts';
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
-import { type BrokerChange, type LocalChange, refKey } from './stores.ts';
+import { type BrokerChange, type BrokerView, type ImportSink, type LocalChange, refKey } from './stores.ts';
 import { validateEndpoints, validateLease, validateRecord } from './validate-broker.ts';
 
-export type ImporterOptions = ReconcilerOptions;
+/** Reads the broker, never writes it; writes only the local imports. */
+export type ImporterOptions = ReconcilerOptions<ImportSink, BrokerView>;
 
-export class Importer extends KeyedReconciler {
+export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
   private readonly config: ImportConfig;
   private livenessTimer: unknown;
   /** Last known liveness state per cluster, to queue only the services of clusters that changed. */

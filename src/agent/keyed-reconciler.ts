@@ -9,13 +9,14 @@ import { type AddressPolicy, DEFAULT_ADDRESS_POLICY, type RejectedAddress, summa
 import { DEFAULT_SKEW_TOLERANCE_MS } from '../model/liveness.ts';
 import type { ClusterId, ServiceRef } from '../model/types.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue.ts';
-import { type AgentMetrics, type BrokerChange, type BrokerStore, type LocalChange, type LocalClusterStore, parseRefKey } from './stores.ts';
+import { type AgentMetrics, type BrokerChange, type BrokerView, type LocalChange, type LocalChanges, parseRefKey } from './stores.ts';
 import { type Clock, type Timers, realTimers } from './timers.ts';
 
-export interface ReconcilerOptions {
+/** `Local` and `Broker`: the roles of the two stores this reconciler uses (agent/stores.ts). */
+export interface ReconcilerOptions<Local extends LocalChanges, Broker extends BrokerView> {
   cluster: ClusterId;
-  local: LocalClusterStore;
-  broker: BrokerStore;
+  local: Local;
+  broker: Broker;
   logger: Logger;
   /** Clusters past this grace after their lease expired no longer count. */
   gcGraceMs: number;
@@ -38,10 +39,10 @@ export type ReconcilerRole = 'exporter' | 'importer';
 /** Bound on the objects remembered as logged (beyond it, a refusal may be logged twice). */
 const MAX_REFUSALS_REMEMBERED = 10_000;
 
-export abstract class KeyedReconciler {
+export abstract class KeyedReconciler<Local extends LocalChanges, Broker extends BrokerView> {
   protected readonly cluster: ClusterId;
-  protected readonly local: LocalClusterStore;
-  protected readonly broker: BrokerStore;
+  protected readonly local: Local;
+  protected readonly broker: Broker;
   protected readonly logger: Logger;
   protected readonly gcGraceMs: number;
   protected readonly now: Clock;
@@ -63,7 +64,7 @@ export abstract class KeyedReconciler {
   /** Objects whose addresses are (partly) refused, with the summary last logged. */
   private readonly refusedAddresses = new Map<string, string>();
 
-  protected constructor(role: ReconcilerRole, options: ReconcilerOptions) {
+  protected constructor(role: ReconcilerRole, options: ReconcilerOptions<Local, Broker>) {
     this.role = role;
     this.cluster = options.cluster;
     this.local = options.local;

@@ -5,12 +5,12 @@
  */
 import type { Logger } from 'pino';
 import type { ClusterId } from '../model/types.ts';
-import type { AgentMetrics, BrokerStore } from './stores.ts';
+import type { AgentMetrics, BrokerPublisher } from './stores.ts';
 import { type Clock, type Timers, realTimers } from './timers.ts';
 
 export interface LeaseRenewerOptions {
   cluster: ClusterId;
-  broker: BrokerStore;
+  broker: Pick<BrokerPublisher, 'applyLease'>;
   durationMs: number;
   renewMs: number;
   logger: Logger;

@@ -1,8 +1,12 @@
 /**
- * The seams between the reconcilers and wherever objects live. The embedded default implements
- * them in memory (src/standalone/); issue 4 implements them over informers on real API servers
- * (src/kube/). Reads are synchronous (from a watch cache); writes are async and may fail.
+ * The seams between the reconcilers and wherever objects live, named by the role they play:
+ * the exporter reads its ExportSource (the local cluster's exports) and publishes to the broker
+ * (BrokerPublisher); the importer reads the broker (BrokerView) and writes its ImportSink (the
+ * local cluster's imports). The embedded default implements them in memory (src/standalone/),
+ * production over informers on real API servers (src/kube/). Reads are synchronous (from a watch
+ * cache); writes are async and may fail.
  */
+import type { BrokerConnectivity } from '../model/broker-sight.ts';
 import type { ConditionTypeValue } from '../model/conflicts.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
 import type { NamespaceGrants } from '../model/namespace-grants.ts';
@@ -37,9 +41,16 @@ export type LocalChange =
     }
   | { kind: 'Namespace'; namespace: string };
 
-/** One member cluster, as its own agent sees it. */
-export interface LocalClusterStore {
-  // Export side.
+/** Change notifications of the local cluster. Listeners must not throw; reconcilers only queue keys. */
+export interface LocalChanges {
+  subscribe(listener: (change: LocalChange) => void): () => void;
+}
+
+/**
+ * The local cluster as the exporter reads it: ServiceExports with their Services and
+ * EndpointSlices, and each export's status conditions (the one thing the exporter writes here).
+ */
+export interface ExportSource extends LocalChanges {
   listServiceExports(): LocalServiceExport[];
   getServiceExport(ref: ServiceRef): LocalServiceExport | undefined;
   getService(ref: ServiceRef): LocalService | undefined;
@@ -47,8 +58,13 @@ export interface LocalClusterStore {
   listEndpointSlices(ref: ServiceRef): LocalEndpointSlice[];
   getExportConditions(ref: ServiceRef): readonly ExportCondition[] | undefined;
   writeExportConditions(ref: ServiceRef, conditions: ExportCondition[]): Promise<void>;
+}
 
-  // Import side.
+/**
+ * The local cluster as the importer writes it: the imported services and their slices, and what
+ * decides whether an import may exist here (its namespace, a user-provided VIP).
+ */
+export interface ImportSink extends LocalChanges {
   hasNamespace(namespace: string): boolean;
   /** A user-provided ServiceImport's spec.ips for the service, if any. */
   getClusterSetVip(ref: ServiceRef): ClusterSetVip | undefined;
@@ -59,10 +75,10 @@ export interface LocalClusterStore {
   deleteImportedService(ref: ServiceRef): Promise<void>;
   applyImportedSlice(slice: ImportedSlice): Promise<void>;
   deleteImportedSlice(ref: ServiceRef, sourceCluster: ClusterId): Promise<void>;
-
-  /** Listeners must not throw; reconcilers only push keys onto their queue. */
-  subscribe(listener: (change: LocalChange) => void): () => void;
 }
+
+/** One member cluster, both roles: what the Kube and in-memory local stores implement. */
+export interface LocalClusterStore extends ExportSource, ImportSink {}
 
 export type BrokerChange =
   | { kind: 'ExportRecord' | 'ExportEndpoints'; cluster: ClusterId; namespace: string; name: string }
@@ -72,16 +88,15 @@ export type BrokerChange =
   /** Reachability changed (see connectivity()). */
   | { kind: 'Connectivity' };
 
-export interface BrokerConnectivity {
-  reachable: boolean;
-  /** Epoch ms of the last reachability change. */
-  since: number;
-  /** Why it is unreachable. */
-  reason?: string;
-}
+/** Judged by model/broker-sight.ts in both broker stores. */
+export type { BrokerConnectivity };
 
-/** The broker as one agent sees it: every cluster's objects readable, only its own written. */
-export interface BrokerStore {
+/**
+ * The broker as one agent reads it: every cluster's records and endpoints, the leases as this
+ * agent observed them (model/broker-sight.ts), the grants, and whether it is in sight at all.
+ * All the importer may touch on the broker.
+ */
+export interface BrokerView {
   listRecords(): ExportRecord[];
   listRecordsFor(ref: ServiceRef): ExportRecord[];
   getRecord(cluster: ClusterId, ref: ServiceRef): ExportRecord | undefined;
@@ -91,18 +106,23 @@ export interface BrokerStore {
   getLease(cluster: ClusterId): ClusterLease | undefined;
   /** Which clusters may export which namespaces (default: every cluster, every namespace). */
   namespaceGrants(): NamespaceGrants;
+  /** Whether the watch on the broker is currently healthy (fail static when not). */
+  connectivity(): BrokerConnectivity;
+  subscribe(listener: (change: BrokerChange) => void): () => void;
+}
 
+/** This cluster's own objects on the broker: what the exporter and the lease renewer write. */
+export interface BrokerPublisher {
   applyRecord(record: ExportRecord): Promise<void>;
   deleteRecord(cluster: ClusterId, ref: ServiceRef): Promise<void>;
   applyEndpoints(endpoints: ExportEndpoints): Promise<void>;
   deleteEndpoints(cluster: ClusterId, ref: ServiceRef): Promise<void>;
   applyLease(lease: ClusterLease): Promise<void>;
   deleteLease(cluster: ClusterId): Promise<void>;
-
-  /** Whether the watch on the broker is currently healthy (fail static when not). */
-  connectivity(): BrokerConnectivity;
-  subscribe(listener: (change: BrokerChange) => void): () => void;
 }
+
+/** The broker as one agent sees it, both roles: every cluster's objects readable, only its own written. */
+export interface BrokerStore extends BrokerView, BrokerPublisher {}
 
 /** Optional metric hooks; the observability room adapts them to prom-client (bounded labels). */
 export interface AgentMetrics {

@@ -9,7 +9,7 @@ import { JOIN_CONFIG_FLAGS, parseJoinConfig } from '../config/broker-config.ts';
 import { formatFlags, UsageError } from '../config/flags.ts';
 import { loadKubeConfig } from '../kube/client.ts';
 import { buildJoinConfig } from '../kube/join-config.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 const BROKER_HELP = `Usage: clusterset-dns broker join-config --cluster ID [--kubeconfig FILE] [--output FILE] [flags]
 

@@ -16,7 +16,7 @@ import {
 } from '../corefile/index.ts';
 import { clusterCredentials } from './kube-credentials.ts';
 import { serviceClusterIPs, updateCorefile, type CorefileEdit, type CorefileUpdate } from '../kube/coredns-configmap.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 const COREDNS_HELP = `Usage: clusterset-dns coredns install|uninstall [--kubeconfig FILE] [--dns-service-ip IP | --dns-service NS/NAME] [--zone ZONE]
 

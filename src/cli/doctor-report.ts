@@ -3,7 +3,7 @@
  * names the checks it needs and is SKIP when one of them did not pass (one cause, one FAIL); the
  * results print as PASS/FAIL/SKIP lines with a fix, or as JSON.
  */
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 export type CheckStatus = 'PASS' | 'FAIL' | 'SKIP';
 

@@ -6,7 +6,7 @@
  * answer. Checks that need a link that failed are SKIP.
  */
 import type { DoctorConfig } from '../config/doctor-config.ts';
-import { clusterLiveness } from '../agent/imports.ts';
+import { clusterLiveness } from '../model/liveness.ts';
 import type { KubeConfig } from '../kube/client.ts';
 import { discoverMcsVersion } from '../kube/client.ts';
 import { readBrokerKubeConfig, readConfigMapData, readServiceState } from '../kube/doctor-checks.ts';
@@ -14,7 +14,7 @@ import { probeApi, readBrokerService, readDestination, readServiceExport, type B
 import { probe, QTYPE } from './doctor-probe.ts';
 import { fail, messageOf, pass, print, printSummary, runChecks, skip, type PlannedCheck } from './doctor-report.ts';
 import { brokerCredentials, type Env } from './kube-credentials.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 
 const API = 'API reachable';

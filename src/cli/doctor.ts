@@ -34,7 +34,7 @@ import { runDoctorService } from './doctor-service.ts';
 import { fail, messageOf, pass, print, printSummary, runChecks, skip, type CheckResult, type PlannedCheck } from './doctor-report.ts';
 
 export type { CheckResult, CheckStatus } from './doctor-report.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 
 const DOCTOR_HELP = `Usage: clusterset-dns doctor [--kubeconfig FILE] [--context NAME] [--cluster-id ID] [-o text|json] [flags]

@@ -5,7 +5,7 @@
 import { formatFlags, parseArgs, UsageError, type FlagSpec } from '../config/flags.ts';
 import { formatExplain, type ExplainReport } from '../dns/explain.ts';
 import type { StatusReport } from '../model/status-report.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 
 const EXPLAIN_FLAGS: readonly FlagSpec[] = [
   { name: 'type', kind: 'string', env: 'CLUSTERSET_DNS_EXPLAIN_TYPE', metavar: 'QTYPE', default: 'A', help: 'query type: A, AAAA, SRV, TXT, SOA, NS, ANY' },

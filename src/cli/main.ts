@@ -3,20 +3,16 @@
  * environment; everything below receives plain values.
  */
 import { UsageError } from '../config/flags.ts';
-import { runAgent } from './agent.ts';
-import { runDns } from './dns.ts';
-import { runServe } from './serve.ts';
+import { runAgent } from './agent-command.ts';
+import { runDns } from './dns-command.ts';
+import { runServe } from './serve-command.ts';
 import { runExplain } from './explain.ts';
 import { runCoredns } from './coredns.ts';
 import { runDoctor } from './doctor.ts';
 import { runBroker } from './broker.ts';
 import { runStatus } from './status.ts';
 import { VERSION } from './version.ts';
-
-export interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
+import type { Io } from './io.ts';
 
 const USAGE = `clusterset-dns ${VERSION}: multi-cluster DNS service discovery for Kubernetes (MCS API)
 

@@ -4,7 +4,7 @@
  * given), turned into the same report `serve` produces. Liveness and conflicts use the agent's
  * own functions (clusterLiveness, aggregateService), answers the DNS server's selection code.
  */
-import { clusterLiveness } from '../agent/imports.ts';
+import { clusterLiveness } from '../model/liveness.ts';
 import { DEFAULT_DNS_OPTIONS } from '../config/options.ts';
 import type { StatusConfig } from '../config/status-config.ts';
 import type { KubeConfig } from '../kube/client.ts';

@@ -9,7 +9,7 @@ import { formatFlags } from '../config/flags.ts';
 import { parseStatusConfig, STATUS_FLAGS, type StatusConfig } from '../config/status-config.ts';
 import { KUBECONFIG_LOOKUP } from '../config/kube-flags.ts';
 import type { StatusReport } from '../model/status-report.ts';
-import type { Io } from './main.ts';
+import type { Io } from './io.ts';
 import { readClusterStatus } from './status-cluster.ts';
 import { StatusSourceError } from './status-error.ts';
 import { formatStatusTable } from './status-format.ts';

@@ -1,25 +1,19 @@
 /**
- * BrokerStore over a real broker API server: three informers in the broker namespace (export
- * records of kind ServiceImport, EndpointSlices, Leases), parsed and validated into the model on
- * arrival, and writes of this cluster's own objects only.
+ * The broker store (BrokerView and BrokerPublisher, agent/stores.ts) over a real broker API
+ * server: informers in the broker namespace (export records of kind ServiceImport,
+ * EndpointSlices, Leases, the grants ConfigMap), parsed and validated into the model on arrival,
+ * and writes of this cluster's own objects only.
  *
- * Reachability is the informers' health: while any of them fails, connectivity() says so and the
- * reconcilers fail static. Leases are judged by when this agent observed them change, and lease
- * time only runs while the broker is visible (model/liveness.ts, the same rule as the embedded
- * default's in-memory broker): a claimed renew time in 2099 buys nothing, and no cluster turns
- * stale merely because this agent could not watch its renewals.
- *
- * A broker can also look reachable while it is not: a terminating or overloaded API server keeps
- * watch connections open but delivers nothing. So the agent's own lease doubles as a canary: once
- * it renews, it must see its renewals come back through the watch; when its own lease looks older
- * than `heartbeatTimeoutMs`, its view of every other lease is frozen too, and the broker counts as
- * unreachable (before any other lease could look expired in that frozen view).
+ * Reachability and lease liveness are judged by model/broker-sight.ts, the same rule as the
+ * embedded default's in-memory broker: this store feeds it the informers' health (while any of them
+ * fails, the reconcilers fail static), every lease event and every own renewal (the own-lease
+ * canary, `heartbeatTimeoutMs`), and arms one timer for the moment the canary could trip.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
+import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerPublisher, BrokerView } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
-import { LeaseObserver } from '../model/liveness.ts';
+import { BrokerSight } from '../model/broker-sight.ts';
 import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
@@ -48,7 +42,7 @@ export interface KubeBrokerStoreOptions {
   now?: () => number;
   /**
    * Broker counts as unreachable when this agent's own renewals have not been seen through the
-   * watch for this long (unset: off). Must be shorter than leaseDuration - renewInterval.
+   * watch for this long (unset: off; model/broker-sight.ts canaryTimeoutMs()).
    */
   heartbeatTimeoutMs?: number;
   /** Clock skew tolerated between clusters for claimed times (model/liveness.ts). */
@@ -60,10 +54,7 @@ export interface KubeBrokerStoreOptions {
 
 type Kind = 'record' | 'endpoints' | 'lease' | 'grants';
 
-/** How often the own-lease canary is checked. */
-const HEARTBEAT_CHECK_MS = 250;
-
-export class KubeBrokerStore implements BrokerStore {
+export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   private readonly opts: KubeBrokerStoreOptions;
   private readonly logger: Logger;
   private readonly now: () => number;
@@ -87,16 +78,15 @@ export class KubeBrokerStore implements BrokerStore {
   private readonly sliceIndex = new Map<string, Map<ClusterId, Map<string, ParsedSlice>>>();
   private readonly endpointsCache = new Map<string, Map<ClusterId, ExportEndpoints>>();
   private readonly leaseOf = new Map<string, ClusterLease>();
-  /** The leases as this agent observed them change (what liveness is judged by). */
-  private readonly observed: LeaseObserver;
+  /** Reachability and the leases as this agent observed them change (what liveness is judged by). */
+  private readonly sight: BrokerSight;
   /** Object keys currently rejected (counted and logged once per bad version). */
   private readonly rejected = new Map<string, string>();
 
-  private state: BrokerConnectivity;
-  private everReachable = false;
-  /** When this agent first renewed its own lease (the canary check starts after that). */
-  private renewalsSince: number | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** The one timer for the moment the own-lease canary could trip, and that moment. */
+  private canaryTimer: NodeJS.Timeout | undefined;
+  private canaryAt: number | undefined;
 
   constructor(options: KubeBrokerStoreOptions) {
     this.opts = options;
@@ -107,8 +97,12 @@ export class KubeBrokerStore implements BrokerStore {
     this.recordResource = resourceOf(mcs, 'serviceimports');
     this.sliceResource = resourceOf(DISCOVERY_API_VERSION, 'endpointslices');
     this.leaseResource = resourceOf(COORDINATION_API_VERSION, 'leases');
-    this.state = { reachable: false, since: this.now(), reason: 'broker not synced yet' };
-    this.observed = new LeaseObserver({ now: this.now, ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }) });
+    this.sight = new BrokerSight({
+      cluster: options.cluster,
+      now: this.now,
+      ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }),
+      ...(options.heartbeatTimeoutMs === undefined ? {} : { canaryTimeoutMs: options.heartbeatTimeoutMs }),
+    });
     const common = {
       kubeConfig: options.kubeConfig,
       logger: this.logger,
@@ -134,15 +128,13 @@ export class KubeBrokerStore implements BrokerStore {
 
   start(): void {
     for (const i of this.informers()) i.start();
-    if (this.opts.heartbeatTimeoutMs !== undefined) {
-      this.heartbeatTimer = setInterval(() => this.updateConnectivity(), HEARTBEAT_CHECK_MS);
-      this.heartbeatTimer.unref();
-    }
   }
 
   stop(): void {
+    this.stopped = true;
     for (const i of this.informers()) i.stop();
-    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    if (this.canaryTimer !== undefined) clearTimeout(this.canaryTimer);
+    this.canaryTimer = undefined;
     this.listeners.clear();
   }
 
@@ -155,16 +147,6 @@ export class KubeBrokerStore implements BrokerStore {
       const own = byCluster.get(this.opts.cluster)?.values().next().value;
       if (own !== undefined) this.emit({ kind: 'ExportEndpoints', cluster: this.opts.cluster, namespace: own.ref.namespace, name: own.ref.name });
     }
-  }
-
-  /** Why our view of the broker is frozen although the watches look healthy, if it is. */
-  private frozenView(now: number): string | undefined {
-    const timeout = this.opts.heartbeatTimeoutMs;
-    if (timeout === undefined || this.renewalsSince === undefined || now - this.renewalsSince <= timeout) return undefined;
-    const own = this.observed.get(this.opts.cluster);
-    const age = own === undefined ? now - this.renewalsSince : now - own.renewedAt;
-    if (age <= timeout) return undefined;
-    return `own lease renewals not seen through the watch for ${Math.round(age / 1000)}s`;
   }
 
   /** Resolves once every broker informer listed once; rejects after timeoutMs. */
@@ -270,13 +252,15 @@ export class KubeBrokerStore implements BrokerStore {
       } else this.reject('lease', key, obj, parsed.problems);
     } else this.rejected.delete(key);
     // An update (or a relist) with the same claim is not a renewal: only a lease that is gone is forgotten.
-    if (old !== undefined && (next === undefined || next.cluster !== old.cluster)) this.observed.forget(old.cluster);
+    if (old !== undefined && (next === undefined || next.cluster !== old.cluster)) this.sight.leaseGone(old.cluster);
     if (next !== undefined) {
       this.leaseOf.set(key, next);
-      this.observed.observe(next);
+      this.sight.leaseSeen(next);
     } else this.leaseOf.delete(key);
     const clusters = new Set([old?.cluster, next?.cluster].filter((c): c is string => c !== undefined));
     for (const cluster of clusters) this.emit({ kind: 'Lease', cluster });
+    // Our own renewal coming back through the watch thaws a view the canary judged frozen.
+    if (clusters.has(this.opts.cluster)) this.updateConnectivity();
   }
 
   private onConfigMap(type: InformerEventType, obj: KubernetesObject): void {
@@ -292,36 +276,42 @@ export class KubeBrokerStore implements BrokerStore {
     return this.grants;
   }
 
+  /** Feeds the informers' health to the sight; logs, counts and announces a change. */
   private updateConnectivity(): void {
-    const now = this.now();
-    const statuses = this.informers().map((i) => ({ name: i.name, ...i.status() }));
-    const failing = statuses.find((s) => !s.synced || !s.healthy);
-    const frozen = failing === undefined ? this.frozenView(now) : undefined;
-    const reachable = failing === undefined && frozen === undefined;
-    if (reachable === this.state.reachable) return;
-    if (reachable) {
-      if (this.everReachable) {
-        // Blind since the last own renewal we saw, which may be well before we noticed.
-        const ownSeen = this.observed.get(this.opts.cluster)?.renewedAt;
-        this.observed.setReachable(true, ownSeen === undefined ? this.state.since : Math.min(this.state.since, ownSeen));
-        this.logger.info({ downMs: now - this.state.since }, 'broker reachable again');
-      }
-      this.everReachable = true;
-      this.state = { reachable: true, since: now };
-    } else {
-      const reason = failing !== undefined ? `broker ${failing.name}: ${failing.lastError ?? 'not synced'}` : `broker view frozen: ${frozen}`;
-      this.state = { reachable: false, since: now, reason };
-      if (this.everReachable) this.observed.setReachable(false, now);
-      this.logger.warn({ reason }, 'broker unreachable: imports stay as they are (fail static)');
-    }
-    this.opts.metrics?.brokerReachable?.(reachable);
+    if (this.stopped) return;
+    const failing = this.informers()
+      .map((i) => ({ name: i.name, ...i.status() }))
+      .find((s) => !s.synced || !s.healthy);
+    const change = this.sight.update(failing === undefined ? undefined : `broker ${failing.name}: ${failing.lastError ?? 'not synced'}`);
+    this.armCanaryCheck();
+    if (change === undefined) return;
+    if (change.reachable && change.downMs !== undefined) this.logger.info({ downMs: change.downMs }, 'broker reachable again');
+    if (!change.reachable) this.logger.warn({ reason: change.reason }, 'broker unreachable: imports stay as they are (fail static)');
+    this.opts.metrics?.brokerReachable?.(change.reachable);
     this.emit({ kind: 'Connectivity' });
+  }
+
+  /** One timer for the moment the canary could trip (re-armed only when that moment moves). */
+  private armCanaryCheck(): void {
+    const at = this.sight.nextCheckAt();
+    if (at === this.canaryAt) return;
+    if (this.canaryTimer !== undefined) clearTimeout(this.canaryTimer);
+    this.canaryTimer = undefined;
+    this.canaryAt = at;
+    if (at === undefined) return;
+    this.canaryTimer = setTimeout(() => {
+      this.canaryTimer = undefined;
+      // Forgotten first: a timer that fires a little early re-arms for the same moment.
+      this.canaryAt = undefined;
+      this.updateConnectivity();
+    }, Math.max(1, at - this.now()));
+    this.canaryTimer.unref();
   }
 
   // ---- reads --------------------------------------------------------------------------------
 
   connectivity(): BrokerConnectivity {
-    return this.state;
+    return this.sight.connectivity();
   }
 
   subscribe(listener: (change: BrokerChange) => void): () => void {
@@ -345,10 +335,10 @@ export class KubeBrokerStore implements BrokerStore {
     return this.endpointsCache.get(refKey(ref))?.get(cluster);
   }
   listLeases(): ClusterLease[] {
-    return this.observed.list();
+    return this.sight.leases();
   }
   getLease(cluster: ClusterId): ClusterLease | undefined {
-    return this.observed.get(cluster);
+    return this.sight.lease(cluster);
   }
 
   // ---- writes (own cluster only) ------------------------------------------------------------
@@ -395,7 +385,8 @@ export class KubeBrokerStore implements BrokerStore {
 
   async applyLease(lease: ClusterLease): Promise<void> {
     this.own(lease.cluster, 'a lease');
-    this.renewalsSince ??= this.now();
+    this.sight.ownRenewalAttempted();
+    this.armCanaryCheck();
     await this.writer.apply(this.leaseResource, buildLease(lease, this.opts.namespace));
   }
 

@@ -1,7 +1,8 @@
 /**
- * LocalClusterStore over a member cluster's API server: informers on Namespaces, ServiceExports,
- * Services, the Services' EndpointSlices, ServiceImports and our imported MCS EndpointSlices
- * (in every namespace, or in a configured set), translated into the model on arrival.
+ * The local cluster store (ExportSource and ImportSink, agent/stores.ts) over a member cluster's
+ * API server: informers on Namespaces, ServiceExports, Services, the Services' EndpointSlices,
+ * ServiceImports and our imported MCS EndpointSlices (in every namespace, or in a configured set),
+ * translated into the model on arrival.
  *
  * Writes: ServiceExport conditions through the status subresource; imported ServiceImports and MCS
  * EndpointSlices by server-side apply, skipped when the cached object already holds the desired
@@ -9,7 +10,7 @@
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { ExportCondition, LocalChange, LocalClusterStore } from '../agent/stores.ts';
+import type { ExportCondition, ExportSource, ImportSink, LocalChange } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
 import { ConditionType } from '../model/conflicts.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
@@ -45,7 +46,7 @@ export const IMPORTED_SLICES_SELECTOR = `${LABEL_ENDPOINTSLICE_MANAGED_BY}=${MAN
 
 const OUR_CONDITIONS = new Set<string>(Object.values(ConditionType));
 
-export class KubeLocalClusterStore implements LocalClusterStore {
+export class KubeLocalClusterStore implements ExportSource, ImportSink {
   private readonly opts: KubeLocalClusterStoreOptions;
   private readonly logger: Logger;
   private readonly now: () => number;

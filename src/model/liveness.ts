@@ -14,8 +14,8 @@
  * spent blind (the broker unreachable, or its watch frozen) is credited back to every lease
  * observed before it, so an outage on OUR side never makes other clusters look dead.
  *
- * Pure: the clock is passed in. Used by both broker stores (the Kube one and the in-memory one of
- * the embedded default), so the rule is the same everywhere.
+ * Pure: the clock is passed in. Driven by broker-sight.ts, which both broker stores (the Kube one
+ * and the in-memory one of the embedded default) feed, so the rule is the same everywhere.
  */
 import type { ClusterId, ClusterLease } from './types.ts';
 
@@ -48,16 +48,20 @@ export class LeaseObserver {
     this.skewToleranceMs = options.skewToleranceMs ?? DEFAULT_SKEW_TOLERANCE_MS;
   }
 
-  /** A lease arrived (added, updated or relisted). A changed claim counts as a renewal seen now. */
-  observe(claim: ClusterLease): void {
+  /**
+   * A lease arrived (added, updated or relisted). A changed claim counts as a renewal seen now.
+   * Returns whether it counted as a renewal (first sight or a changed claim).
+   */
+  observe(claim: ClusterLease): boolean {
     const now = this.now();
     const before = this.seen.get(claim.cluster);
     if (before === undefined) {
       this.seen.set(claim.cluster, { claimedRenewedAt: claim.renewedAt, durationMs: claim.durationMs, observedAt: firstSight(claim, now, this.skewToleranceMs) });
-      return;
+      return true;
     }
-    if (before.claimedRenewedAt === claim.renewedAt && before.durationMs === claim.durationMs) return;
+    if (before.claimedRenewedAt === claim.renewedAt && before.durationMs === claim.durationMs) return false;
     this.seen.set(claim.cluster, { claimedRenewedAt: claim.renewedAt, durationMs: claim.durationMs, observedAt: now });
+    return true;
   }
 
   forget(cluster: ClusterId): void {

@@ -9,6 +9,7 @@ import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
 import type { AgentMetrics } from '../agent/stores.ts';
 import type { AddressPolicy } from '../model/address-policy.ts';
+import { canaryTimeoutMs } from '../model/broker-sight.ts';
 import type { ImportedState, ImportedStateSource } from '../model/imported-state.ts';
 import type { ClusterId, ImportedService, ImportedSlice } from '../model/types.ts';
 import { watchDir, type DirWatcher } from './dir-watcher.ts';
@@ -141,6 +142,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   const gcGraceMs = options.gcGraceMs ?? 120_000;
   const policy = options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy };
   const broker = new MemoryBroker(now);
+  const canaryTimeout = canaryTimeoutMs(leaseDurationMs, leaseRenewMs);
 
   // Exports without a creationTimestamp get the time they were first loaded, kept across reloads
   // so that editing a file never changes which export is the oldest.
@@ -167,7 +169,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
 
   const createMember = async (cluster: ClusterId, loaded: LoadedDir['clusters'] extends Map<string, infer V> ? V : never): Promise<Member> => {
     const store = new MemoryLocalCluster(cluster);
-    const connection = broker.connect();
+    const connection = broker.connect({ cluster, canaryTimeoutMs: canaryTimeout });
     // The agent components add their own `cluster` binding.
     const memberLogger = options.logger;
     const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: leaseDurationMs, renewMs: leaseRenewMs, logger: memberLogger, now, ...(options.metrics ? { metrics: options.metrics } : {}) });
@@ -298,7 +300,9 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   await Promise.all([...members.values()].map((m) => m.exporter.whenIdle()));
 
   const localMember = members.get(options.localCluster)!;
-  const importerConnection = broker.connect();
+  // The importer's own connection (fault injection cuts it alone); its cluster's lease, renewed
+  // through the member's connection, dates the start of an outage as in production.
+  const importerConnection = broker.connect({ cluster: options.localCluster, canaryTimeoutMs: canaryTimeout });
   const importer = new Importer({
     cluster: options.localCluster,
     local: localMember.store,

@@ -3,13 +3,15 @@
  * with watch semantics. Each agent talks to it through its own connection (a BrokerStore view),
  * which can be cut to simulate that agent losing the broker: writes then fail, watch events stop
  * and connectivity() says why. Reads still see the live maps (there is no cache to go stale here);
- * reconcilers do not act on them while the connection is cut. Leases are the exception: each
- * connection reports them as it observed them (model/liveness.ts, the same rule as the Kube
- * broker store), so the embedded default judges liveness exactly as production does.
+ * reconcilers do not act on them while the connection is cut. Leases and reachability are the
+ * exception: each connection judges them with model/broker-sight.ts, fed the cut as its transport's
+ * verdict, every lease event and every own renewal, exactly as the Kube broker store feeds it, so
+ * the embedded default judges liveness as production does. (Its own-lease canary is evaluated on
+ * those inputs only: an in-memory watch cannot freeze, so it has no timer to wait for.)
  */
-import type { BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
+import type { BrokerChange, BrokerConnectivity, BrokerPublisher, BrokerView } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
-import { LeaseObserver } from '../model/liveness.ts';
+import { BrokerSight } from '../model/broker-sight.ts';
 import { ALL_GRANTED, type NamespaceGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 
@@ -27,8 +29,8 @@ export class MemoryBroker {
   }
 
   /** A connection for one agent. */
-  connect(): MemoryBrokerConnection {
-    return new MemoryBrokerConnection(this, this.now);
+  connect(options: MemoryConnectionOptions = {}): MemoryBrokerConnection {
+    return new MemoryBrokerConnection(this, this.now, options);
   }
 
   /** Internal to connections: raw access and change fan-out. */
@@ -112,31 +114,48 @@ function remove<V>(index: Map<string, Map<ClusterId, V>>, key: string, cluster: 
   return true;
 }
 
-export class MemoryBrokerConnection implements BrokerStore {
+export interface MemoryConnectionOptions {
+  /**
+   * The agent's cluster (its own lease is the canary and dates the start of an outage). Unset: a
+   * connection that only reads, such as a test's.
+   */
+  cluster?: ClusterId;
+  /** The own-lease canary's timeout (model/broker-sight.ts canaryTimeoutMs()); unset: off. */
+  canaryTimeoutMs?: number;
+}
+
+export class MemoryBrokerConnection implements BrokerView, BrokerPublisher {
   private readonly broker: MemoryBroker;
-  private readonly now: () => number;
-  private state: BrokerConnectivity;
+  private readonly cluster: ClusterId | undefined;
+  /** Why the connection is cut, if it is (the transport's verdict). */
+  private cut: string | undefined;
   private readonly listeners = new Set<(change: BrokerChange) => void>();
   private readonly unlisten: () => void;
-  private readonly observed: LeaseObserver;
+  private readonly sight: BrokerSight;
 
-  constructor(broker: MemoryBroker, now: () => number) {
+  constructor(broker: MemoryBroker, now: () => number, options: MemoryConnectionOptions = {}) {
     this.broker = broker;
-    this.now = now;
-    this.state = { reachable: true, since: now() };
-    this.observed = new LeaseObserver({ now });
+    this.cluster = options.cluster;
+    this.sight = new BrokerSight({
+      now,
+      ...(options.cluster === undefined ? {} : { cluster: options.cluster }),
+      ...(options.canaryTimeoutMs === undefined ? {} : { canaryTimeoutMs: options.canaryTimeoutMs }),
+    });
     this.observeAllLeases();
+    this.sight.update(undefined);
     this.unlisten = broker.listen((change) => {
-      if (!this.state.reachable) return;
+      if (this.cut !== undefined) return;
       if (change.kind === 'Lease') this.observeLease(change.cluster);
       this.emit(change);
+      // Our own renewal coming back re-judges the canary.
+      if (change.kind === 'Lease' && change.cluster === this.cluster) this.judge();
     });
   }
 
   private observeLease(cluster: ClusterId): void {
     const lease = this.broker.getLease(cluster);
-    if (lease === undefined) this.observed.forget(cluster);
-    else this.observed.observe(lease);
+    if (lease === undefined) this.sight.leaseGone(cluster);
+    else this.sight.leaseSeen(lease);
   }
 
   /** What a relist does: every lease seen again (unchanged claims keep their observed time). */
@@ -144,18 +163,24 @@ export class MemoryBrokerConnection implements BrokerStore {
     const present = new Set<ClusterId>();
     for (const lease of this.broker.listLeases()) {
       present.add(lease.cluster);
-      this.observed.observe(lease);
+      this.sight.leaseSeen(lease);
     }
-    for (const lease of this.observed.list()) if (!present.has(lease.cluster)) this.observed.forget(lease.cluster);
+    for (const lease of this.sight.leases()) if (!present.has(lease.cluster)) this.sight.leaseGone(lease.cluster);
+  }
+
+  /** Re-judges reachability; announces a change. */
+  private judge(): void {
+    if (this.sight.update(this.cut) !== undefined) this.emit({ kind: 'Connectivity' });
   }
 
   /** Cuts or restores this connection (tests, fault injection). */
   setReachable(reachable: boolean, reason = 'connection to the broker lost'): void {
-    if (this.state.reachable === reachable) return;
-    this.state = reachable ? { reachable, since: this.now() } : { reachable, since: this.now(), reason };
-    this.observed.setReachable(reachable);
+    if ((this.cut === undefined) === reachable) return;
+    this.cut = reachable ? undefined : reason;
+    // Back in sight first (blind time credited), then the relist a reconnecting watch does.
+    const change = this.sight.update(this.cut);
     if (reachable) this.observeAllLeases();
-    this.emit({ kind: 'Connectivity' });
+    if (change !== undefined) this.emit({ kind: 'Connectivity' });
   }
 
   close(): void {
@@ -164,7 +189,7 @@ export class MemoryBrokerConnection implements BrokerStore {
   }
 
   connectivity(): BrokerConnectivity {
-    return this.state;
+    return this.sight.connectivity();
   }
 
   subscribe(listener: (change: BrokerChange) => void): () => void {
@@ -177,7 +202,7 @@ export class MemoryBrokerConnection implements BrokerStore {
   }
 
   private check(): void {
-    if (!this.state.reachable) throw new Error(`broker unreachable: ${this.state.reason ?? 'unknown reason'}`);
+    if (this.cut !== undefined) throw new Error(`broker unreachable: ${this.cut}`);
   }
 
   listRecords(): ExportRecord[] {
@@ -196,10 +221,10 @@ export class MemoryBrokerConnection implements BrokerStore {
     return this.broker.getEndpoints(cluster, ref);
   }
   listLeases(): ClusterLease[] {
-    return this.observed.list();
+    return this.sight.leases();
   }
   getLease(cluster: ClusterId): ClusterLease | undefined {
-    return this.observed.get(cluster);
+    return this.sight.lease(cluster);
   }
   namespaceGrants(): NamespaceGrants {
     return this.broker.namespaceGrants();
@@ -221,6 +246,7 @@ export class MemoryBrokerConnection implements BrokerStore {
     this.broker.removeEndpoints(cluster, ref);
   }
   async applyLease(lease: ClusterLease): Promise<void> {
+    if (lease.cluster === this.cluster) this.sight.ownRenewalAttempted();
     this.check();
     this.broker.putLease(lease);
   }

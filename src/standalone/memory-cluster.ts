@@ -1,10 +1,10 @@
 /**
  * One member cluster kept in memory: the inputs loaded from its directory (Namespaces, Services,
  * EndpointSlices, ServiceExports, ServiceImport VIPs) plus what its agent writes (export
- * conditions, imported services and slices). Implements the agent's LocalClusterStore with watch
+ * conditions, imported services and slices). Implements the agent's ExportSource and ImportSink with watch
  * semantics: listeners hear about every key whose content changed, and only those.
  */
-import type { ExportCondition, LocalChange, LocalClusterStore } from '../agent/stores.ts';
+import type { ExportCondition, ExportSource, ImportSink, LocalChange } from '../agent/stores.ts';
 import { refKey } from '../agent/stores.ts';
 import { deepEqual } from '../model/equal.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
@@ -31,7 +31,7 @@ export function emptyInputs(): ClusterInputs {
   return { namespaces: [], services: [], endpointSlices: [], serviceExports: [], vips: [] };
 }
 
-export class MemoryLocalCluster implements LocalClusterStore {
+export class MemoryLocalCluster implements ExportSource, ImportSink {
   readonly cluster: ClusterId;
   private namespaces = new Set<string>();
   private services = new Map<string, LocalService>();

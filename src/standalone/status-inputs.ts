@@ -5,7 +5,7 @@
  * and the conditions the exporters wrote on the local cluster's ServiceExports.
  */
 import { clusterLiveness } from '../agent/imports.ts';
-import { refKey, type BrokerStore, type LocalClusterStore } from '../agent/stores.ts';
+import { refKey, type BrokerView, type LocalClusterStore } from '../agent/stores.ts';
 import { validateRecord } from '../agent/validate-broker.ts';
 import { aggregateService, type ServiceAggregate } from '../model/aggregate.ts';
 import type { ClusterInput, ConflictInput, LocalExportInput } from '../model/status-report.ts';
@@ -18,7 +18,7 @@ export interface EmbeddedStatusInputs {
 }
 
 /** Per service key: the aggregate of every valid, not-gone record (only services with conflicts matter to callers). */
-export function aggregatesOf(broker: BrokerStore, now: number, gcGraceMs: number): Map<string, ServiceAggregate> {
+export function aggregatesOf(broker: BrokerView, now: number, gcGraceMs: number): Map<string, ServiceAggregate> {
   const byService = new Map<string, ExportRecord[]>();
   const gone = new Map<ClusterId, boolean>();
   const isGone = (cluster: ClusterId): boolean => {
@@ -42,7 +42,7 @@ export function aggregatesOf(broker: BrokerStore, now: number, gcGraceMs: number
 }
 
 export function collectStatusInputs(options: {
-  broker: BrokerStore;
+  broker: BrokerView;
   local: LocalClusterStore;
   /** Every member cluster ID known from the directory (some may have no lease yet). */
   members: readonly ClusterId[];

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { startClusters, type ClusterSet } from '../harness/index.ts';
 import { HARNESS_SETUP_TIMEOUT_MS } from '../harness/vitest.ts';
-import { startAgent, type RunningAgent } from '../../src/cli/agent.ts';
-import { startDns, type RunningDns } from '../../src/cli/dns.ts';
+import { startAgent, type RunningAgent } from '../../src/runtime/agent.ts';
+import { startDns, type RunningDns } from '../../src/runtime/dns.ts';
 import { DEFAULT_DNS_OPTIONS } from '../../src/config/options.ts';
 import { buildImportedSlices } from '../../src/kube/object-builders.ts';
 import { createLogger } from '../../src/observability/index.ts';
@@ -404,6 +404,34 @@ describe('agent + dns on real apiservers', () => {
     await expectAnswer(dnsPort('west'), `cache.shop.${Z}`, 'A', [cacheIP], 60_000);
     await expectAnswer(dnsPort('north'), `cache.shop.${Z}`, 'A', [cacheIP]);
     // And across reconnection nothing flapped: no cluster went stale for the time it was unwatched.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await watcher.stop()).toEqual([]);
+  });
+
+  it('broker frozen (watches open, nothing delivered): the own-lease canary calls it unreachable before any lease could expire; thawed, nobody turned stale', async () => {
+    const [east, west] = [ips['web.east']!, ips['web.west']!];
+    const watcher = watchAnswers([
+      { from: 'north' as const, name: `web.shop.${Z}`, type: 'A', data: [east, west] },
+      { from: 'east' as const, name: `db.shop.${Z}`, type: 'A', data: ['10.3.0.1', '10.3.0.2'] },
+    ]);
+    const frozenAt = Date.now();
+    brokerApiserver.freeze();
+    try {
+      await eventually('every agent judges its view of the broker frozen', LEASE_MS, async () => {
+        for (const name of CLUSTERS) {
+          expect(members[name].agent!.broker.connectivity()).toMatchObject({ reachable: false, reason: expect.stringMatching(/^broker view frozen: own lease renewals not seen/) });
+        }
+      });
+      // Frozen views see no renewal from anyone: without the canary, every other cluster's lease
+      // would look expired LEASE_MS after its last delivered renewal.
+      expect(Date.now() - frozenAt).toBeLessThan(LEASE_MS);
+      await new Promise((r) => setTimeout(r, LEASE_MS + 2_000));
+    } finally {
+      brokerApiserver.thaw();
+    }
+    await eventually('every agent sees the broker again', 30_000, async () => {
+      for (const name of CLUSTERS) expect(members[name].agent!.broker.connectivity().reachable).toBe(true);
+    });
     await new Promise((r) => setTimeout(r, 3_000));
     expect(await watcher.stop()).toEqual([]);
   });

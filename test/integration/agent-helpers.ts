@@ -160,6 +160,7 @@ export class RestartableApiserver {
   private record: ProcessRecord;
   private readonly args: string[];
   private readonly cluster: Cluster;
+  private frozen = false;
 
   constructor(dir: string, cluster: Cluster) {
     const state = readState(dir);
@@ -175,7 +176,23 @@ export class RestartableApiserver {
   }
 
   async stop(): Promise<void> {
+    this.thaw();
     await stopProcess(this.record, 10_000);
+  }
+
+  /**
+   * SIGSTOP: the process keeps its sockets open but answers nothing, as a hung or overloaded API
+   * server does (watches look healthy, nothing arrives). Undo with thaw(); stop() thaws first.
+   */
+  freeze(): void {
+    process.kill(this.record.pid, 'SIGSTOP');
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    if (isRunning(this.record)) process.kill(this.record.pid, 'SIGCONT');
   }
 
   async start(timeoutMs = 60_000): Promise<void> {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClusters, type ClusterSet } from '../harness/index.ts';
 import { httpGet } from '../harness/net.ts';
 import { HARNESS_SETUP_TIMEOUT_MS } from '../harness/vitest.ts';
-import { startDns, type RunningDns } from '../../src/cli/dns.ts';
+import { startDns, type RunningDns } from '../../src/runtime/dns.ts';
 import { DEFAULT_DNS_OPTIONS } from '../../src/config/options.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import { RestartableApiserver, apply, ask, dnsServerConfig, eventually, expectAnswer } from './agent-helpers.ts';

@@ -26,14 +26,59 @@ function importsOf(file: string): Import[] {
   const text = readFileSync(file, 'utf8');
   const rel = relative(SRC, file);
   const room = rel.includes('/') ? rel.split('/')[0]! : '(root)';
-  const specs = [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm), ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]!);
+  const specs = [
+    ...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm),
+    // Side-effect imports (`import './x.ts';`) and dynamic ones.
+    ...text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm),
+    ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g),
+  ].map((m) => m[1]!);
   return specs.map((spec) =>
     spec.startsWith('.') ? { file: rel, room, spec, target: relative(SRC, resolve(dirname(file), spec)) } : { file: rel, room, spec },
   );
 }
 
+const files = sourceFiles(SRC).map((f) => relative(SRC, f));
 const all = sourceFiles(SRC).flatMap(importsOf);
 const roomOf = (target: string): string => (target.includes('/') ? target.split('/')[0]! : '(root)');
+
+/** The import graph of src/: file → the files it imports (type imports included: a knot of types is still a knot). */
+function importGraph(imports: readonly Import[]): Map<string, string[]> {
+  const graph = new Map<string, string[]>(files.map((f) => [f, []]));
+  for (const i of imports) if (i.target !== undefined) graph.get(i.file)!.push(i.target);
+  return graph;
+}
+
+/** Every strongly connected component with more than one file, or a file importing itself (Tarjan). */
+function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  let counter = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, counter);
+    low.set(v, counter++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    for (let w = stack.pop()!; ; w = stack.pop()!) {
+      onStack.delete(w);
+      component.push(w);
+      if (w === v) break;
+    }
+    if (component.length > 1 || (graph.get(v) ?? []).includes(v)) cycles.push(component.sort());
+  };
+  for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
+  return cycles;
+}
 
 describe('room import rules', () => {
   it('finds the source tree', () => {
@@ -62,6 +107,38 @@ describe('room import rules', () => {
     expect(
       all.filter((i) => (i.spec.startsWith('@kubernetes/client-node') || i.spec === 'js-yaml') && i.room !== 'kube'),
     ).toEqual([]);
+  });
+
+  it('server/ never imports kube/ or agent/ (the DNS side depends on the model only)', () => {
+    expect(all.filter((i) => i.room === 'server' && i.target !== undefined && ['kube', 'agent'].includes(roomOf(i.target)))).toEqual([]);
+  });
+
+  it('only observability/ imports prom-client', () => {
+    expect(all.filter((i) => (i.spec === 'prom-client' || i.spec.startsWith('prom-client/')) && i.room !== 'observability')).toEqual([]);
+  });
+
+  it('cli/ is the top: nothing else imports it, and it wires no reconciler or socket itself (runtime/ does)', () => {
+    expect(all.filter((i) => i.target !== undefined && roomOf(i.target) === 'cli' && i.room !== 'cli')).toEqual([]);
+    expect(all.filter((i) => i.room === 'cli' && i.target !== undefined && ['agent', 'server'].includes(roomOf(i.target)))).toEqual([]);
+  });
+
+  it('every relative import resolves to a source file (so the graph below is the real one)', () => {
+    expect(all.filter((i) => i.target !== undefined && !files.includes(i.target))).toEqual([]);
+  });
+
+  it('no import cycles anywhere in src/', () => {
+    expect(findCycles(importGraph(all))).toEqual([]);
+  });
+
+  it('the cycle check finds cycles (a check that cannot fail proves nothing)', () => {
+    const graph = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts']],
+      ['d.ts', ['d.ts']],
+      ['e.ts', ['a.ts']],
+    ]);
+    expect(findCycles(graph)).toEqual([['a.ts', 'b.ts', 'c.ts'], ['d.ts']]);
   });
 
   it('nothing reads process.env but the CLI entry (config receives values)', () => {

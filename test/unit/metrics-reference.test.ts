@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import promClient from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createAgentMetrics } from '../../src/cli/agent-metrics.ts';
+import { createAgentMetrics } from '../../src/observability/agent-metrics.ts';
 import { createEmbeddedMetrics, createMetrics, registerBuildInfo } from '../../src/observability/index.ts';
 
 const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');

@@ -4,7 +4,7 @@
  * services), a steady stream of changes cannot make it rebuild back to back.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startSnapshotFeed } from '../../src/cli/snapshot-feed.ts';
+import { startSnapshotFeed } from '../../src/runtime/snapshot-feed.ts';
 import type { ImportedState, ImportedStateSource } from '../../src/model/imported-state.ts';
 
 /** A source whose current() takes `buildMs` of (fake) time, like a large state would. */

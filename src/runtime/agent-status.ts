@@ -3,7 +3,7 @@
  * hold, through the same collector as the embedded default (liveness from broker leases, conflicts
  * from aggregateService, the local exports' conditions) and the same selection code for who serves.
  */
-import type { BrokerStore, LocalClusterStore } from '../agent/stores.ts';
+import type { BrokerView, LocalClusterStore } from '../agent/stores.ts';
 import { DEFAULT_DNS_OPTIONS } from '../config/options.ts';
 import { buildSnapshot } from '../model/snapshot-build.ts';
 import { buildStatusReport, type StatusFilter, type StatusReport } from '../model/status-report.ts';
@@ -12,7 +12,7 @@ import { collectStatusInputs } from '../standalone/status-inputs.ts';
 export function agentStatusReport(options: {
   clusterId: string;
   local: LocalClusterStore;
-  broker: BrokerStore;
+  broker: BrokerView;
   gcGraceMs: number;
   filter: StatusFilter;
   now?: number;

@@ -6,7 +6,7 @@
 import promClient from 'prom-client';
 import type { Registry as RegistryT } from 'prom-client';
 import type { KubeStoreMetrics } from '../kube/broker-store.ts';
-import { informerRestartCounter } from '../observability/index.ts';
+import { informerRestartCounter } from './metrics.ts';
 
 const { Counter, Gauge, Registry, collectDefaultMetrics } = promClient;
 

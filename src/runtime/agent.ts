@@ -1,38 +1,23 @@
 /**
- * `clusterset-dns agent`: the production agent of one member cluster. The same reconcilers as the
+ * The production agent of one member cluster (`clusterset-dns agent`): the same reconcilers as the
  * embedded default (Exporter, Importer, LeaseRenewer) run against informer-backed stores on this
- * cluster's API server and on the broker's.
+ * cluster's API server and on the broker's, with the agent's HTTP endpoints (/metrics, /healthz,
+ * /readyz, /status) in front.
  */
 import type { KubeConfig } from '../kube/client.ts';
 import type { Logger } from 'pino';
 import type { AddressPolicy } from '../model/address-policy.ts';
+import { canaryTimeoutMs } from '../model/broker-sight.ts';
 import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
-import { parseAgentConfig, AGENT_FLAGS, type AgentConfig } from '../config/agent-config.ts';
-import { formatFlags } from '../config/flags.ts';
+import type { AgentConfig } from '../config/agent-config.ts';
 import { KubeBrokerStore } from '../kube/broker-store.ts';
 import { describeApiError, discoverMcsVersion, followKubeConfigFile, serverOf } from '../kube/client.ts';
-import { brokerCredentials, clusterCredentials, type Env } from './kube-credentials.ts';
 import { KubeLocalClusterStore } from '../kube/local-cluster-store.ts';
-import { createLogger, registerBuildInfo } from '../observability/index.ts';
-import { VERSION } from './version.ts';
+import { createAgentMetrics, type AgentMetricsRegistry } from '../observability/agent-metrics.ts';
 import { createAgentHttp } from './agent-http.ts';
 import { agentStatusReport } from './agent-status.ts';
-import { createAgentMetrics, type AgentMetricsRegistry } from './agent-metrics.ts';
-import type { Io } from './main.ts';
-import { waitForShutdownSignal } from './signals.ts';
-
-const AGENT_HELP = `Usage: clusterset-dns agent --cluster-id ID --broker-kubeconfig FILE [flags]
-
-Runs in every member cluster. Exports this cluster's ServiceExported services to the broker (one
-record, its EndpointSlices and a heartbeat Lease per cluster, in --broker-namespace) and imports
-every cluster's exports back as ServiceImports and MCS EndpointSlices in this cluster. Uses the
-pod's service account unless --kubeconfig is given. If the broker is unreachable, imports stay as
-they are (fail static) and the metric clusterset_dns_agent_broker_reachable says 0.
-
-Flags:
-${formatFlags(AGENT_FLAGS)}`;
 
 export interface AgentRuntimeOptions {
   clusterId: string;
@@ -143,7 +128,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
       cluster: options.clusterId,
       mcsVersion: brokerVersion,
       // Our own renewals must show up in the watch well before anyone else's lease could look expired.
-      heartbeatTimeoutMs: Math.max(options.leaseRenewMs + 500, options.leaseDurationMs - options.leaseRenewMs - 2_000),
+      heartbeatTimeoutMs: canaryTimeoutMs(options.leaseDurationMs, options.leaseRenewMs),
       ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }),
       logger,
       metrics: metrics.hooks,
@@ -214,21 +199,23 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
   };
 }
 
-export async function runAgent(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
-  const { config, help } = parseAgentConfig(argv, env);
-  if (help || !config) {
-    io.stdout.write(`${AGENT_HELP}\n`);
-    return 0;
-  }
-  return runAgentWith(config, env, io);
+export interface AgentServiceDeps {
+  /** This cluster's API server and the broker's (resolved from flags and environment). */
+  local: KubeConfig;
+  broker: KubeConfig;
+  logger: Logger;
+  metrics: AgentMetricsRegistry;
 }
 
-async function runAgentWith(config: AgentConfig, env: Env, io: Io): Promise<number> {
-  const local = clusterCredentials(config, env);
-  const broker = brokerCredentials(config, env);
-  const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat });
-  const metrics = createAgentMetrics();
-  registerBuildInfo(metrics.registry, VERSION, 'agent');
+export interface RunningAgentService {
+  readonly agent: RunningAgent;
+  httpPort: number;
+  stop(): Promise<void>;
+}
+
+/** The agent as `clusterset-dns agent` runs it: the reconcilers and their HTTP endpoints. */
+export async function startAgentService(config: AgentConfig, deps: AgentServiceDeps): Promise<RunningAgentService> {
+  const { local, broker, logger, metrics } = deps;
   const agent = startAgent({
     clusterId: config.clusterId,
     local,
@@ -253,15 +240,19 @@ async function runAgentWith(config: AgentConfig, env: Env, io: Io): Promise<numb
     logger,
     status: (filter) => (agent.notReady() !== null ? undefined : agentStatusReport({ clusterId: config.clusterId, local: agent.local, broker: agent.broker, gcGraceMs: config.gcGraceMs, filter })),
   });
+  let httpPort: number;
   try {
-    const { port } = await http.start();
-    logger.info({ http: `${config.httpListen.host}:${port}` }, 'agent HTTP listening (/metrics, /healthz, /readyz)');
+    ({ port: httpPort } = await http.start());
+    logger.info({ http: `${config.httpListen.host}:${httpPort}` }, 'agent HTTP listening (/metrics, /healthz, /readyz)');
   } catch (err) {
     await agent.stop();
     throw err;
   }
-  const signal = await waitForShutdownSignal();
-  logger.info({ signal }, 'shutting down');
-  await Promise.allSettled([agent.stop(), http.stop()]);
-  return 0;
+  return {
+    agent,
+    httpPort,
+    async stop() {
+      await Promise.allSettled([agent.stop(), http.stop()]);
+    },
+  };
 }

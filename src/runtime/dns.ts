@@ -1,34 +1,18 @@
 /**
- * `clusterset-dns dns`: the DNS server of a member cluster, fed by informers on the cluster's
+ * The DNS server of a member cluster (`clusterset-dns dns`), fed by informers on the cluster's
  * ServiceImports and MCS EndpointSlices (written by our agent or any MCS implementation).
  * SERVFAIL and /readyz 503 until both informers synced; if the API server goes away, the last
  * state keeps being served (snapshot marked staleSource).
  */
 import type { KubeConfig } from '../kube/client.ts';
 import type { Logger } from 'pino';
-import { DNS_FLAGS, parseDnsConfig } from '../config/dns-config.ts';
-import { formatFlags } from '../config/flags.ts';
 import type { DnsServerConfig } from '../config/serve-config.ts';
 import { describeApiError, discoverMcsVersion, serverOf } from '../kube/client.ts';
-import { clusterCredentials } from './kube-credentials.ts';
 import { KubeImportedStateSource } from '../kube/imported-source.ts';
-import { createLogger, createMetrics, registerBuildInfo, resolveLogFormat, type Metrics } from '../observability/index.ts';
-import { VERSION } from './version.ts';
+import { createMetrics, type Metrics } from '../observability/index.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
-import type { Io } from './main.ts';
-import { waitForShutdownSignal } from './signals.ts';
 import { reportRefusals, startSnapshotFeed } from './snapshot-feed.ts';
 import { dnsServerOptions } from './dns-server-options.ts';
-
-const DNS_HELP = `Usage: clusterset-dns dns --cluster-id ID [--kubeconfig FILE] [flags]
-
-Answers clusterset.local (and any --zone) from this cluster's ServiceImports and MCS
-EndpointSlices. Point the cluster's CoreDNS at it with a forward stub for the zone. Uses the pod's
-service account unless --kubeconfig is given. Answers SERVFAIL until the first full sync; keeps
-answering from the last known state while the API server is unreachable.
-
-Flags:
-${formatFlags(DNS_FLAGS)}`;
 
 export interface DnsRuntimeOptions {
   clusterId: string;
@@ -130,22 +114,4 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
       await stopAll();
     },
   };
-}
-
-export async function runDns(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io): Promise<number> {
-  const { config, help } = parseDnsConfig(argv, env);
-  if (help || !config) {
-    io.stdout.write(`${DNS_HELP}\n`);
-    return 0;
-  }
-  const kubeConfig = clusterCredentials(config, env);
-  const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
-  const metrics = createMetrics();
-  registerBuildInfo(metrics.registry, VERSION, 'dns');
-  const running = await startDns({ clusterId: config.clusterId, kubeConfig, server: config, logger, logFormat: resolveLogFormat(config.logFormat ?? 'auto', io.stdout), metrics });
-  logger.info({ dns: `${config.listen.host}:${running.dnsPort}`, http: `${config.httpListen.host}:${running.httpPort}`, cluster: config.clusterId }, 'clusterset-dns dns serving');
-  const signal = await waitForShutdownSignal();
-  logger.info({ signal }, 'shutting down');
-  await running.stop();
-  return 0;
 }
