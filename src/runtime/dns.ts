@@ -51,6 +51,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
     logger,
     healthProblem: () => server.healthProblem?.() ?? null,
     debugRemote: config.debugRemote ?? false,
+    ...(config.healthListen === undefined ? {} : { healthListen: config.healthListen }),
   });
   const stopAll = async (): Promise<void> => {
     stopped = true;

@@ -81,6 +81,7 @@ export async function startServe(config: ServeConfig, deps: ServeDeps): Promise<
       ),
     ),
     debugRemote: config.debugRemote ?? false,
+    ...(config.healthListen === undefined ? {} : { healthListen: config.healthListen }),
   });
 
   const stop = async (): Promise<void> => {

@@ -63,6 +63,7 @@ describe('serve (embedded default) through the launcher', () => {
   let child: ChildProcess;
   let port: number;
   let httpPort: number;
+  let healthPort: number;
   let stderr = '';
   let stdout = '';
 
@@ -71,8 +72,9 @@ describe('serve (embedded default) through the launcher', () => {
     cpSync(join(REPO, 'examples/basic'), dir, { recursive: true });
     port = await freeDnsPort();
     httpPort = await freePort();
+    healthPort = await freePort();
     child = spawn(NODE, [BIN, 'serve', '--from-dir', dir, '--cluster-id', 'east', '--listen', `127.0.0.1:${port}`,
-      '--http-listen', `127.0.0.1:${httpPort}`, '--workers', '1', '--lease-duration', '2', '--lease-renew', '1', '--log-level', 'warn'], {
+      '--http-listen', `127.0.0.1:${httpPort}`, '--health-listen', `127.0.0.1:${healthPort}`, '--workers', '1', '--lease-duration', '2', '--lease-renew', '1', '--log-level', 'warn'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -101,6 +103,13 @@ describe('serve (embedded default) through the launcher', () => {
     expect(udp.answer.map((a) => a.data)).toEqual(['10.10.0.10']);
     expect(tcp.answer.map((a) => a.data)).toEqual(['10.10.0.10']);
     expect((await httpGet(`http://127.0.0.1:${httpPort}/readyz`)).status).toBe(200);
+  });
+
+  it('answers probes on the --health-listen port too', async () => {
+    const ready = await until('ready on the health port', async () => ((await httpGet(`http://127.0.0.1:${healthPort}/readyz`)).status === 200 ? true : undefined), 5_000);
+    expect(ready).toBe(true);
+    expect((await httpGet(`http://127.0.0.1:${healthPort}/healthz`)).status).toBe(200);
+    expect((await httpGet(`http://127.0.0.1:${healthPort}/metrics`)).status).toBe(404);
   });
 
   it('picks up an edited file within a second, without restart', async () => {
