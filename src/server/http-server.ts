@@ -58,7 +58,7 @@ export interface HttpServer {
 
 /** Longest a scrape or request may take before the socket is dropped. */
 const REQUEST_TIMEOUT_MS = 15_000;
-/** /debug/* requests waiting or running at most; more are refused with 503. */
+/** /debug/* requests waiting, running or being written at most; more are refused with 503. */
 export const DEBUG_MAX_QUEUED = 8;
 /** Entries per list in one explain report. */
 export const DEBUG_MAX_ITEMS = 1_000;
@@ -82,6 +82,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const debugQueue: Array<() => void> = [];
   let debugDraining = false;
   let heldRefusals = 0;
+  /** /debug/* requests queued, running or still being written. */
+  let debugInFlight = 0;
   /** Recent explain responses of the current snapshot, by query string (insertion order = age). */
   const recentReports = new Map<string, { status: number; contentType: string; body: string }>();
   let recentReportsOf: Snapshot | null = null;
@@ -102,7 +104,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   }
 
   function enqueueDebug(res: http.ServerResponse, job: () => void): void {
-    if (debugQueue.length >= DEBUG_MAX_QUEUED) return refuseDebug(res);
+    // A slot is held until the response is fully handed to the socket (or the client is gone), so
+    // at most DEBUG_MAX_QUEUED reports of up to DEBUG_MAX_BYTES are waiting or buffered at once.
+    if (debugInFlight >= DEBUG_MAX_QUEUED) return refuseDebug(res);
+    debugInFlight++;
+    res.once('close', () => debugInFlight--);
     debugQueue.push(() => {
       if (res.destroyed) return; // the client gave up while queued
       try {
