@@ -23,6 +23,7 @@ import { LeaseObserver } from '../model/liveness.ts';
 import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
+import { withoutBulkMetadata } from './projections.ts';
 import { brokerRecordName, leaseName } from './names.ts';
 import { buildBrokerRecord, buildBrokerSlices, buildLease, mcsApiVersion } from './object-builders.ts';
 import { assembleSlices, isManagedByUs, parseBrokerRecord, parseBrokerSlice, parseLease, type ParsedSlice } from './object-parsers.ts';
@@ -119,6 +120,8 @@ export class KubeBrokerStore implements BrokerStore {
       new Informer({
         ...common,
         resource: { apiVersion, kind, plural, namespace: options.namespace },
+        // Cached objects are compared with what we would write (sameContent) and deleted by uid.
+        project: withoutBulkMetadata,
         onEvent,
         onSynced: () => this.updateConnectivity(),
         onRestart: (reason) => {
