@@ -147,8 +147,16 @@ export class KubeImportedStateSource implements ImportedStateSource {
     this.changed();
   }
 
+  private synced(): boolean {
+    return this.imports.status().synced && this.slices.status().synced;
+  }
+
   private changed(): void {
     this.cached = undefined;
+    // Until both informers listed once, every snapshot would answer SERVFAIL whatever it held:
+    // rebuilding (and shipping to every worker) one per burst of a 60,000-object first list only
+    // made garbage, and the cost-based pacing of rebuilds then delayed the first useful one.
+    if (!this.synced()) return;
     for (const l of this.listeners) {
       try {
         l();
@@ -160,8 +168,7 @@ export class KubeImportedStateSource implements ImportedStateSource {
 
   current(): ImportedState {
     if (this.cached !== undefined) return this.cached;
-    const synced = this.imports.status().synced && this.slices.status().synced;
-    const state: ImportedState = { synced, services: [...this.services.values()], slices: [...this.sliceOf.values()] };
+    const state: ImportedState = { synced: this.synced(), services: [...this.services.values()], slices: [...this.sliceOf.values()] };
     if (this.stale !== undefined) state.staleSource = { ...this.stale };
     this.cached = state;
     return state;
