@@ -18,6 +18,10 @@
  *   node bench/scale.ts [--services 10000] [--clusters 5] [--workers 2] [--sample 200]
  *                       [--concurrency 64] [--settle 5] [--ready-timeout 180]
  *                       [--skip-embedded] [--skip-kube] [--baseline DIR] [--json FILE]
+ *                       [--node-options OPTS]
+ *
+ * --node-options: NODE_OPTIONS of every server process; default the container image's
+ * (Dockerfile), so that the figures are those of a deployment. '' measures Node's defaults.
  *
  * --baseline DIR: also start DIR/bin/clusterset-dns.js (a checkout of an older version, built, with
  * node_modules reachable) over the same state, to compare a change in one run.
@@ -63,6 +67,7 @@ const { values: args } = parseArgs({
     'skip-embedded': { type: 'boolean', default: false },
     'skip-kube': { type: 'boolean', default: false },
     baseline: { type: 'string' },
+    'node-options': { type: 'string', default: '--max-semi-space-size=8' },
     json: { type: 'string' },
   },
   strict: true,
@@ -115,7 +120,8 @@ async function cleanup(): Promise<void> {
 function runCli(bin: string, cliArgs: string[], logFile: string): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(process.execPath, [bin, ...cliArgs], { stdio: ['ignore', fd, fd] });
+    const env = { ...process.env, NODE_OPTIONS: args['node-options'] };
+    const child = spawn(process.execPath, [bin, ...cliArgs], { stdio: ['ignore', fd, fd], env });
     child.on('error', () => {});
     return child;
   } finally {
@@ -298,7 +304,7 @@ function table(results: readonly StartResult[]): string {
     return `| ${r.what} | ${(r.readyMs / 1000).toFixed(1)} s | ${primary === undefined ? '?' : `${mib(primary.rssBytes)} (peak ${mib(primary.peakBytes)})`} | ${workers.map((w) => mib(w.rssBytes)).join(' + ') || '-'} | ${mib(total)} | ${r.load} |`;
   });
   return [
-    `${services.length} services × ${clusters.length} clusters, ${WORKERS} workers, sample of ${sample.length} names, RSS ${SETTLE_MS / 1000} s after the first correct answers (MiB)`,
+    `${services.length} services × ${clusters.length} clusters, ${WORKERS} workers, NODE_OPTIONS=${JSON.stringify(args['node-options'])}, sample of ${sample.length} names, RSS ${SETTLE_MS / 1000} s after the first correct answers (MiB)`,
     '',
     '| server | first correct answers | primary RSS | worker RSS | total RSS | load (1/5/15 min) |',
     '|---|---|---|---|---|---|',
