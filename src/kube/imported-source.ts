@@ -13,7 +13,7 @@ import type { ImportedService, ImportedSlice } from '../model/types.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { LABEL_MCS_SERVICE_NAME } from './labels.ts';
 import { mcsApiVersion } from './object-builders.ts';
-import { parseImportedServiceImport, parseImportedSlice, type Parsed } from './object-parsers.ts';
+import { parseImportedServiceImport, parseImportedSlice } from './object-parsers.ts';
 import { DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, KIND_SERVICE_IMPORT } from './objects.ts';
 
 export interface KubeImportedSourceOptions {
@@ -29,7 +29,7 @@ export interface KubeImportedSourceOptions {
 }
 
 /** What the informer keeps of an object: its identity and what it parsed into (or why it did not). */
-export type Shrunk<V> = KubernetesObject & { parsed: Parsed<V> };
+export type Shrunk<V> = KubernetesObject & { parsed: { ok: true; value: V } | { ok: false; problems: string[] } };
 
 export function shrinkImport(obj: KubernetesObject): Shrunk<ImportedService> {
   return { metadata: {}, parsed: parseImportedServiceImport(obj) };
