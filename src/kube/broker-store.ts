@@ -22,6 +22,7 @@ import { refKey } from '../agent/stores.ts';
 import { LeaseObserver } from '../model/liveness.ts';
 import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
+import { withoutBulkMetadata } from './projections.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { brokerRecordName, leaseName } from './names.ts';
 import { buildBrokerRecord, buildBrokerSlices, buildLease, mcsApiVersion } from './object-builders.ts';
@@ -29,7 +30,6 @@ import { assembleSlices, isManagedByUs, parseBrokerRecord, parseBrokerSlice, par
 import { COORDINATION_API_VERSION, DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, KIND_LEASE, KIND_SERVICE_IMPORT } from './objects.ts';
 import { sameContent } from './same-content.ts';
 import { KubeWriter, resourceOf, type ResourceType } from './writer.ts';
-import { withoutBulkMetadata } from './projections.ts';
 
 export interface KubeStoreMetrics extends AgentMetrics {
   informerRestart?(informer: string, reason: InformerRestartReason): void;
