@@ -16,6 +16,7 @@ import { refKey } from '../agent/stores.ts';
 import { BrokerSight } from '../model/broker-sight.ts';
 import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
+import { withoutBulkMetadata } from './projections.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { brokerRecordName, leaseName } from './names.ts';
 import { buildBrokerRecord, buildBrokerSlices, buildLease, mcsApiVersion } from './object-builders.ts';
@@ -113,6 +114,8 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
       new Informer({
         ...common,
         resource: { apiVersion, kind, plural, namespace: options.namespace },
+        // Cached objects are compared with what we would write (sameContent) and deleted by uid.
+        project: withoutBulkMetadata,
         onEvent,
         onSynced: () => this.updateConnectivity(),
         onRestart: (reason) => {

@@ -1,8 +1,9 @@
 /**
  * ImportedStateSource over a member cluster's API server, for `clusterset-dns dns`: informers on
  * ServiceImports and MCS EndpointSlices (labelled multicluster.kubernetes.io/service-name), from
- * any MCS implementation. Objects are shrunk to model types on arrival; the DNS side never sees a
- * Kubernetes object. Not synced (SERVFAIL) until both informers listed once; while either fails,
+ * any MCS implementation. Objects are shrunk to model types on arrival (the informers' projection
+ * is the parse, so their caches hold the model values and identities, never a Kubernetes object);
+ * the DNS side never sees a Kubernetes object. Not synced (SERVFAIL) until both informers listed once; while either fails,
  * the last state stays served and `staleSource` says why (fail static).
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
@@ -27,12 +28,29 @@ export interface KubeImportedSourceOptions {
   maxBackoffMs?: number;
 }
 
+/** What the informer keeps of an object: its identity and what it parsed into (or why it did not). */
+export type Shrunk<V> = KubernetesObject & { parsed: { ok: true; value: V } | { ok: false; problems: string[] } };
+
+export function shrinkImport(obj: KubernetesObject): Shrunk<ImportedService> {
+  return { metadata: {}, parsed: parseImportedServiceImport(obj) };
+}
+
+export function shrinkSlice(obj: KubernetesObject): Shrunk<ImportedSlice> {
+  const parsed = parseImportedSlice(obj, false);
+  if (!parsed.ok) return { metadata: {}, parsed };
+  const p = parsed.value;
+  const slice: ImportedSlice = { ...p.ref, sourceCluster: p.cluster, sliceName: obj.metadata?.name ?? '', endpoints: p.endpoints, ports: p.ports };
+  if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
+  if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
+  return { metadata: {}, parsed: { ok: true, value: slice } };
+}
+
 export class KubeImportedStateSource implements ImportedStateSource {
   private readonly opts: KubeImportedSourceOptions;
   private readonly logger: Logger;
   private readonly now: () => number;
-  private readonly imports: Informer;
-  private readonly slices: Informer;
+  private readonly imports: Informer<Shrunk<ImportedService>>;
+  private readonly slices: Informer<Shrunk<ImportedSlice>>;
   private readonly services = new Map<string, ImportedService>();
   private readonly sliceOf = new Map<string, ImportedSlice>();
   private readonly listeners = new Set<() => void>();
@@ -54,6 +72,7 @@ export class KubeImportedStateSource implements ImportedStateSource {
     this.imports = new Informer({
       ...common,
       resource: { apiVersion: mcsApiVersion(options.mcsVersion), kind: KIND_SERVICE_IMPORT, plural: 'serviceimports' },
+      project: shrinkImport,
       onEvent: (t, o) => this.onImport(t, o),
       onRestart: (reason) => {
         options.onInformerRestart?.('serviceimports', reason);
@@ -63,6 +82,7 @@ export class KubeImportedStateSource implements ImportedStateSource {
     this.slices = new Informer({
       ...common,
       resource: { apiVersion: DISCOVERY_API_VERSION, kind: KIND_ENDPOINT_SLICE, plural: 'endpointslices', labelSelector: LABEL_MCS_SERVICE_NAME },
+      project: shrinkSlice,
       onEvent: (t, o) => this.onSlice(t, o),
       onRestart: (reason) => {
         options.onInformerRestart?.('endpointslices', reason);
@@ -91,29 +111,22 @@ export class KubeImportedStateSource implements ImportedStateSource {
     this.logger.warn({ object: key, problems }, 'ignoring an object that is not a valid MCS import');
   }
 
-  private onImport(type: InformerEventType, obj: KubernetesObject): void {
+  private onImport(type: InformerEventType, obj: Shrunk<ImportedService>): void {
     const key = objectKey(obj);
     this.services.delete(key);
     if (type !== 'DELETED') {
-      const parsed = parseImportedServiceImport(obj);
-      if (parsed.ok) this.services.set(key, parsed.value);
-      else this.invalidObject('ServiceImport', obj, parsed.problems);
+      if (obj.parsed.ok) this.services.set(key, obj.parsed.value);
+      else this.invalidObject('ServiceImport', obj, obj.parsed.problems);
     }
     this.changed();
   }
 
-  private onSlice(type: InformerEventType, obj: KubernetesObject): void {
+  private onSlice(type: InformerEventType, obj: Shrunk<ImportedSlice>): void {
     const key = objectKey(obj);
     this.sliceOf.delete(key);
     if (type !== 'DELETED') {
-      const parsed = parseImportedSlice(obj, false);
-      if (parsed.ok) {
-        const p = parsed.value;
-        const slice: ImportedSlice = { ...p.ref, sourceCluster: p.cluster, sliceName: obj.metadata?.name ?? '', endpoints: p.endpoints, ports: p.ports };
-        if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
-        if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
-        this.sliceOf.set(key, slice);
-      } else this.invalidObject('EndpointSlice', obj, parsed.problems);
+      if (obj.parsed.ok) this.sliceOf.set(key, obj.parsed.value);
+      else this.invalidObject('EndpointSlice', obj, obj.parsed.problems);
     }
     this.changed();
   }
@@ -134,8 +147,16 @@ export class KubeImportedStateSource implements ImportedStateSource {
     this.changed();
   }
 
+  private synced(): boolean {
+    return this.imports.status().synced && this.slices.status().synced;
+  }
+
   private changed(): void {
     this.cached = undefined;
+    // Until both informers listed once, every snapshot would answer SERVFAIL whatever it held:
+    // rebuilding (and shipping to every worker) one per burst of a 60,000-object first list only
+    // made garbage, and the cost-based pacing of rebuilds then delayed the first useful one.
+    if (!this.synced()) return;
     for (const l of this.listeners) {
       try {
         l();
@@ -147,8 +168,7 @@ export class KubeImportedStateSource implements ImportedStateSource {
 
   current(): ImportedState {
     if (this.cached !== undefined) return this.cached;
-    const synced = this.imports.status().synced && this.slices.status().synced;
-    const state: ImportedState = { synced, services: [...this.services.values()], slices: [...this.sliceOf.values()] };
+    const state: ImportedState = { synced: this.synced(), services: [...this.services.values()], slices: [...this.sliceOf.values()] };
     if (this.stale !== undefined) state.staleSource = { ...this.stale };
     this.cached = state;
     return state;

@@ -9,14 +9,16 @@
  * - on relist, diffs against its cache so consumers also see deletions missed while disconnected;
  * - resumes a cleanly ended watch from the last resourceVersion (no relist);
  * - isolates the handler: a throw is logged and counted, never propagated;
- * - reports `synced` (first list done) and `healthy` (last attempt worked) for fail-static answers.
+ * - reports `synced` (first list done) and `healthy` (last attempt worked) for fail-static answers;
+ * - keeps only each object's projection (informer-cache.ts): pages are shrunk as they arrive, so
+ *   not even a relist holds whole objects beyond the page being read.
  */
 import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { makeRawGet, type RawGet } from './client.ts';
 import { listAllPages, type ListPage } from './list-pages.ts';
-import { judgeWatchEvent, revisionOf, writeIsNewer } from './own-writes.ts';
+import { ProjectedCache, objectKey, type InformerEventType, type Projection } from './informer-cache.ts';
 
-export type InformerEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+export { objectKey, type InformerEventType, type Projection } from './informer-cache.ts';
 
 export interface ResourceRef {
   apiVersion: string;
@@ -34,11 +36,17 @@ export interface InformerLogger {
   error(obj: object, msg: string): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   kubeConfig: KubeConfig;
   resource: ResourceRef;
-  /** Called for every change; should only enqueue work. Throws are caught and counted. */
-  onEvent: (type: InformerEventType, obj: KubernetesObject) => void;
+  /**
+   * Shrinks every arriving object to what the consumer reads later (from events, get() and
+   * list()); the informer keeps only this plus the object's identity. Pure and cheap: it runs
+   * for every object of every list and watch event. A throw leaves that object out (counted).
+   */
+  project: Projection<T>;
+  /** Called for every change with the projection; should only enqueue work. Throws are caught and counted. */
+  onEvent: (type: InformerEventType, obj: T) => void;
   /** Called after every successful (re)list, once its events were delivered. */
   onSynced?: () => void;
   logger: InformerLogger;
@@ -71,11 +79,6 @@ export interface InformerStatus {
   restarts: number;
 }
 
-export function objectKey(obj: KubernetesObject): string {
-  const ns = obj.metadata?.namespace;
-  return ns ? `${ns}/${obj.metadata?.name ?? ''}` : (obj.metadata?.name ?? '');
-}
-
 function resourcePath(r: ResourceRef): string {
   const base = r.apiVersion.includes('/') ? `/apis/${r.apiVersion}` : `/api/${r.apiVersion}`;
   return r.namespace ? `${base}/namespaces/${encodeURIComponent(r.namespace)}/${r.plural}` : `${base}/${r.plural}`;
@@ -89,19 +92,10 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-/** A written object (the writer's answer) as a plain copy, so later changes by the caller cannot reach the cache. */
-function plain<T>(obj: T): T {
-  return JSON.parse(JSON.stringify(obj)) as T;
-}
-
-export class Informer {
-  private readonly opts: Required<Omit<InformerOptions, 'onSynced' | 'onRestart'>> & Pick<InformerOptions, 'onSynced' | 'onRestart'>;
-  private readonly cache = new Map<string, KubernetesObject>();
-  /**
-   * Objects we deleted ourselves (observeDeleted) whose DELETED watch event has not arrived yet:
-   * key → the resourceVersion we deleted. Watch events of that version or older are stale.
-   */
-  private readonly deleting = new Map<string, bigint>();
+export class Informer<T extends KubernetesObject = KubernetesObject> {
+  private readonly opts: Required<Omit<InformerOptions<T>, 'onSynced' | 'onRestart'>> & Pick<InformerOptions<T>, 'onSynced' | 'onRestart'>;
+  private readonly cache: ProjectedCache<T>;
+  private readonly emitBound = (type: InformerEventType, obj: T): void => this.emit(type, obj);
   private readonly rawGet: RawGet;
   private resourceVersion = '';
   private stopped = true;
@@ -111,7 +105,7 @@ export class Informer {
   private readonly state: InformerStatus = { synced: false, healthy: false, restarts: 0 };
   private firstSync: { promise: Promise<void>; resolve: () => void };
 
-  constructor(options: InformerOptions) {
+  constructor(options: InformerOptions<T>) {
     this.opts = {
       initialBackoffMs: 500,
       maxBackoffMs: 30_000,
@@ -122,6 +116,10 @@ export class Informer {
       ...options,
     };
     this.backoffMs = this.opts.initialBackoffMs;
+    this.cache = new ProjectedCache(options.project, (key, err) => {
+      this.opts.logger.error({ informer: this.name, object: key, err: describe(err) }, 'informer projection threw; object left out');
+      this.opts.onRestart?.('handler-error');
+    });
     // Pooled: a relist of many pages, and many informers relisting at once, reuse connections.
     this.rawGet = makeRawGet(options.kubeConfig);
     let resolve!: () => void;
@@ -167,12 +165,17 @@ export class Informer {
     return { ...this.state };
   }
 
-  list(): KubernetesObject[] {
+  list(): T[] {
     return [...this.cache.values()];
   }
 
-  get(key: string): KubernetesObject | undefined {
+  get(key: string): T | undefined {
     return this.cache.get(key);
+  }
+
+  /** How many objects are cached. */
+  get size(): number {
+    return this.cache.size;
   }
 
   /**
@@ -182,15 +185,7 @@ export class Informer {
    */
   observeWritten(obj: KubernetesObject): void {
     if (this.stopped) return;
-    const key = objectKey(obj);
-    const cached = this.cache.get(key);
-    if (!writeIsNewer(cached, obj, this.deleting.get(key))) return;
-    const copy = plain(obj);
-    copy.apiVersion ??= this.opts.resource.apiVersion;
-    copy.kind ??= this.opts.resource.kind;
-    this.deleting.delete(key);
-    this.cache.set(key, copy);
-    this.emit(cached === undefined ? 'ADDED' : 'MODIFIED', copy);
+    this.cache.written(this.withType(obj), this.emitBound);
   }
 
   /**
@@ -200,15 +195,16 @@ export class Informer {
    */
   observeDeleted(key: string): void {
     if (this.stopped) return;
-    const cached = this.cache.get(key);
-    const version = revisionOf(cached);
-    if (cached === undefined || version === undefined) return;
-    this.cache.delete(key);
-    this.deleting.set(key, version);
-    this.emit('DELETED', cached);
+    this.cache.deleted(key, this.emitBound);
   }
 
-  private emit(type: InformerEventType, obj: KubernetesObject): void {
+  /** Items of a list (and some write answers) omit apiVersion and kind; the watch's objects carry them. */
+  private withType(obj: KubernetesObject): KubernetesObject {
+    if (obj.apiVersion !== undefined && obj.kind !== undefined) return obj;
+    return { ...obj, apiVersion: obj.apiVersion ?? this.opts.resource.apiVersion, kind: obj.kind ?? this.opts.resource.kind };
+  }
+
+  private emit(type: InformerEventType, obj: T): void {
     try {
       this.opts.onEvent(type, obj);
     } catch (err) {
@@ -237,13 +233,23 @@ export class Informer {
   private async relist(): Promise<void> {
     if (this.stopped) return;
     const r = this.opts.resource;
-    const fresh = new Map<string, KubernetesObject>();
+    const fresh = new Map<string, T>();
     let listVersion: string;
     try {
       // Read to the end or not at all: a prefix would be diffed below into false DELETED events.
-      const list = await listAllPages<KubernetesObject>(
-        (token) =>
-          this.rawGet(resourcePath(r), { labelSelector: r.labelSelector, limit: this.opts.pageSize, continue: token }, this.opts.pageTimeoutMs) as Promise<ListPage<KubernetesObject>>,
+      // Each page is shrunk as it arrives: only one page of whole objects is alive at a time.
+      const list = await listAllPages<T>(
+        async (token) => {
+          const page = (await this.rawGet(resourcePath(r), { labelSelector: r.labelSelector, limit: this.opts.pageSize, continue: token }, this.opts.pageTimeoutMs)) as ListPage<KubernetesObject>;
+          // Anything but an array is left for listAllPages to refuse.
+          if (!Array.isArray(page.items)) return page as ListPage<unknown> as ListPage<T>;
+          const items: T[] = [];
+          for (const obj of page.items) {
+            const slim = this.cache.shrink(this.withType(obj));
+            if (slim !== undefined) items.push(slim);
+          }
+          return { ...page, items };
+        },
         {
           onRestart: (pagesRead) => {
             this.opts.logger.warn({ informer: this.name, pagesRead }, 'list continue token expired (etcd compacted mid-list); listing again from the first page');
@@ -251,12 +257,7 @@ export class Informer {
           },
         },
       );
-      for (const obj of list.items) {
-        // Items of a list omit apiVersion and kind; the watch's objects carry them.
-        obj.apiVersion ??= r.apiVersion;
-        obj.kind ??= r.kind;
-        fresh.set(objectKey(obj), obj);
-      }
+      for (const obj of list.items) fresh.set(objectKey(obj), obj);
       listVersion = list.resourceVersion;
     } catch (err) {
       this.fail('list-error', err);
@@ -264,21 +265,8 @@ export class Informer {
     }
     if (this.stopped) return;
 
-    // The list is newer than any of our own deletes still waiting for their watch event.
-    this.deleting.clear();
     // Deliver the difference, so a consumer sees exactly what changed while we were away.
-    for (const [key, old] of this.cache) {
-      if (!fresh.has(key)) {
-        this.cache.delete(key);
-        this.emit('DELETED', old);
-      }
-    }
-    for (const [key, obj] of fresh) {
-      const old = this.cache.get(key);
-      this.cache.set(key, obj);
-      if (!old) this.emit('ADDED', obj);
-      else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.emit('MODIFIED', obj);
-    }
+    this.cache.replaceAll(fresh, this.emitBound);
     this.resourceVersion = listVersion;
     this.markHealthy();
     if (!this.state.synced) {
@@ -344,19 +332,7 @@ export class Informer {
           }
           const version = obj.metadata?.resourceVersion;
           if (version) this.resourceVersion = version;
-          if (type === 'BOOKMARK') return;
-          const key = objectKey(obj);
-          const verdict = judgeWatchEvent(type, obj, this.cache.get(key), this.deleting.get(key));
-          if (type === 'DELETED' || verdict !== 'stale') this.deleting.delete(key);
-          if (verdict === 'stale' || verdict === 'own-delete-seen') return;
-          if (type === 'DELETED') {
-            this.cache.delete(key);
-            this.emit('DELETED', obj);
-          } else if (type === 'ADDED' || type === 'MODIFIED') {
-            const existed = this.cache.has(key);
-            this.cache.set(key, obj);
-            this.emit(existed ? 'MODIFIED' : 'ADDED', obj);
-          }
+          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') this.cache.applyWatchEvent(type, obj, this.emitBound);
         },
         onDone,
       );

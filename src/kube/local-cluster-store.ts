@@ -18,6 +18,7 @@ import type { ClusterId, ImportedService, ImportedSlice, LocalEndpointSlice, Loc
 import { importedSliceName } from '../agent/imports.ts';
 import type { KubeStoreMetrics } from './broker-store.ts';
 import { Informer, objectKey, type InformerEventType, type ResourceRef } from './informer.ts';
+import { withoutBulkMetadata } from './projections.ts';
 import { LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_SERVICE_NAME, MANAGED_BY_VALUE } from './labels.ts';
 import { buildExportStatus, buildImportedServiceImport, buildImportedSlices, mcsApiVersion } from './object-builders.ts';
 import { assembleSlices, isManagedByUs, parseImportedServiceImport, parseImportedSlice, readExportConditions, type ParsedSlice } from './object-parsers.ts';
@@ -91,6 +92,8 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
       const informer = new Informer({
           kubeConfig: options.kubeConfig,
           resource,
+          // Objects are translated, compared with what we would write and deleted by uid: no managedFields.
+          project: withoutBulkMetadata,
           onEvent,
           logger: this.logger,
           onRestart: (reason) => options.metrics?.informerRestart?.(`local-${resource.plural}`, reason),

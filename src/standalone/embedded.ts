@@ -98,7 +98,9 @@ class EmbeddedStateSource implements ImportedStateSource {
 
   changed(): void {
     this.cached = undefined;
-    if (this.notifyScheduled) return;
+    // Before the first import pass every snapshot answers SERVFAIL whatever it holds: building
+    // and shipping one per burst of the initial load would only make garbage.
+    if (!this.synced || this.notifyScheduled) return;
     this.notifyScheduled = true;
     // One notification per burst: an import pass writes many objects back to back.
     setImmediate(() => {

@@ -19,6 +19,7 @@ import { startDns, type RunningDns } from '../../src/runtime/dns.ts';
 import { DEFAULT_DNS_OPTIONS } from '../../src/config/options.ts';
 import { makePooledApiClient, makeRawGet } from '../../src/kube/client.ts';
 import { Informer } from '../../src/kube/informer.ts';
+import { identityOnly } from '../../src/kube/projections.ts';
 import { listAllPages, type ListPage } from '../../src/kube/list-pages.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import {
@@ -300,7 +301,7 @@ describe('lists longer than one page (1,200 objects of every kind, page size 500
         { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', plural: 'endpointslices', labelSelector: 'multicluster.kubernetes.io/service-name' },
       ].map((resource) => {
         seen[resource.kind] = 0;
-        return new Informer({ kubeConfig: west, resource, pageSize, logger, onEvent: (type) => (seen[resource.kind]! += type === 'ADDED' ? 1 : 0) });
+        return new Informer({ kubeConfig: west, resource, pageSize, logger, project: identityOnly, onEvent: (type) => (seen[resource.kind]! += type === 'ADDED' ? 1 : 0) });
       });
       try {
         for (const i of informers) i.start();
