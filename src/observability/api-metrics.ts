@@ -31,7 +31,7 @@ export function createApiMetrics(registry: RegistryT): ApiMetricsHooks {
   });
   const changes = new Counter({
     name: 'clusterset_dns_agent_api_limit_changes_total',
-    help: 'Changes of that limit by reason: overload (429, 5xx, timeout: halved), latency (queueing: -10 %), increase (callers waited, latency fine).',
+    help: 'Changes of that limit by reason: increase (+2, callers waited for a slot), no-gain (a raise brought latency but no more answers per second: taken back), overload (429, 5xx, timeout: halved).',
     labelNames: ['target', 'reason'],
     registers: [registry],
   });

@@ -132,4 +132,17 @@ describe('API connections of one kubeconfig', () => {
     expect(writer.concurrencyLimit).toBeLessThan(32);
     expect(writer.concurrencyLimit).toBeGreaterThanOrEqual(4);
   });
+
+  it('an urgent write (a lease renewal) does not wait behind a burst that fills the gate', async () => {
+    reset();
+    api.delayMs = 200;
+    const writer = new KubeWriter(kubeConfig(), { gate: { initial: 2, min: 2, max: 2 } });
+    const burst = Promise.all(Array.from({ length: 40 }, (_, i) => writer.apply(RESOURCE, object(i))));
+    await new Promise((r) => setTimeout(r, 50)); // the burst holds both slots, 38 wait
+    const started = performance.now();
+    await writer.apply(RESOURCE, object(99), { urgent: true });
+    // About one answer delay, not the ~4 s the queued burst needs (20 rounds of 200 ms).
+    expect(performance.now() - started).toBeLessThan(1_500);
+    await burst;
+  });
 });
