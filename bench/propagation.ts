@@ -59,6 +59,7 @@ import { readState } from '../test/harness/clusters.ts';
 import { WriteMeter } from '../test/harness/request-counts.ts';
 import { BROKER_NAMESPACE, agentBrokerToken } from '../test/integration/agent-helpers.ts';
 import { measureApplyCapacity } from './apply-capacity.ts';
+import { ConnectionSampler } from './proc-sockets.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -658,8 +659,15 @@ async function main(): Promise<void> {
     }
 
     log(`burst: ${N} ServiceExports created, ${CONCURRENCY} at a time; waiting for each name in the next cluster ...`);
+    // Each new connection is a TLS handshake: count the agents' connections to the apiservers.
+    const apiserverPorts = new Set(endpoints.map((e) => Number(new URL(e.server).port)));
+    const agentPids = (): Map<string, number> => new Map([...pids].filter(([n]) => n.startsWith('agent ')));
+    const sockets = new ConnectionSampler(agentPids, apiserverPorts);
+    sockets.start();
     await run('burst export', () => measure('export → resolvable (burst)', indexes.map((i) => ({ name: name(i), prober: proberFor(i), act: exportAct(i) })), resolvable));
 
+    const burstSockets = sockets.stop();
+    for (const [agent, c] of burstSockets) log(`  ${agent}: ${c.opened} connections to the apiservers seen during the burst, at most ${c.peak} at once`);
     log(`restart: every agent stopped and started again with ${N} exports in place ...`);
     await settle();
     const restart = await restartAgents(agentStarts);
@@ -721,6 +729,8 @@ async function main(): Promise<void> {
       out(`  CPU per export: ${kinds.map(([k, match]) => `${k} ${((sumCpu(burst.cpu, match) * 1000) / N).toFixed(1)} ms`).join(', ')}`);
       Object.assign(goals, { agentWrites, writesPerExport: perExport, floorMs, burstTotalMs: burstResult.totalMs, floorRatio: burstResult.totalMs / floorMs, writesPerSecond: achieved, cpuMsPerExport: Object.fromEntries(kinds.map(([k, match]) => [k, (sumCpu(burst.cpu, match) * 1000) / N])) });
     }
+    out(`connections of each agent to the apiservers during the burst (each new one a TLS handshake; watches hold their own): ${[...burstSockets].map(([a, c]) => `${a} ${c.opened} opened, ${c.peak} at most at once`).join('; ')}`);
+    Object.assign(goals, { burstConnections: Object.fromEntries(burstSockets) });
     const restartPhase = cpuPerPhase.find((p) => p.phase === 'agent restart');
     if (restartPhase !== undefined) {
       const slowest = Math.max(...restart.map((r) => r.readyMs));
