@@ -147,7 +147,7 @@ describe('RequestGate', () => {
     expect(gate.inFlight).toBe(0);
   });
 
-  it('a newcomer never takes a slot handed to a waiter', async () => {
+  it('a freed slot goes to one waiter only, and no newcomer takes it meanwhile', async () => {
     const gate = new RequestGate({ initial: 1, min: 1, max: 1 });
     const first = deferred();
     let active = 0;
@@ -156,14 +156,16 @@ describe('RequestGate', () => {
       active += 1;
       peak = Math.max(peak, active);
       await p;
+      await flush();
       active -= 1;
     };
     const a = gate.run(() => track(first.promise), () => false);
-    const b = gate.run(() => track(Promise.resolve()), () => false);
+    const waiters = [gate.run(() => track(Promise.resolve()), () => false), gate.run(() => track(Promise.resolve()), () => false)];
     await flush();
+    expect(gate.queued).toBe(2);
     first.resolve();
-    const c = gate.run(() => track(Promise.resolve()), () => false); // arrives as b is being admitted
-    await Promise.all([a, b, c]);
+    const late = a.then(() => gate.run(() => track(Promise.resolve()), () => false)); // arrives as a waiter is admitted
+    await Promise.all([a, ...waiters, late]);
     expect(peak).toBe(1);
   });
 
