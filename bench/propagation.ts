@@ -481,6 +481,29 @@ interface RestartResult {
   cpuS: number;
 }
 
+interface AgentScrape {
+  lagP99S: number;
+  lagMaxS: number;
+  /** `<target> sum|count` of clusterset_dns_agent_api_request_seconds over every outcome. */
+  writes: Map<string, number>;
+  limits: Map<string, number>;
+}
+
+/** An agent's event-loop delay since its last scrape, its write latency totals and its limits (undefined if unreachable). */
+async function scrapeAgent(url: string): Promise<AgentScrape | undefined> {
+  const page = await httpGet(url, { timeoutMs: 5000 }).catch(() => undefined);
+  if (page === undefined || page.status !== 200) return undefined;
+  const writes = new Map<string, number>();
+  const limits = new Map<string, number>();
+  for (const line of page.body.split('\n')) {
+    const m = /^clusterset_dns_agent_api_request_seconds_(sum|count)\{target="(\w+)"[^}]*\} (\S+)$/.exec(line);
+    if (m !== null) writes.set(`${m[2]} ${m[1]}`, (writes.get(`${m[2]} ${m[1]}`) ?? 0) + Number(m[3]));
+    const l = /^clusterset_dns_agent_api_concurrency_limit\{target="(\w+)"\} (\S+)$/.exec(line);
+    if (l !== null) limits.set(l[1]!, Number(l[2]));
+  }
+  return { lagP99S: metricSum(page.body, 'nodejs_eventloop_lag_p99_seconds') ?? Number.NaN, lagMaxS: metricSum(page.body, 'nodejs_eventloop_lag_max_seconds') ?? Number.NaN, writes, limits };
+}
+
 /** Sum of the samples of `metric` in a Prometheus text page (undefined when there is none). */
 function metricSum(text: string, metric: string): number | undefined {
   let sum: number | undefined;
@@ -664,9 +687,24 @@ async function main(): Promise<void> {
     const agentPids = (): Map<string, number> => new Map([...pids].filter(([n]) => n.startsWith('agent ')));
     const sockets = new ConnectionSampler(agentPids, apiserverPorts);
     sockets.start();
+    // Event-loop delay (reset by each scrape) and write latency of each agent, over the burst.
+    const agentsBefore = new Map(await Promise.all([...agentStarts].map(async ([n, a]) => [n, await scrapeAgent(a.metrics)] as const)));
     await run('burst export', () => measure('export → resolvable (burst)', indexes.map((i) => ({ name: name(i), prober: proberFor(i), act: exportAct(i) })), resolvable));
 
     const burstSockets = sockets.stop();
+    const agentLines: string[] = [];
+    for (const [n, a] of agentStarts) {
+      const before = agentsBefore.get(n);
+      const after = await scrapeAgent(a.metrics);
+      if (before === undefined || after === undefined) continue;
+      const mean = (target: string): string => {
+        const count = (after.writes.get(`${target} count`) ?? 0) - (before.writes.get(`${target} count`) ?? 0);
+        const sum = (after.writes.get(`${target} sum`) ?? 0) - (before.writes.get(`${target} sum`) ?? 0);
+        return count > 0 ? `${count} writes to ${target}, mean ${fmt((1000 * sum) / count)} (gate wait included), limit now ${after.limits.get(target) ?? '-'}` : `no writes to ${target}`;
+      };
+      agentLines.push(`agent ${n}: event-loop delay p99 ${fmt(after.lagP99S * 1000)}, max ${fmt(after.lagMaxS * 1000)}; ${mean('broker')}; ${mean('local')}`);
+    }
+    for (const line of agentLines) log(`  ${line}`);
     for (const [agent, c] of burstSockets) log(`  ${agent}: ${c.opened} connections to the apiservers seen during the burst, at most ${c.peak} at once`);
     log(`restart: every agent stopped and started again with ${N} exports in place ...`);
     await settle();
@@ -729,6 +767,8 @@ async function main(): Promise<void> {
       out(`  CPU per export: ${kinds.map(([k, match]) => `${k} ${((sumCpu(burst.cpu, match) * 1000) / N).toFixed(1)} ms`).join(', ')}`);
       Object.assign(goals, { agentWrites, writesPerExport: perExport, floorMs, burstTotalMs: burstResult.totalMs, floorRatio: burstResult.totalMs / floorMs, writesPerSecond: achieved, cpuMsPerExport: Object.fromEntries(kinds.map(([k, match]) => [k, (sumCpu(burst.cpu, match) * 1000) / N])) });
     }
+    out('agents during the burst:');
+    for (const line of agentLines) out(`  ${line}`);
     out(`connections of each agent to the apiservers during the burst (each new one a TLS handshake; watches hold their own): ${[...burstSockets].map(([a, c]) => `${a} ${c.opened} opened, ${c.peak} at most at once`).join('; ')}`);
     Object.assign(goals, { burstConnections: Object.fromEntries(burstSockets) });
     const restartPhase = cpuPerPhase.find((p) => p.phase === 'agent restart');
