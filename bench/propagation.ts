@@ -4,6 +4,9 @@
  * dns` running as their own processes for each cluster (the real CLI, kubeconfig files holding
  * tokens of the manifests' least-privilege ServiceAccounts):
  *
+ *   capacity: before any agent runs, the raw server-side-apply capacity of the same apiservers
+ *      (trivial ConfigMaps, all of them at once, --capacity-inflight in flight each): the
+ *      yardstick for the write floor printed at the end;
  *   0. trace: --trace exports, one at a time, each hop of the chain timed by watching every
  *      apiserver (broker EndpointSlice and record written, ServiceExport status, imported
  *      EndpointSlice and ServiceImport in the next cluster, DNS answer), then their removal;
@@ -12,17 +15,26 @@
  *      DNS server; then deleted at the same rate, measured to NXDOMAIN;
  *   2. burst: N ServiceExports created --concurrency at a time (queueing under a write storm),
  *      measured the same way;
+ *   2b. restart: every agent, one after the other, stopped and started again with the N exports
+ *      in place (a rolling update; each agent alone, as on its own node); prints the
+ *      writes they made (from the apiservers' request counters; 0 expected besides heartbeat
+ *      Leases), the time until each is ready (/readyz: caches synced, every key queued) and until
+ *      its queues are drained (clusterset_dns_agent_queue_depth 0 for both reconcilers);
  *   3. flips every exported service's EndpointSlice to not ready in one burst and measures the time
  *      until the name answers no address there;
  *   4. deletes every ServiceExport in one burst and measures the time until the name is NXDOMAIN.
  *
  * (Services and EndpointSlices are created first, not timed.) Prints p50 / p99 / max per export,
  * the total convergence time of each phase, the load average, and the CPU seconds each process
- * used per phase. etcd runs with --unsafe-no-fsync (test harness): real clusters pay a ~1 ms SSD
+ * used per phase. Then the goals: writes per export (the agents' writes the apiservers counted in
+ * the burst), the write floor (exports × writes per export ÷ capacity), the burst's writes/s
+ * against the capacity, CPU per export by process kind, and whether the burst converged within
+ * 2× the floor and the paced p99 stayed under 1 s. etcd runs with --unsafe-no-fsync (test harness): real clusters pay a ~1 ms SSD
  * fsync per write, so these figures exclude disk latency.
  *
  *   node bench/propagation.ts [--exports 1000] [--clusters 3] [--concurrency 32] [--rate 5]
- *                             [--trace 5] [--agent-concurrency 16] [--poll-ms 50] [--max-qps 4000]
+ *                             [--trace 5] [--agent-concurrency 64] [--poll-ms 50] [--max-qps 4000]
+ *                             [--capacity-writes 1000] [--capacity-inflight 32]
  *                             [--phase-timeout 300] [--json FILE] [--profile DIR]
  *
  * --rate 0 skips the paced phases; --trace 0 skips the trace.
@@ -46,15 +58,20 @@ import { httpGet } from '../test/harness/net.ts';
 import { readState } from '../test/harness/clusters.ts';
 import { WriteMeter } from '../test/harness/request-counts.ts';
 import { BROKER_NAMESPACE, agentBrokerToken } from '../test/integration/agent-helpers.ts';
+import { makePooledApiClient } from '../src/kube/client.ts';
+import { measureApplyCapacity } from './apply-capacity.ts';
+import { ConnectionSampler } from './proc-sockets.ts';
 
 const { values: args } = parseArgs({
   options: {
     exports: { type: 'string', default: '1000' },
     clusters: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '32' },
-    rate: { type: 'string', default: '5' },
+    rate: { type: 'string', default: '20' },
     trace: { type: 'string', default: '5' },
-    'agent-concurrency': { type: 'string', default: '16' },
+    'agent-concurrency': { type: 'string', default: '64' },
+    'capacity-writes': { type: 'string', default: '1000' },
+    'capacity-inflight': { type: 'string', default: '32' },
     'poll-ms': { type: 'string', default: '50' },
     'max-qps': { type: 'string', default: '4000' },
     'phase-timeout': { type: 'string', default: '300' },
@@ -68,11 +85,13 @@ const CONCURRENCY = Number(args.concurrency);
 const RATE = Number(args.rate);
 const TRACE = Number(args.trace);
 const AGENT_CONCURRENCY = Number(args['agent-concurrency']);
+const CAPACITY_WRITES = Number(args['capacity-writes']);
+const CAPACITY_INFLIGHT = Number(args['capacity-inflight']);
 const POLL_MS = Number(args['poll-ms']);
 const MAX_QPS = Number(args['max-qps']);
 const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
 const PROFILE_DIR = args.profile;
-for (const [k, v] of Object.entries({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, 'agent-concurrency': AGENT_CONCURRENCY, 'poll-ms': POLL_MS, 'max-qps': MAX_QPS, 'phase-timeout': PHASE_TIMEOUT_MS })) {
+for (const [k, v] of Object.entries({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, 'agent-concurrency': AGENT_CONCURRENCY, 'capacity-writes': CAPACITY_WRITES, 'capacity-inflight': CAPACITY_INFLIGHT, 'poll-ms': POLL_MS, 'max-qps': MAX_QPS, 'phase-timeout': PHASE_TIMEOUT_MS })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive whole number`);
 }
 for (const [k, v] of Object.entries({ rate: RATE, trace: TRACE })) {
@@ -97,6 +116,7 @@ class Prober {
   private readonly waiting = new Map<number, (r: Reply) => void>();
   private nextId = 1;
   private readonly port: number;
+  private closed = false;
 
   constructor(port: number) {
     this.port = port;
@@ -122,6 +142,7 @@ class Prober {
 
   /** Resolves with the reply, or undefined after 500 ms (a lost datagram is asked again next round). */
   query(name: string): Promise<Reply | undefined> {
+    if (this.closed) return Promise.resolve(undefined);
     const id = this.nextId;
     this.nextId = (this.nextId % 65535) + 1;
     const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
@@ -141,6 +162,7 @@ class Prober {
   }
 
   close(): void {
+    this.closed = true;
     this.socket.close();
   }
 }
@@ -159,6 +181,8 @@ interface PhaseResult {
   resolutionMs: number;
   /** DNS queries without a reply within the prober's timeout (the name is asked again). */
   unanswered: number;
+  /** When the benchmark's last request of the phase was answered, since the phase started. */
+  actedMs: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -201,7 +225,11 @@ async function measure(
           }
         });
   let acting = true;
-  const acted = Promise.all(workers).finally(() => (acting = false));
+  let actedMs = Number.NaN;
+  const acted = Promise.all(workers).finally(() => {
+    acting = false;
+    actedMs = performance.now() - start;
+  });
   const deadline = start + PHASE_TIMEOUT_MS;
   let cursor = 0;
   let worstGapMs = 0;
@@ -235,7 +263,7 @@ async function measure(
   for (let k = 0; k < 100 && outstanding.size > 0; k++) await new Promise((r) => setTimeout(r, 20));
   const totalMs = Math.max(0, ...[...latency].map(([i, l]) => sentAt.get(i)! + l)) - start;
   const sorted = [...latency.values()].sort((a, b) => a - b);
-  return { phase, count: items.length, converged: latency.size, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted.at(-1) ?? Number.NaN, totalMs, resolutionMs: worstGapMs, unanswered };
+  return { phase, count: items.length, converged: latency.size, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted.at(-1) ?? Number.NaN, totalMs, resolutionMs: worstGapMs, unanswered, actedMs };
 }
 
 // ---- workload ----------------------------------------------------------------------------------
@@ -297,6 +325,7 @@ function cpuSeconds(pid: number): number | undefined {
 class CpuMeter {
   private readonly pids: Map<string, number>;
   private last = new Map<string, number>();
+  private readonly started = new Set<string>();
   private lastAt = performance.now();
 
   constructor(pids: Map<string, number>) {
@@ -304,7 +333,11 @@ class CpuMeter {
     this.take();
   }
 
-  /** CPU seconds per process since the last call, and the wall seconds they span. */
+  /**
+   * CPU seconds per process since the last call, and the wall seconds they span. A process
+   * replaced since (a restarted agent: same name, new pid) counts from its start; what the old one
+   * used after the last call is lost (it ran for at most that interval).
+   */
   take(): { wallS: number; cpu: Map<string, number> } {
     const now = performance.now();
     const cpu = new Map<string, number>();
@@ -312,8 +345,9 @@ class CpuMeter {
     for (const [name, pid] of this.pids) {
       const s = cpuSeconds(pid);
       if (s === undefined) continue;
-      current.set(name, s);
-      cpu.set(name, s - (this.last.get(name) ?? s));
+      current.set(`${name}|${pid}`, s);
+      cpu.set(name, s - (this.last.get(`${name}|${pid}`) ?? (this.started.has(`${name}|${pid}`) ? s : 0)));
+      this.started.add(`${name}|${pid}`);
     }
     const wallS = (now - this.lastAt) / 1000;
     this.last = current;
@@ -402,7 +436,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function waitReady(url: string, what: string, timeoutMs: number): Promise<void> {
+async function waitReady(url: string, what: string, timeoutMs: number, pollMs = 250): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -411,8 +445,110 @@ async function waitReady(url: string, what: string, timeoutMs: number): Promise<
       // not listening yet
     }
     if (Date.now() > deadline) throw new Error(`${what} not ready within ${timeoutMs} ms (${url})`);
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** CPU seconds of the processes whose name matches. */
+function sumCpu(cpu: Map<string, number>, match: (name: string) => boolean): number {
+  return [...cpu].filter(([name]) => match(name)).reduce((a, [, s]) => a + s, 0);
+}
+
+/**
+ * Writes the agents made, from the apiservers' counters of one phase (the burst export or the
+ * restart): every mutating request but the benchmark's own (creating or deleting ServiceExports)
+ * and Leases (heartbeats of the agents and the apiservers' own: they come with time, not with
+ * exports).
+ */
+function writesByAgents(perServer: Map<string, Map<string, number>>): number {
+  let n = 0;
+  for (const counts of perServer.values()) {
+    for (const [key, v] of counts) {
+      if (key.includes('leases') || key === 'APPLY serviceexports' || key === 'DELETE serviceexports') continue;
+      n += v;
+    }
+  }
+  return n;
+}
+
+interface AgentProcess {
+  child: ChildProcess;
+  start: () => ChildProcess;
+  readyz: string;
+  metrics: string;
+}
+
+interface RestartResult {
+  name: string;
+  /** From the new process's spawn to /readyz answering 200 (caches synced, every key queued). */
+  readyMs: number;
+  /** From the spawn to both reconcilers' queues being empty (every key reconciled once). */
+  drainedMs: number;
+  /** CPU seconds the new process used until then (starting Node and loading the code included). */
+  cpuS: number;
+}
+
+interface AgentScrape {
+  lagP99S: number;
+  lagMaxS: number;
+  /** `<target> sum|count` of clusterset_dns_agent_api_request_seconds over every outcome. */
+  writes: Map<string, number>;
+  limits: Map<string, number>;
+}
+
+/** An agent's event-loop delay since its last scrape, its write latency totals and its limits (undefined if unreachable). */
+async function scrapeAgent(url: string): Promise<AgentScrape | undefined> {
+  const page = await httpGet(url, { timeoutMs: 5000 }).catch(() => undefined);
+  if (page === undefined || page.status !== 200) return undefined;
+  const writes = new Map<string, number>();
+  const limits = new Map<string, number>();
+  for (const line of page.body.split('\n')) {
+    const m = /^clusterset_dns_agent_api_request_seconds_(sum|count)\{target="(\w+)"[^}]*\} (\S+)$/.exec(line);
+    if (m !== null) writes.set(`${m[2]} ${m[1]}`, (writes.get(`${m[2]} ${m[1]}`) ?? 0) + Number(m[3]));
+    const l = /^clusterset_dns_agent_api_concurrency_limit\{target="(\w+)"\} (\S+)$/.exec(line);
+    if (l !== null) limits.set(l[1]!, Number(l[2]));
+  }
+  return { lagP99S: metricSum(page.body, 'nodejs_eventloop_lag_p99_seconds') ?? Number.NaN, lagMaxS: metricSum(page.body, 'nodejs_eventloop_lag_max_seconds') ?? Number.NaN, writes, limits };
+}
+
+/** Sum of the samples of `metric` in a Prometheus text page (undefined when there is none). */
+function metricSum(text: string, metric: string): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${metric}{`) && !line.startsWith(`${metric} `)) continue;
+    sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/**
+ * Restarts every agent, one after the other as a rolling update does (SIGTERM, then the same
+ * command line again): in a real deployment each agent has its own node, so one restart at a
+ * time on this shared machine measures the agent, not three agents fighting for two cores.
+ * Measures per agent the time to ready and to drained queues, and the CPU it used until then.
+ */
+async function restartAgents(agents: Map<string, AgentProcess>): Promise<RestartResult[]> {
+  const results: RestartResult[] = [];
+  for (const [name, a] of agents) {
+    await stopChild(a.child);
+    const spawned = performance.now();
+    a.child = a.start();
+    await waitReady(a.readyz, `restarted agent ${name}`, 60_000, 20);
+    const readyMs = performance.now() - spawned;
+    const deadline = performance.now() + 60_000;
+    for (;;) {
+      const page = await httpGet(a.metrics, { timeoutMs: 2000 }).catch(() => undefined);
+      // Both reconcilers report their depth once they started; 0 waiting in both: drained.
+      const depth = page === undefined ? undefined : metricSum(page.body, 'clusterset_dns_agent_queue_depth');
+      const reported = page !== undefined && page.body.includes('reconciler="exporter"') && page.body.includes('reconciler="importer"');
+      if (reported && depth === 0) break;
+      if (performance.now() > deadline) throw new Error(`restarted agent ${name}: queues not drained within 60 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const drainedMs = performance.now() - spawned;
+    results.push({ name, readyMs, drainedMs, cpuS: a.child.pid === undefined ? Number.NaN : (cpuSeconds(a.child.pid) ?? Number.NaN) });
+  }
+  return results;
 }
 
 async function main(): Promise<void> {
@@ -439,9 +575,29 @@ async function main(): Promise<void> {
     const pids = new Map<string, number>();
     for (const p of readState(set.dir)?.processes ?? []) pids.set(p.name, p.pid);
     pids.set('bench', process.pid);
+    const endpoints = set.clusters.map((c) => ({ name: c.name, server: c.server, caPem: readFileSync(c.caFile, 'utf8'), token: c.adminToken }));
+
+    // The yardstick: what these apiservers absorb, before any agent or watcher runs.
+    const CAPACITY_NS = 'bench-capacity';
+    for (const c of set.clusters) {
+      await KubernetesObjectApi.makeApiClient(c.kubeConfig).patch({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CAPACITY_NS } } as KubernetesObject, undefined, undefined, 'bench', true, PatchStrategy.ServerSideApply);
+    }
+    log(`capacity: ${CAPACITY_WRITES} server-side applies of trivial ConfigMaps on each of the ${endpoints.length} apiservers at once, ${CAPACITY_INFLIGHT} in flight each ...`);
+    const capacityCpu = new CpuMeter(pids);
+    const capacityLoadBefore = loadAverage();
+    const capacity = await measureApplyCapacity(endpoints, { namespace: CAPACITY_NS, writesPerServer: CAPACITY_WRITES, inFlight: CAPACITY_INFLIGHT });
+    const capacityUsed = capacityCpu.take();
+    const capacityLoad = `${capacityLoadBefore} → ${loadAverage()}`;
+    log(`  ${Math.round(capacity.appliesPerSecond)} applies/s (${capacity.writes} in ${fmt(capacity.wallMs)}, ${capacity.failures} failed; load ${capacityLoad})`);
+
+    /** Each agent's command line, so that the restart phase starts the very same agent again. */
+    const agentStarts = new Map<string, AgentProcess>();
     for (const name of NAMES) {
       const member = set.get(name);
-      admins.set(name, KubernetesObjectApi.makeApiClient(member.kubeConfig));
+      // Pooled like the agents' clients: client-node's own opens a TLS connection per request, which
+      // on a busy machine made the benchmark's creates, not the agents, the slow part of a burst.
+      const admin = makePooledApiClient(member.kubeConfig, KubernetesObjectApi);
+      admins.set(name, admin);
       const file = (kind: string, yaml: string): string => {
         const path = join(work, `${name}-${kind}.kubeconfig`);
         writeFileSync(path, yaml, { mode: 0o600 });
@@ -451,13 +607,20 @@ async function main(): Promise<void> {
       const dnsToken = await serviceAccountToken(member.kubeConfig, { namespace: 'clusterset-dns-system', name: 'clusterset-dns-server', create: false });
       const brokerToken = await agentBrokerToken(set.broker!, name);
       const [agentHttp, dnsHttp, dnsPort] = [await freePort(), await freePort(), await freeDnsPort()];
-      const agent = runCli(['agent', '--cluster-id', name, '--kubeconfig', file('agent', kubeconfigYaml(member, 'agent', agentToken)),
+      const agentArgs = ['agent', '--cluster-id', name, '--kubeconfig', file('agent', kubeconfigYaml(member, 'agent', agentToken)),
         '--broker-kubeconfig', file('broker', kubeconfigYaml(set.broker!, `agent-${name}`, brokerToken, BROKER_NAMESPACE)),
-        '--http-listen', `127.0.0.1:${agentHttp}`, '--concurrency', String(AGENT_CONCURRENCY), '--log-level', 'warn'], join(work, `${name}-agent.log`));
+        '--http-listen', `127.0.0.1:${agentHttp}`, '--concurrency', String(AGENT_CONCURRENCY), '--log-level', 'warn'];
+      const startAgentProcess = (): ChildProcess => {
+        const child = runCli(agentArgs, join(work, `${name}-agent.log`));
+        children.push(child);
+        if (child.pid !== undefined) pids.set(`agent ${name}`, child.pid);
+        return child;
+      };
+      const agent = startAgentProcess();
+      agentStarts.set(name, { child: agent, start: startAgentProcess, readyz: `http://127.0.0.1:${agentHttp}/readyz`, metrics: `http://127.0.0.1:${agentHttp}/metrics` });
       const dns = runCli(['dns', '--cluster-id', name, '--kubeconfig', file('dns', kubeconfigYaml(member, 'dns', dnsToken)),
         '--listen', `127.0.0.1:${dnsPort}`, '--http-listen', `127.0.0.1:${dnsHttp}`, '--workers', '0', '--log-level', 'warn'], join(work, `${name}-dns.log`));
-      children.push(agent, dns);
-      if (agent.pid !== undefined) pids.set(`agent ${name}`, agent.pid);
+      children.push(dns);
       if (dns.pid !== undefined) pids.set(`dns ${name}`, dns.pid);
       ready.push(waitReady(`http://127.0.0.1:${agentHttp}/readyz`, `agent ${name}`, 120_000), waitReady(`http://127.0.0.1:${dnsHttp}/readyz`, `dns ${name}`, 120_000));
       probers.push(new Prober(dnsPort));
@@ -496,19 +659,22 @@ async function main(): Promise<void> {
     const nxdomain = (r: Reply): boolean => r.rcode === 3;
     const results: PhaseResult[] = [];
     const cpu = new CpuMeter(pids);
-    const writes = new WriteMeter(set.clusters.map((c) => ({ name: c.name, server: c.server, caPem: readFileSync(c.caFile, 'utf8'), token: c.adminToken })));
+    const writes = new WriteMeter(endpoints);
     const cpuPerPhase: Array<{ phase: string; wallS: number; load: string; cpu: Map<string, number>; writes: Map<string, Map<string, number>> }> = [];
-    const run = async (phase: string, go: () => Promise<PhaseResult>): Promise<void> => {
-      // Let the previous phase's stragglers (status writes, echoes) finish before counting.
+    /** Lets the previous phase's stragglers (status writes, echoes) finish, then starts counting. */
+    const settle = async (): Promise<void> => {
       await new Promise((r) => setTimeout(r, 2000));
       cpu.take();
       await writes.take();
+    };
+    const run = async (phase: string, go: () => Promise<PhaseResult>): Promise<void> => {
+      await settle();
       const result = await go();
       results.push(result);
       await new Promise((r) => setTimeout(r, 2000));
       const used = cpu.take();
       cpuPerPhase.push({ phase, ...used, load: loadAverage(), writes: await writes.take() });
-      log(`  ${phase}: ${result.converged}/${result.count}, p50 ${fmt(result.p50Ms)}, p99 ${fmt(result.p99Ms)}, total ${fmt(result.totalMs)} (load ${loadAverage()})`);
+      log(`  ${phase}: ${result.converged}/${result.count}, p50 ${fmt(result.p50Ms)}, p99 ${fmt(result.p99Ms)}, total ${fmt(result.totalMs)}, the benchmark's requests done after ${fmt(result.actedMs)} (load ${loadAverage()})`);
     };
 
     let traceLines: string[] = [];
@@ -526,7 +692,36 @@ async function main(): Promise<void> {
     }
 
     log(`burst: ${N} ServiceExports created, ${CONCURRENCY} at a time; waiting for each name in the next cluster ...`);
+    // Each new connection is a TLS handshake: count the agents' connections to the apiservers.
+    const apiserverPorts = new Set(endpoints.map((e) => Number(new URL(e.server).port)));
+    const agentPids = (): Map<string, number> => new Map([...pids].filter(([n]) => n.startsWith('agent ')));
+    const sockets = new ConnectionSampler(agentPids, apiserverPorts);
+    sockets.start();
+    // Event-loop delay (reset by each scrape) and write latency of each agent, over the burst.
+    const agentsBefore = new Map(await Promise.all([...agentStarts].map(async ([n, a]) => [n, await scrapeAgent(a.metrics)] as const)));
     await run('burst export', () => measure('export → resolvable (burst)', indexes.map((i) => ({ name: name(i), prober: proberFor(i), act: exportAct(i) })), resolvable));
+
+    const burstSockets = sockets.stop();
+    const agentLines: string[] = [];
+    for (const [n, a] of agentStarts) {
+      const before = agentsBefore.get(n);
+      const after = await scrapeAgent(a.metrics);
+      if (before === undefined || after === undefined) continue;
+      const mean = (target: string): string => {
+        const count = (after.writes.get(`${target} count`) ?? 0) - (before.writes.get(`${target} count`) ?? 0);
+        const sum = (after.writes.get(`${target} sum`) ?? 0) - (before.writes.get(`${target} sum`) ?? 0);
+        return count > 0 ? `${count} writes to ${target}, mean ${fmt((1000 * sum) / count)} (gate wait included), limit now ${after.limits.get(target) ?? '-'}` : `no writes to ${target}`;
+      };
+      agentLines.push(`agent ${n}: event-loop delay p99 ${fmt(after.lagP99S * 1000)}, max ${fmt(after.lagMaxS * 1000)}; ${mean('broker')}; ${mean('local')}`);
+    }
+    for (const line of agentLines) log(`  ${line}`);
+    for (const [agent, c] of burstSockets) log(`  ${agent}: ${c.opened} connections to the apiservers seen during the burst, at most ${c.peak} at once`);
+    log(`restart: every agent stopped and started again with ${N} exports in place ...`);
+    await settle();
+    const restart = await restartAgents(agentStarts);
+    const restartWrites = await writes.take({ strict: true });
+    cpuPerPhase.push({ phase: 'agent restart', ...cpu.take(), load: loadAverage(), writes: restartWrites });
+    for (const r of restart) log(`  agent ${r.name}: ready after ${fmt(r.readyMs)}, queues drained after ${fmt(r.drainedMs)}, ${r.cpuS.toFixed(1)} CPU s`);
 
     log(`burst: ${N} EndpointSlices flipped to not ready ...`);
     await run('burst flip', () => measure('readiness flip → no address', indexes.map((i) => ({
@@ -565,11 +760,45 @@ async function main(): Promise<void> {
       out(`  ${p.phase}: ${total} writes, ${(total / N).toFixed(1)} per export`);
       for (const line of all) out(`    ${line}`);
     }
+    out('');
+    out(`capacity of the same apiservers (before the agents started; trivial ConfigMaps, all ${endpoints.length} at once, ${CAPACITY_INFLIGHT} in flight each): ${Math.round(capacity.appliesPerSecond)} server-side applies/s (${capacity.writes} in ${fmt(capacity.wallMs)}, ${capacity.failures} failed; load ${capacityLoad}; apiservers + etcd CPU ${(sumCpu(capacityUsed.cpu, (n) => n.startsWith('apiserver') || n === 'etcd') * 1000 / Math.max(1, capacity.writes)).toFixed(2)} ms per apply)`);
+    const burst = cpuPerPhase.find((p) => p.phase === 'burst export');
+    const burstResult = results.find((r) => r.phase === 'export → resolvable (burst)');
+    const goals: Record<string, unknown> = { capacityAppliesPerSecond: capacity.appliesPerSecond };
+    if (burst !== undefined && burstResult !== undefined) {
+      const agentWrites = writesByAgents(burst.writes);
+      const perExport = agentWrites / N;
+      const floorMs = (N * perExport * 1000) / capacity.appliesPerSecond;
+      const achieved = (agentWrites * 1000) / burstResult.totalMs;
+      out(`burst: ${agentWrites} writes by the agents (the apiservers' counters, without the benchmark's own and the heartbeat Leases) = ${perExport.toFixed(1)} per export`);
+      out(`  write floor ${N} × ${perExport.toFixed(1)} ÷ ${Math.round(capacity.appliesPerSecond)}/s = ${fmt(floorMs)}; converged after ${fmt(burstResult.totalMs)} = ${(burstResult.totalMs / floorMs).toFixed(2)}× the floor (goal ≤ 2×: ${burstResult.totalMs <= 2 * floorMs ? 'met' : 'NOT met'})`);
+      out(`  ${Math.round(achieved)} writes/s achieved = ${Math.round((100 * achieved) / capacity.appliesPerSecond)} % of the capacity; the benchmark's ${N} creates were all answered after ${fmt(burstResult.actedMs)}`);
+      const kinds: Array<[string, (n: string) => boolean]> = [['agents', (n) => n.startsWith('agent')], ['dns servers', (n) => n.startsWith('dns')], ['apiservers', (n) => n.startsWith('apiserver')], ['etcd', (n) => n === 'etcd'], ['benchmark (DNS polling, requests)', (n) => n === 'bench']];
+      out(`  CPU per export: ${kinds.map(([k, match]) => `${k} ${((sumCpu(burst.cpu, match) * 1000) / N).toFixed(1)} ms`).join(', ')}`);
+      Object.assign(goals, { agentWrites, writesPerExport: perExport, floorMs, burstTotalMs: burstResult.totalMs, floorRatio: burstResult.totalMs / floorMs, writesPerSecond: achieved, cpuMsPerExport: Object.fromEntries(kinds.map(([k, match]) => [k, (sumCpu(burst.cpu, match) * 1000) / N])) });
+    }
+    out('agents during the burst:');
+    for (const line of agentLines) out(`  ${line}`);
+    out(`connections of each agent to the apiservers during the burst (each new one a TLS handshake; watches hold their own): ${[...burstSockets].map(([a, c]) => `${a} ${c.opened} opened, ${c.peak} at most at once`).join('; ')}`);
+    Object.assign(goals, { burstConnections: Object.fromEntries(burstSockets) });
+    const restartPhase = cpuPerPhase.find((p) => p.phase === 'agent restart');
+    if (restartPhase !== undefined) {
+      const slowest = Math.max(...restart.map((r) => r.readyMs));
+      const drained = Math.max(...restart.map((r) => r.drainedMs));
+      const agentWrites = writesByAgents(restartPhase.writes);
+      out(`agent restart with ${N} exports in place (one agent after the other): ${agentWrites} writes besides heartbeat Leases (goal 0: ${agentWrites === 0 ? 'met' : 'NOT met'}); ready (/readyz) after ${restart.map((r) => `${r.name} ${fmt(r.readyMs)}`).join(', ')} (goal < 5 s: ${slowest < 5000 ? 'met' : 'NOT met'}); queues drained after at most ${fmt(drained)}; CPU until drained ${restart.map((r) => `${r.cpuS.toFixed(1)} s`).join(', ')}`);
+      Object.assign(goals, { restartWrites: agentWrites, restartReadyMs: Object.fromEntries(restart.map((r) => [r.name, r.readyMs])), restartDrainedMs: Object.fromEntries(restart.map((r) => [r.name, r.drainedMs])) });
+    }
+    const paced = results.find((r) => r.phase.startsWith('export → resolvable @'));
+    if (paced !== undefined) {
+      out(`paced at ${RATE} exports/s: p99 export → resolvable ${fmt(paced.p99Ms)} (goal < 1 s at 20/s: ${RATE >= 20 && paced.p99Ms < 1000 ? 'met' : RATE < 20 ? 'not measured at 20/s' : 'NOT met'})`);
+      Object.assign(goals, { pacedRate: RATE, pacedP99Ms: paced.p99Ms });
+    }
     const memory = set.memory();
     out(`memory: ${Object.entries(memory).map(([k, v]) => `${k} ${v === undefined ? '-' : Math.round(v / 1048576)} MiB`).join(', ')}`);
     if (args.json !== undefined) {
       const cpuJson = cpuPerPhase.map((p) => ({ phase: p.phase, wallS: p.wallS, load: p.load, cpuS: Object.fromEntries(p.cpu), writes: Object.fromEntries([...p.writes].map(([c, m]) => [c, Object.fromEntries(m)])) }));
-      writeFileSync(args.json, `${JSON.stringify({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, rate: RATE, agentConcurrency: AGENT_CONCURRENCY, pollMs: POLL_MS, results, cpu: cpuJson, trace: traceLines }, null, 2)}\n`);
+      writeFileSync(args.json, `${JSON.stringify({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, rate: RATE, agentConcurrency: AGENT_CONCURRENCY, pollMs: POLL_MS, capacity: { ...capacity, perServer: Object.fromEntries(capacity.perServer), load: capacityLoad }, goals, results, cpu: cpuJson, trace: traceLines }, null, 2)}\n`);
     }
     if (results.some((r) => r.converged < r.count)) process.exitCode = 1;
     else failed = false;

@@ -21,7 +21,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'lease-renew', kind: 'int', env: 'CLUSTERSET_DNS_LEASE_RENEW', metavar: 'SECONDS', min: 1, max: 3600, default: 10, help: 'lease renewal interval (less than --lease-duration)' },
   { name: 'gc-grace', kind: 'int', env: 'CLUSTERSET_DNS_GC_GRACE', metavar: 'SECONDS', min: 0, max: 604800, default: 600, help: 'how long a stale cluster\'s imports stay (excluded) before they are removed' },
   { name: 'resync', kind: 'int', env: 'CLUSTERSET_DNS_RESYNC', metavar: 'SECONDS', min: 0, max: 86400, default: 300, help: 'full reconcile of every key this often, a safety net for missed events (0: off)' },
-  { name: 'concurrency', kind: 'int', env: 'CLUSTERSET_DNS_CONCURRENCY', metavar: 'N', min: 1, max: 64, default: 8, help: 'keys reconciled in parallel, per direction (export, import)' },
+  { name: 'concurrency', kind: 'int', env: 'CLUSTERSET_DNS_CONCURRENCY', metavar: 'N', min: 1, max: 256, default: 8, help: 'keys reconciled in parallel, per direction (export, import); their writes share an adaptive limit per API server' },
   { name: 'http-listen', kind: 'string', env: 'CLUSTERSET_DNS_AGENT_HTTP_LISTEN', metavar: 'HOST:PORT', default: '127.0.0.1:9154', help: 'HTTP address for /metrics, /healthz, /readyz' },
   { name: 'log-level', kind: 'enum', env: 'CLUSTERSET_DNS_LOG_LEVEL', metavar: 'LEVEL', choices: LOG_LEVELS, default: 'info', help: 'log level' },
   ALLOWED_CIDRS_FLAG,

@@ -23,9 +23,9 @@ import { buildBrokerRecord, buildBrokerSlices, buildLease, mcsApiVersion } from 
 import { assembleSlices, isManagedByUs, parseBrokerRecord, parseBrokerSlice, parseLease, type ParsedSlice } from './object-parsers.ts';
 import { COORDINATION_API_VERSION, DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, KIND_LEASE, KIND_SERVICE_IMPORT } from './objects.ts';
 import { sameContent } from './same-content.ts';
-import { KubeWriter, resourceOf, type ResourceType } from './writer.ts';
+import { KubeWriter, resourceOf, type ResourceType, type WriterMetrics } from './writer.ts';
 
-export interface KubeStoreMetrics extends AgentMetrics {
+export interface KubeStoreMetrics extends AgentMetrics, WriterMetrics {
   informerRestart?(informer: string, reason: InformerRestartReason): void;
   brokerReachable?(reachable: boolean): void;
 }
@@ -93,7 +93,7 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
     this.opts = options;
     this.logger = options.logger.child({ component: 'broker-store', broker: options.kubeConfig.getCurrentCluster()?.server });
     this.now = options.now ?? Date.now;
-    this.writer = new KubeWriter(options.kubeConfig);
+    this.writer = new KubeWriter(options.kubeConfig, { target: 'broker', ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
     const mcs = mcsApiVersion(options.mcsVersion);
     this.recordResource = resourceOf(mcs, 'serviceimports');
     this.sliceResource = resourceOf(DISCOVERY_API_VERSION, 'endpointslices');
@@ -390,7 +390,8 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
     this.own(lease.cluster, 'a lease');
     this.sight.ownRenewalAttempted();
     this.armCanaryCheck();
-    await this.writer.apply(this.leaseResource, buildLease(lease, this.opts.namespace));
+    // Urgent: a renewal must not queue behind a burst of exports, or the lease would look expired.
+    await this.writer.apply(this.leaseResource, buildLease(lease, this.opts.namespace), { urgent: true });
   }
 
   async deleteLease(cluster: ClusterId): Promise<void> {

@@ -81,6 +81,12 @@ const AUTH_REUSE_MS = 10_000;
  * builds that Agent each time): its headers are reused for AUTH_REUSE_MS, then computed again
  * (rotated tokens are picked up); the dispatcher is kept — so a rotated client certificate needs
  * a restart.
+ *
+ * One configuration per KubeConfig (pooledConfiguration): the writer's applies and deletes, every
+ * informer's list pages and the status reads of one API server all reuse the same keep-alive
+ * connections. Watches hold a connection of their own while they stream (client-node's Watch
+ * builds its own dispatcher): one handshake per watch (about every 25 s per informer), not per
+ * request.
  */
 function makePooledConfiguration(kc: KubeConfig): Configuration {
   const cluster = kc.getCurrentCluster();
@@ -104,9 +110,18 @@ function makePooledConfiguration(kc: KubeConfig): Configuration {
   return createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: method } });
 }
 
-/** An API client of `apiType` on a pooled configuration (see makePooledConfiguration). */
+const pooled = new WeakMap<KubeConfig, Configuration>();
+
+/** The one pooled configuration of `kc` (made on first use). */
+function pooledConfiguration(kc: KubeConfig): Configuration {
+  let config = pooled.get(kc);
+  if (config === undefined) pooled.set(kc, (config = makePooledConfiguration(kc)));
+  return config;
+}
+
+/** An API client of `apiType` on the pooled configuration of `kc` (see makePooledConfiguration). */
 export function makePooledApiClient<T>(kc: KubeConfig, apiType: new (config: Configuration) => T): T {
-  return new apiType(makePooledConfiguration(kc));
+  return new apiType(pooledConfiguration(kc));
 }
 
 /** A GET whose JSON body is returned exactly as the API server sent it. */
@@ -122,7 +137,7 @@ export type RawGet = (path: string, query: Record<string, string | number | unde
  * `timeoutMs`.
  */
 export function makeRawGet(kc: KubeConfig): RawGet {
-  const config = makePooledConfiguration(kc);
+  const config = pooledConfiguration(kc);
   return async (path, query, timeoutMs) => {
     const context = config.baseServer.makeRequestContext(path, HttpMethod.GET);
     context.setHeaderParam('Accept', 'application/json');

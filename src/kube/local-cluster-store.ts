@@ -81,7 +81,7 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
     this.opts = options;
     this.logger = options.logger.child({ component: 'local-store', cluster: options.cluster });
     this.now = options.now ?? Date.now;
-    this.writer = new KubeWriter(options.kubeConfig);
+    this.writer = new KubeWriter(options.kubeConfig, { target: 'local', ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
     const mcs = mcsApiVersion(options.mcsVersion);
     this.exportResource = resourceOf(mcs, 'serviceexports');
     this.importResource = resourceOf(mcs, 'serviceimports');

@@ -6,6 +6,7 @@
 import promClient from 'prom-client';
 import type { Registry as RegistryT } from 'prom-client';
 import type { KubeStoreMetrics } from '../kube/broker-store.ts';
+import { createApiMetrics } from './api-metrics.ts';
 import { informerRestartCounter } from './metrics.ts';
 
 const { Counter, Gauge, Registry, collectDefaultMetrics } = promClient;
@@ -69,6 +70,7 @@ export function createAgentMetrics(options: AgentMetricsOptions = {}): AgentMetr
     registers: [registry],
   });
   reachable.set(0);
+  const api = createApiMetrics(registry);
   return {
     registry,
     hooks: {
@@ -80,6 +82,7 @@ export function createAgentMetrics(options: AgentMetricsOptions = {}): AgentMetr
       addressesRejected: (stage) => refused.inc({ stage }),
       informerRestart: (informer, reason) => restarts.inc({ informer, reason }),
       brokerReachable: (up) => reachable.set(up ? 1 : 0),
+      ...api,
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

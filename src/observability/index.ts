@@ -7,3 +7,5 @@ export type { MalformedReason, Transport } from './query-stats.ts';
 export { registerBuildInfo } from './build-info.ts';
 export { createEmbeddedMetrics } from './embedded-metrics.ts';
 export type { EmbeddedMetrics } from './embedded-metrics.ts';
+export { createApiMetrics } from './api-metrics.ts';
+export type { ApiMetricsHooks } from './api-metrics.ts';
