@@ -41,10 +41,11 @@ export interface ResponderOptions {
 
 const ERROR_LOG_INTERVAL_MS = 10_000;
 /**
- * Deferred cache misses (UDP) are computed in event-loop turns of about this much work each, so
- * queries that hit the cache — already waiting in the socket — are answered between them: one
- * huge answer computed for the first time delays others by at most itself, not by the whole
- * backlog of first-time questions an attacker sends at once (issue 9).
+ * Cache misses over UDP are computed in event-loop turns of about this much work each: within it
+ * at once, beyond it deferred to later turns, so queries that hit the cache — already waiting in
+ * the socket — are answered between them: one huge answer computed for the first time delays
+ * others by at most itself, not by the whole backlog of first-time questions an attacker sends at
+ * once (issue 9).
  */
 const MISS_TURN_BUDGET_MS = 2;
 /** Queries waiting for a deferred miss at most; beyond that a miss is answered at once (never dropped). */
@@ -85,6 +86,9 @@ export class Responder {
   private readonly pendingMisses = new Map<string, PendingMiss>();
   private deferredQueries = 0;
   private drainScheduled = false;
+  /** Milliseconds of cache-miss work done in this event-loop turn (reset by resetTurn). */
+  private turnMissMs = 0;
+  private turnResetScheduled = false;
 
   constructor(options: ResponderOptions) {
     this.dns = options.dns;
@@ -209,7 +213,21 @@ export class Responder {
     return true;
   }
 
-  /** Computes deferred misses for about MISS_TURN_BUDGET_MS, answers their queries, yields. */
+  /** Adds miss work to this turn's budget; the budget starts over in the next turn. */
+  private chargeTurn(ms: number): void {
+    this.turnMissMs += ms;
+    if (!this.turnResetScheduled) {
+      this.turnResetScheduled = true;
+      setImmediate(this.resetTurn);
+    }
+  }
+
+  private readonly resetTurn = (): void => {
+    this.turnResetScheduled = false;
+    this.turnMissMs = 0;
+  };
+
+  /** Computes deferred misses for about MISS_TURN_BUDGET_MS (at least one), answers their queries, yields. */
   private readonly drainMisses = (): void => {
     this.drainScheduled = false;
     const turnStarted = performance.now();
@@ -219,6 +237,7 @@ export class Responder {
       this.answerPending(key, pending);
       if (performance.now() - turnStarted >= MISS_TURN_BUDGET_MS) break;
     }
+    this.chargeTurn(performance.now() - turnStarted);
     if (this.pendingMisses.size > 0 && !this.drainScheduled) {
       this.drainScheduled = true;
       setImmediate(this.drainMisses);
@@ -280,10 +299,17 @@ export class Responder {
     if (entry) {
       this.stats.cacheHits++;
     } else {
-      if (deliverLater !== undefined && this.deferMiss(snapshot, { msg, query, transport, started, clientAddress, clientPort, deliver: deliverLater })) return undefined;
+      // Over UDP a miss is computed at once while this turn's budget for misses lasts (the common,
+      // cheap case costs nothing extra); past it, or when the same question already waits, it is
+      // deferred to a later turn, so the cached answers behind it in the socket go out first.
+      if (deliverLater !== undefined && (this.turnMissMs >= MISS_TURN_BUDGET_MS || (this.pendingMisses.size > 0 && this.pendingMisses.has(key)))) {
+        if (this.deferMiss(snapshot, { msg, query, transport, started, clientAddress, clientPort, deliver: deliverLater })) return undefined;
+      }
       this.stats.cacheMisses++;
+      const missStarted = deliverLater === undefined ? 0 : performance.now();
       try {
         entry = this.buildEntry(snapshot, query);
+        if (deliverLater !== undefined) this.chargeTurn(performance.now() - missStarted);
       } catch (error) {
         this.noteAnswerError(error, msg);
         return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL, zone: -1 };

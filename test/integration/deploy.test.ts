@@ -51,9 +51,9 @@ describe('member overlay: wiring a cluster relies on', () => {
     // client-node's YAML loader renames `from` (a TypeScript keyword) to `_from`.
     const from = policy.spec.ingress[0].from ?? policy.spec.ingress[0]._from;
     expect(from[0].podSelector.matchLabels).toEqual({ 'k8s-app': 'kube-dns' });
-    // Primary 256 MiB + workers x (2 x cache + 128 heap + 24 young generation + 40 native), in MiB.
+    // Primary 256 MiB + workers x (2 x cache + 128 heap + 48 young generation + 40 native), in MiB.
     const flag = (name: string) => Number(String(container.args.find((a: string) => a.startsWith(`--${name}=`))).split('=')[1]);
-    const budget = 256 + flag('workers') * (2 * flag('cache-size') + 128 + 24 + 40);
+    const budget = 256 + flag('workers') * (2 * flag('cache-size') + 128 + 48 + 40);
     expect(container.resources.limits.memory).toBe(`${budget}Mi`);
   });
 
