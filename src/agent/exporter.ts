@@ -3,6 +3,7 @@
  * endpoints on the broker (or remove them), and keep the export's Valid/Ready/Conflict conditions
  * up to date. Event handlers only queue keys; all work happens in reconcile(), retried on error.
  */
+import { serviceKey } from '../model/service-key.ts';
 import { aggregateService } from '../model/aggregate.ts';
 import type { ConflictReasonValue } from '../model/conflicts.ts';
 import { deepEqual } from '../model/equal.ts';
@@ -13,8 +14,8 @@ import { mergeConditions } from './conditions.ts';
 import { type ExportBuild, buildExport } from './export-build.ts';
 import { clusterLiveness } from './imports.ts';
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
-import { type BrokerChange, type LocalChange, refKey } from './stores.ts';
-import { validateRecord } from './validate-broker.ts';
+import { type BrokerChange, type LocalChange } from './stores.ts';
+import { validateRecord } from '../model/broker-validation.ts';
 
 export type ExporterOptions = ReconcilerOptions;
 
@@ -25,20 +26,20 @@ export class Exporter extends KeyedReconciler {
 
   /** Queues every local export and every record this cluster still has on the broker. */
   resyncAll(): void {
-    for (const e of this.local.listServiceExports()) this.queue.add(refKey(e));
+    for (const e of this.local.listServiceExports()) this.queue.add(serviceKey(e));
     // Records whose export disappeared while this agent was down get removed (converge after restart).
-    for (const r of this.broker.listRecords()) if (r.cluster === this.cluster) this.queue.add(refKey(r));
+    for (const r of this.broker.listRecords()) if (r.cluster === this.cluster) this.queue.add(serviceKey(r));
   }
 
   protected onLocalChange(change: LocalChange): void {
     if (change.kind === 'Service' || change.kind === 'EndpointSlice' || change.kind === 'ServiceExport') {
-      this.queue.add(refKey(change));
+      this.queue.add(serviceKey(change));
     }
   }
 
   protected onBrokerChange(change: BrokerChange): void {
     if (change.kind === 'ExportRecord' || change.kind === 'ExportEndpoints') {
-      const key = refKey(change);
+      const key = serviceKey(change);
       if (change.cluster === this.cluster) {
         // Our own object changed: repair it unless this is the echo of our own write.
         if (!this.writing.has(key)) this.queue.add(key);
@@ -62,7 +63,7 @@ export class Exporter extends KeyedReconciler {
     const build: ExportBuild = isGranted(this.broker.namespaceGrants(), this.cluster, ref.namespace)
       ? buildExport(this.cluster, serviceExport, this.local.getService(ref), this.local.listEndpointSlices(ref), this.addressPolicy)
       : { status: 'invalid', reason: 'NamespaceNotGranted', message: notGrantedReason(this.cluster, ref.namespace) };
-    this.noteRefusedAddresses(`export/${refKey(ref)}`, this.cluster, ref, build.status === 'ready' ? build.rejected : []);
+    this.noteRefusedAddresses(`export/${serviceKey(ref)}`, this.cluster, ref, build.status === 'ready' ? build.rejected : []);
     let publishError: unknown;
     try {
       if (build.status === 'ready') await this.publish(build);

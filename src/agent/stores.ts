@@ -114,12 +114,3 @@ export interface AgentMetrics {
   /** Objects with addresses refused by the address policy (counted once per new refusal). */
   addressesRejected?(stage: 'export' | 'import'): void;
 }
-
-export function refKey(ref: ServiceRef): string {
-  return `${ref.namespace}/${ref.name}`;
-}
-
-export function parseRefKey(key: string): ServiceRef {
-  const i = key.indexOf('/');
-  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
-}

@@ -15,10 +15,11 @@
  * than `heartbeatTimeoutMs`, its view of every other lease is frozen too, and the broker counts as
  * unreachable (before any other lease could look expired in that frozen view).
  */
+import { serviceKey } from '../model/service-key.ts';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
-import { refKey } from '../agent/stores.ts';
+
 import { LeaseObserver } from '../model/liveness.ts';
 import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
@@ -208,10 +209,10 @@ export class KubeBrokerStore implements BrokerStore {
         this.rejected.delete(key);
       } else this.reject('record', key, obj, parsed.problems);
     } else this.rejected.delete(key);
-    if (old !== undefined) removeFrom(this.recordIndex, refKey(old), old.cluster);
+    if (old !== undefined) removeFrom(this.recordIndex, serviceKey(old), old.cluster);
     if (next !== undefined) {
       this.recordOf.set(key, next);
-      putIn(this.recordIndex, refKey(next), next.cluster, next);
+      putIn(this.recordIndex, serviceKey(next), next.cluster, next);
     } else this.recordOf.delete(key);
     for (const r of dedupe([old, next])) this.emit({ kind: 'ExportRecord', cluster: r.cluster, namespace: r.namespace, name: r.name });
   }
@@ -228,20 +229,20 @@ export class KubeBrokerStore implements BrokerStore {
       } else this.reject('endpoints', key, obj, parsed.problems);
     } else this.rejected.delete(key);
     if (old !== undefined) {
-      const set = this.sliceIndex.get(refKey(old.ref))?.get(old.cluster);
+      const set = this.sliceIndex.get(serviceKey(old.ref))?.get(old.cluster);
       set?.delete(key);
-      if (set !== undefined && set.size === 0) removeFrom(this.sliceIndex, refKey(old.ref), old.cluster);
+      if (set !== undefined && set.size === 0) removeFrom(this.sliceIndex, serviceKey(old.ref), old.cluster);
     }
     if (next !== undefined) {
       this.sliceOf.set(key, next);
-      let byCluster = this.sliceIndex.get(refKey(next.ref));
-      if (byCluster === undefined) this.sliceIndex.set(refKey(next.ref), (byCluster = new Map()));
+      let byCluster = this.sliceIndex.get(serviceKey(next.ref));
+      if (byCluster === undefined) this.sliceIndex.set(serviceKey(next.ref), (byCluster = new Map()));
       let set = byCluster.get(next.cluster);
       if (set === undefined) byCluster.set(next.cluster, (set = new Map()));
       set.set(key, next);
     } else this.sliceOf.delete(key);
     const touched = new Map<string, { ref: ServiceRef; cluster: ClusterId }>();
-    for (const s of [old, next]) if (s !== undefined) touched.set(`${s.cluster}|${refKey(s.ref)}`, { ref: s.ref, cluster: s.cluster });
+    for (const s of [old, next]) if (s !== undefined) touched.set(`${s.cluster}|${serviceKey(s.ref)}`, { ref: s.ref, cluster: s.cluster });
     for (const { ref, cluster } of touched.values()) {
       this.reassemble(ref, cluster);
       this.emit({ kind: 'ExportEndpoints', cluster, namespace: ref.namespace, name: ref.name });
@@ -249,13 +250,13 @@ export class KubeBrokerStore implements BrokerStore {
   }
 
   private reassemble(ref: ServiceRef, cluster: ClusterId): void {
-    const set = this.sliceIndex.get(refKey(ref))?.get(cluster);
+    const set = this.sliceIndex.get(serviceKey(ref))?.get(cluster);
     if (set === undefined || set.size === 0) {
-      removeFrom(this.endpointsCache, refKey(ref), cluster);
+      removeFrom(this.endpointsCache, serviceKey(ref), cluster);
       return;
     }
     const { endpoints, ports } = assembleSlices([...set.values()]);
-    putIn(this.endpointsCache, refKey(ref), cluster, { namespace: ref.namespace, name: ref.name, cluster, endpoints, ports });
+    putIn(this.endpointsCache, serviceKey(ref), cluster, { namespace: ref.namespace, name: ref.name, cluster, endpoints, ports });
   }
 
   private onLease(type: InformerEventType, obj: KubernetesObject): void {
@@ -333,16 +334,16 @@ export class KubeBrokerStore implements BrokerStore {
     return [...this.recordOf.values()];
   }
   listRecordsFor(ref: ServiceRef): ExportRecord[] {
-    return [...(this.recordIndex.get(refKey(ref))?.values() ?? [])];
+    return [...(this.recordIndex.get(serviceKey(ref))?.values() ?? [])];
   }
   getRecord(cluster: ClusterId, ref: ServiceRef): ExportRecord | undefined {
-    return this.recordIndex.get(refKey(ref))?.get(cluster);
+    return this.recordIndex.get(serviceKey(ref))?.get(cluster);
   }
   listEndpointsFor(ref: ServiceRef): ExportEndpoints[] {
-    return [...(this.endpointsCache.get(refKey(ref))?.values() ?? [])];
+    return [...(this.endpointsCache.get(serviceKey(ref))?.values() ?? [])];
   }
   getEndpoints(cluster: ClusterId, ref: ServiceRef): ExportEndpoints | undefined {
-    return this.endpointsCache.get(refKey(ref))?.get(cluster);
+    return this.endpointsCache.get(serviceKey(ref))?.get(cluster);
   }
   listLeases(): ClusterLease[] {
     return this.observed.list();
@@ -381,14 +382,14 @@ export class KubeBrokerStore implements BrokerStore {
     }
     // Slices of families or chunks no longer needed go after the new ones exist (no empty gap).
     const wanted = new Set(desired.map((o) => `${this.opts.namespace}/${o.metadata.name}`));
-    for (const key of this.sliceIndex.get(refKey(endpoints))?.get(endpoints.cluster)?.keys() ?? []) {
+    for (const key of this.sliceIndex.get(serviceKey(endpoints))?.get(endpoints.cluster)?.keys() ?? []) {
       if (!wanted.has(key)) await this.deleteOwned(this.sliceResource, this.slices, this.slices.get(key));
     }
   }
 
   async deleteEndpoints(cluster: ClusterId, ref: ServiceRef): Promise<void> {
     this.own(cluster, 'endpoints');
-    for (const key of [...(this.sliceIndex.get(refKey(ref))?.get(cluster)?.keys() ?? [])]) {
+    for (const key of [...(this.sliceIndex.get(serviceKey(ref))?.get(cluster)?.keys() ?? [])]) {
       await this.deleteOwned(this.sliceResource, this.slices, this.slices.get(key));
     }
   }
@@ -430,6 +431,6 @@ function removeFrom<V>(index: Map<string, Map<ClusterId, V>>, key: string, clust
 
 function dedupe(records: (ExportRecord | undefined)[]): ExportRecord[] {
   const out = new Map<string, ExportRecord>();
-  for (const r of records) if (r !== undefined) out.set(`${r.cluster}|${refKey(r)}`, r);
+  for (const r of records) if (r !== undefined) out.set(`${r.cluster}|${serviceKey(r)}`, r);
   return [...out.values()];
 }

@@ -7,8 +7,9 @@
  * connection reports them as it observed them (model/liveness.ts, the same rule as the Kube
  * broker store), so the embedded default judges liveness exactly as production does.
  */
+import { serviceKey } from '../model/service-key.ts';
 import type { BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
-import { refKey } from '../agent/stores.ts';
+
 import { LeaseObserver } from '../model/liveness.ts';
 import { ALL_GRANTED, type NamespaceGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
@@ -47,18 +48,18 @@ export class MemoryBroker {
     return out;
   }
   listRecordsFor(ref: ServiceRef): ExportRecord[] {
-    const m = this.records.get(refKey(ref));
+    const m = this.records.get(serviceKey(ref));
     return m === undefined ? [] : [...m.values()];
   }
   getRecord(cluster: ClusterId, ref: ServiceRef): ExportRecord | undefined {
-    return this.records.get(refKey(ref))?.get(cluster);
+    return this.records.get(serviceKey(ref))?.get(cluster);
   }
   listEndpointsFor(ref: ServiceRef): ExportEndpoints[] {
-    const m = this.endpoints.get(refKey(ref));
+    const m = this.endpoints.get(serviceKey(ref));
     return m === undefined ? [] : [...m.values()];
   }
   getEndpoints(cluster: ClusterId, ref: ServiceRef): ExportEndpoints | undefined {
-    return this.endpoints.get(refKey(ref))?.get(cluster);
+    return this.endpoints.get(serviceKey(ref))?.get(cluster);
   }
   listLeases(): ClusterLease[] {
     return [...this.leases.values()];
@@ -77,18 +78,18 @@ export class MemoryBroker {
   }
 
   putRecord(record: ExportRecord): void {
-    put(this.records, refKey(record), record.cluster, record);
+    put(this.records, serviceKey(record), record.cluster, record);
     this.emit({ kind: 'ExportRecord', cluster: record.cluster, namespace: record.namespace, name: record.name });
   }
   removeRecord(cluster: ClusterId, ref: ServiceRef): void {
-    if (remove(this.records, refKey(ref), cluster)) this.emit({ kind: 'ExportRecord', cluster, namespace: ref.namespace, name: ref.name });
+    if (remove(this.records, serviceKey(ref), cluster)) this.emit({ kind: 'ExportRecord', cluster, namespace: ref.namespace, name: ref.name });
   }
   putEndpoints(endpoints: ExportEndpoints): void {
-    put(this.endpoints, refKey(endpoints), endpoints.cluster, endpoints);
+    put(this.endpoints, serviceKey(endpoints), endpoints.cluster, endpoints);
     this.emit({ kind: 'ExportEndpoints', cluster: endpoints.cluster, namespace: endpoints.namespace, name: endpoints.name });
   }
   removeEndpoints(cluster: ClusterId, ref: ServiceRef): void {
-    if (remove(this.endpoints, refKey(ref), cluster)) this.emit({ kind: 'ExportEndpoints', cluster, namespace: ref.namespace, name: ref.name });
+    if (remove(this.endpoints, serviceKey(ref), cluster)) this.emit({ kind: 'ExportEndpoints', cluster, namespace: ref.namespace, name: ref.name });
   }
   putLease(lease: ClusterLease): void {
     this.leases.set(lease.cluster, lease);
