@@ -15,7 +15,7 @@ import { type ExportBuild, buildExport } from './export-build.ts';
 import { clusterLiveness } from './imports.ts';
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
 import { type BrokerChange, type LocalChange } from './stores.ts';
-import { validateRecord } from '../model/broker-validation.ts';
+import { claimProblems } from '../model/broker-validation.ts';
 
 export type ExporterOptions = ReconcilerOptions;
 
@@ -38,12 +38,12 @@ export class Exporter extends KeyedReconciler {
   }
 
   protected onBrokerChange(change: BrokerChange): void {
-    if (change.kind === 'ExportRecord' || change.kind === 'ExportEndpoints') {
+    if (change.kind === 'Export') {
       const key = serviceKey(change);
       if (change.cluster === this.cluster) {
         // Our own object changed: repair it unless this is the echo of our own write.
         if (!this.writing.has(key)) this.queue.add(key);
-      } else if (change.kind === 'ExportRecord' && this.local.getServiceExport(change) !== undefined) {
+      } else if (this.local.getServiceExport(change) !== undefined) {
         // Another cluster's record can change this export's Conflict condition.
         this.queue.add(key);
       }
@@ -92,7 +92,7 @@ export class Exporter extends KeyedReconciler {
         (r) =>
           r.cluster !== this.cluster &&
           isGranted(this.broker.namespaceGrants(), r.cluster, r.namespace) &&
-          validateRecord(r, { now, skewToleranceMs: this.skewToleranceMs }).length === 0 &&
+          claimProblems(r, { now, skewToleranceMs: this.skewToleranceMs }).length === 0 &&
           clusterLiveness(r.cluster, this.broker.getLease(r.cluster), now, this.gcGraceMs).state !== 'gone',
       );
     const aggregate = aggregateService([...others, build.record]);
@@ -100,22 +100,13 @@ export class Exporter extends KeyedReconciler {
   }
 
   private async publish(build: Extract<ExportBuild, { status: 'ready' }>): Promise<void> {
-    // Endpoints before the record: importers ignore endpoints without a record, so a new export
-    // appears with its endpoints instead of briefly empty.
-    if (!deepEqual(this.broker.getEndpoints(this.cluster, build.record), build.endpoints)) {
-      await this.broker.applyEndpoints(build.endpoints);
-    }
-    if (!deepEqual(this.broker.getRecord(this.cluster, build.record), build.record)) {
-      await this.broker.applyRecord(build.record);
-    }
+    // Record and endpoints are one object on the broker: one write when either changed.
+    const same = deepEqual(this.broker.getRecord(this.cluster, build.record), build.record) && deepEqual(this.broker.getEndpoints(this.cluster, build.record), build.endpoints);
+    if (!same) await this.broker.publishExport(build.record, build.endpoints);
   }
 
   private async unpublish(ref: ServiceRef): Promise<void> {
-    if (this.broker.getRecord(this.cluster, ref) !== undefined) {
-      await this.broker.deleteRecord(this.cluster, ref);
-      this.logger.info({ namespace: ref.namespace, name: ref.name }, 'export withdrawn from the broker');
-    }
-    if (this.broker.getEndpoints(this.cluster, ref) !== undefined) await this.broker.deleteEndpoints(this.cluster, ref);
+    if (await this.broker.withdrawExport(this.cluster, ref)) this.logger.info({ namespace: ref.namespace, name: ref.name }, 'export withdrawn from the broker');
   }
 }
 

@@ -12,7 +12,7 @@ import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef
 import { type ClusterLiveness, type ImportConfig, clusterLiveness, computeServiceImport, nextLivenessChange } from './imports.ts';
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
 import { type BrokerChange, type LocalChange } from './stores.ts';
-import { validateEndpoints, validateLease, validateRecord } from '../model/broker-validation.ts';
+import { claimProblems } from '../model/broker-validation.ts';
 
 export type ImporterOptions = ReconcilerOptions;
 
@@ -69,8 +69,7 @@ export class Importer extends KeyedReconciler {
 
   protected onBrokerChange(change: BrokerChange): void {
     switch (change.kind) {
-      case 'ExportRecord':
-      case 'ExportEndpoints':
+      case 'Export':
         this.queue.add(serviceKey(change));
         break;
       case 'Lease':
@@ -91,14 +90,6 @@ export class Importer extends KeyedReconciler {
     }
   }
 
-  private validLeases(): ClusterLease[] {
-    return this.broker.listLeases().filter((l) => this.accept('lease', `lease/${l.cluster}`, validateLease(l)));
-  }
-
-  private leaseOf(cluster: ClusterId): ClusterLease | undefined {
-    const lease = this.broker.getLease(cluster);
-    return lease !== undefined && validateLease(lease).length === 0 ? lease : undefined;
-  }
 
   /**
    * Recomputes every cluster's liveness, queues the services of clusters whose state changed and
@@ -111,7 +102,8 @@ export class Importer extends KeyedReconciler {
     this.livenessTimer = undefined;
     if (!this.broker.connectivity().reachable) return;
     const now = this.now();
-    const leases = this.validLeases();
+    // The broker stores expose only leases that passed the broker validator.
+    const leases = this.broker.listLeases();
     const next = new Map<ClusterId, string>();
     for (const l of leases) {
       const state = clusterLiveness(l.cluster, l, now, this.gcGraceMs);
@@ -136,7 +128,8 @@ export class Importer extends KeyedReconciler {
     }
   }
 
-  private accept(kind: 'record' | 'endpoints' | 'lease', id: string, problems: string[]): boolean {
+  /** Grants and claimed times are judged here, at use (content was validated by the broker store). */
+  private accept(kind: 'record' | 'endpoints', id: string, problems: string[]): boolean {
     if (problems.length === 0) {
       this.rejected.delete(id);
       return true;
@@ -159,13 +152,13 @@ export class Importer extends KeyedReconciler {
     const granted = (cluster: ClusterId): string[] => (isGranted(grants, cluster, ref.namespace) ? [] : [notGrantedReason(cluster, ref.namespace)]);
     const records: ExportRecord[] = this.broker
       .listRecordsFor(ref)
-      .filter((r) => this.accept('record', `record/${r.cluster}/${serviceKey(r)}`, [...granted(r.cluster), ...validateRecord(r, claims)]));
+      .filter((r) => this.accept('record', `record/${r.cluster}/${serviceKey(r)}`, [...granted(r.cluster), ...claimProblems(r, claims)]));
     // Another cluster's addresses are screened one by one: a refused address is dropped (with a
     // reason on the imported slice, for explain), the rest of the object still serves.
     const refused = new Map<ClusterId, RejectedAddress[]>();
     const endpoints: ExportEndpoints[] = this.broker
       .listEndpointsFor(ref)
-      .filter((e) => this.accept('endpoints', `endpoints/${e.cluster}/${serviceKey(e)}`, [...granted(e.cluster), ...validateEndpoints(e)]))
+      .filter((e) => this.accept('endpoints', `endpoints/${e.cluster}/${serviceKey(e)}`, granted(e.cluster)))
       .map((e) => {
         const screened = screenEndpoints(e.endpoints, this.addressPolicy);
         this.noteRefusedAddresses(`endpoints/${e.cluster}/${serviceKey(e)}`, e.cluster, ref, screened.rejected);
@@ -177,7 +170,7 @@ export class Importer extends KeyedReconciler {
     const livenessOf = (c: ClusterId): ClusterLiveness => {
       let l = liveness.get(c);
       if (l === undefined) {
-        l = clusterLiveness(c, this.leaseOf(c), now, this.gcGraceMs);
+        l = clusterLiveness(c, this.broker.getLease(c), now, this.gcGraceMs);
         liveness.set(c, l);
       }
       return l;

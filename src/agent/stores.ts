@@ -65,7 +65,8 @@ export interface LocalClusterStore {
 }
 
 export type BrokerChange =
-  | { kind: 'ExportRecord' | 'ExportEndpoints'; cluster: ClusterId; namespace: string; name: string }
+  /** One cluster's export of one service (its record and endpoints travel together). */
+  | { kind: 'Export'; cluster: ClusterId; namespace: string; name: string }
   | { kind: 'Lease'; cluster: ClusterId }
   /** The broker owner's namespace grants changed (namespaceGrants()). */
   | { kind: 'Grants' }
@@ -92,10 +93,14 @@ export interface BrokerStore {
   /** Which clusters may export which namespaces (default: every cluster, every namespace). */
   namespaceGrants(): NamespaceGrants;
 
-  applyRecord(record: ExportRecord): Promise<void>;
-  deleteRecord(cluster: ClusterId, ref: ServiceRef): Promise<void>;
-  applyEndpoints(endpoints: ExportEndpoints): Promise<void>;
-  deleteEndpoints(cluster: ClusterId, ref: ServiceRef): Promise<void>;
+  /**
+   * Publishes this cluster's export of one service, record and endpoints as one (on a Kube
+   * broker: its EndpointSlice(s), one write for most services). Reads show only content that
+   * passed the broker validator (model/broker-validation.ts).
+   */
+  publishExport(record: ExportRecord, endpoints: ExportEndpoints): Promise<void>;
+  /** Removes this cluster's export of one service; resolves whether there was anything to remove. */
+  withdrawExport(cluster: ClusterId, ref: ServiceRef): Promise<boolean>;
   applyLease(lease: ClusterLease): Promise<void>;
   deleteLease(cluster: ClusterId): Promise<void>;
 

@@ -178,6 +178,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     // by a crash between two writes are visited too, and removed when nothing wants them.
     broker.replayOwnEndpoints();
     local.replayImportedSlices();
+    void broker.removeLegacyRecords();
     synced = true;
     phase = 'running';
     logger.info({ exports: local.listServiceExports().length, brokerRecords: broker.listRecords().length }, 'agent synced: reconciling every key');

@@ -11,8 +11,12 @@ import type { ClusterLease, ExportRecord, ImportedService, ImportedSlice } from 
 import { makeRawGet, type RawGet } from './client.ts';
 import { bounded } from './doctor-checks.ts';
 import { listAllPages, type ListPage } from './list-pages.ts';
-import { LABEL_MCS_SERVICE_NAME } from './labels.ts';
-import { parseBrokerRecord, parseImportedServiceImport, parseImportedSlice, parseLease, readExportConditions } from './object-parsers.ts';
+import { LABEL_MCS_SERVICE_NAME, LABEL_SOURCE_NAMESPACE } from './labels.ts';
+import { exportsOfSlices } from './kinds/broker-slice.ts';
+import { parseLease } from './kinds/lease.ts';
+import { parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
+import { readExportConditions } from './kinds/service-export-status.ts';
+import { parseImportedServiceImport } from './kinds/service-import.ts';
 import { MCS_GROUP } from './objects.ts';
 
 /** Objects per page, and pages per list at most (a larger list fails the read with a clear error). */
@@ -84,16 +88,13 @@ export async function readBrokerForStatus(broker: KubeConfig, namespace: string,
   const get = makeRawGet(broker);
   const [leases, records] = await Promise.all([
     listAll(get, `listing Leases in ${namespace} on the broker`, timeoutMs, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`),
-    listAll(get, `listing export records in ${namespace} on the broker`, timeoutMs, `/apis/${MCS_GROUP}/${mcsVersion}/namespaces/${ns}/serviceimports`),
+    listAll(get, `listing exports (EndpointSlices) in ${namespace} on the broker`, timeoutMs, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { labelSelector: LABEL_SOURCE_NAMESPACE }),
   ]);
   const out: BrokerReadout = { leases: [], records: [] };
   for (const l of leases) {
     const p = parseLease(l);
     if (p.ok) out.leases.push(p.value);
   }
-  for (const r of records) {
-    const p = parseBrokerRecord(r);
-    if (p.ok) out.records.push(p.value);
-  }
+  for (const e of exportsOfSlices(records).exports) out.records.push(e.record);
   return out;
 }

@@ -7,7 +7,7 @@
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { makePooledApiClient, statusCodeOf } from './client.ts';
 import { FIELD_MANAGER } from './labels.ts';
-import type { KubeObject } from './object-builders.ts';
+import type { KubeObject } from './kinds/object-meta.ts';
 
 export interface ResourceType {
   group: string;

@@ -135,3 +135,17 @@ export function validateLease(l: ClusterLease): string[] {
   }
   return out;
 }
+
+/** Ports of any object (member-side ServiceImports and MCS slices use the same rules). */
+export function validatePorts(ports: readonly ServicePort[]): string[] {
+  const out: string[] = [];
+  checkPorts(ports, out);
+  return out;
+}
+
+/** Endpoints of any object, without the per-service count bound (a slice holds at most 1,000 anyway). */
+export function validateEndpointList(endpoints: readonly Endpoint[]): string[] {
+  const out: string[] = [];
+  endpoints.forEach((ep, i) => checkEndpoint(ep, i, out));
+  return out;
+}

@@ -140,7 +140,13 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   const leaseRenewMs = options.leaseRenewMs ?? 2_000;
   const gcGraceMs = options.gcGraceMs ?? 120_000;
   const policy = options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy };
-  const broker = new MemoryBroker(now);
+  const broker = new MemoryBroker(now, {
+    // The broker validator refused what an exporter published: logged and counted as the Kube broker store does.
+    onRejected: (kind, object, problems) => {
+      options.metrics?.brokerObjectRejected?.(kind);
+      logger.error({ object, kind, problems }, 'rejected an invalid broker object');
+    },
+  });
 
   // Exports without a creationTimestamp get the time they were first loaded, kept across reloads
   // so that editing a file never changes which export is the oldest.

@@ -6,13 +6,22 @@
  * reconcilers do not act on them while the connection is cut. Leases are the exception: each
  * connection reports them as it observed them (model/liveness.ts, the same rule as the Kube
  * broker store), so the embedded default judges liveness exactly as production does.
+ *
+ * Content is validated once, when it is put (model/broker-validation.ts, the same validator as
+ * the Kube broker store): what fails is not stored and is reported through `onRejected`.
  */
 import { serviceKey } from '../model/service-key.ts';
 import type { BrokerChange, BrokerConnectivity, BrokerStore } from '../agent/stores.ts';
 
+import { validateEndpoints, validateLease, validateRecord } from '../model/broker-validation.ts';
 import { LeaseObserver } from '../model/liveness.ts';
 import { ALL_GRANTED, type NamespaceGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
+
+export interface MemoryBrokerOptions {
+  /** Content refused by the validator (counted and logged by the caller). */
+  onRejected?(kind: 'record' | 'endpoints' | 'lease', object: string, problems: string[]): void;
+}
 
 export class MemoryBroker {
   /** service key → cluster → record */
@@ -22,9 +31,18 @@ export class MemoryBroker {
   private grants: NamespaceGrants = ALL_GRANTED;
   private readonly listeners = new Set<(change: BrokerChange) => void>();
   private readonly now: () => number;
+  private readonly onRejected: MemoryBrokerOptions['onRejected'];
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: () => number = Date.now, options: MemoryBrokerOptions = {}) {
     this.now = now;
+    this.onRejected = options.onRejected;
+  }
+
+  /** Whether content passed the validator; reports it (and leaves it out) when not. */
+  private valid(kind: 'record' | 'endpoints' | 'lease', object: string, problems: string[]): boolean {
+    if (problems.length === 0) return true;
+    this.onRejected?.(kind, object, problems);
+    return false;
   }
 
   /** A connection for one agent. */
@@ -77,21 +95,47 @@ export class MemoryBroker {
     this.emit({ kind: 'Grants' });
   }
 
+  /** One cluster's export: record and endpoints together, as a Kube broker holds them. */
+  putExport(record: ExportRecord, endpoints: ExportEndpoints): void {
+    this.putEndpoints(endpoints);
+    this.putRecord(record);
+  }
+  removeExport(cluster: ClusterId, ref: ServiceRef): boolean {
+    const had = this.getRecord(cluster, ref) !== undefined || this.getEndpoints(cluster, ref) !== undefined;
+    this.removeEndpoints(cluster, ref);
+    this.removeRecord(cluster, ref);
+    return had;
+  }
+
+  /** The parts one by one (tests write them as a misbehaving member would). */
   putRecord(record: ExportRecord): void {
+    if (!this.valid('record', `record/${record.cluster}/${serviceKey(record)}`, validateRecord(record))) {
+      // Refused content replaces what was there, as on a Kube broker: nothing invalid stays visible.
+      this.removeRecord(record.cluster, record);
+      return;
+    }
     put(this.records, serviceKey(record), record.cluster, record);
-    this.emit({ kind: 'ExportRecord', cluster: record.cluster, namespace: record.namespace, name: record.name });
+    this.emit({ kind: 'Export', cluster: record.cluster, namespace: record.namespace, name: record.name });
   }
   removeRecord(cluster: ClusterId, ref: ServiceRef): void {
-    if (remove(this.records, serviceKey(ref), cluster)) this.emit({ kind: 'ExportRecord', cluster, namespace: ref.namespace, name: ref.name });
+    if (remove(this.records, serviceKey(ref), cluster)) this.emit({ kind: 'Export', cluster, namespace: ref.namespace, name: ref.name });
   }
   putEndpoints(endpoints: ExportEndpoints): void {
+    if (!this.valid('endpoints', `endpoints/${endpoints.cluster}/${serviceKey(endpoints)}`, validateEndpoints(endpoints))) {
+      this.removeEndpoints(endpoints.cluster, endpoints);
+      return;
+    }
     put(this.endpoints, serviceKey(endpoints), endpoints.cluster, endpoints);
-    this.emit({ kind: 'ExportEndpoints', cluster: endpoints.cluster, namespace: endpoints.namespace, name: endpoints.name });
+    this.emit({ kind: 'Export', cluster: endpoints.cluster, namespace: endpoints.namespace, name: endpoints.name });
   }
   removeEndpoints(cluster: ClusterId, ref: ServiceRef): void {
-    if (remove(this.endpoints, serviceKey(ref), cluster)) this.emit({ kind: 'ExportEndpoints', cluster, namespace: ref.namespace, name: ref.name });
+    if (remove(this.endpoints, serviceKey(ref), cluster)) this.emit({ kind: 'Export', cluster, namespace: ref.namespace, name: ref.name });
   }
   putLease(lease: ClusterLease): void {
+    if (!this.valid('lease', `lease/${lease.cluster}`, validateLease(lease))) {
+      this.removeLease(lease.cluster);
+      return;
+    }
     this.leases.set(lease.cluster, lease);
     this.emit({ kind: 'Lease', cluster: lease.cluster });
   }
@@ -205,21 +249,13 @@ export class MemoryBrokerConnection implements BrokerStore {
   namespaceGrants(): NamespaceGrants {
     return this.broker.namespaceGrants();
   }
-  async applyRecord(record: ExportRecord): Promise<void> {
+  async publishExport(record: ExportRecord, endpoints: ExportEndpoints): Promise<void> {
     this.check();
-    this.broker.putRecord(record);
+    this.broker.putExport(record, endpoints);
   }
-  async deleteRecord(cluster: ClusterId, ref: ServiceRef): Promise<void> {
+  async withdrawExport(cluster: ClusterId, ref: ServiceRef): Promise<boolean> {
     this.check();
-    this.broker.removeRecord(cluster, ref);
-  }
-  async applyEndpoints(endpoints: ExportEndpoints): Promise<void> {
-    this.check();
-    this.broker.putEndpoints(endpoints);
-  }
-  async deleteEndpoints(cluster: ClusterId, ref: ServiceRef): Promise<void> {
-    this.check();
-    this.broker.removeEndpoints(cluster, ref);
+    return this.broker.removeExport(cluster, ref);
   }
   async applyLease(lease: ClusterLease): Promise<void> {
     this.check();

@@ -7,7 +7,6 @@
 import { serviceKey } from '../model/service-key.ts';
 import { clusterLiveness } from '../agent/imports.ts';
 import { type BrokerStore, type LocalClusterStore } from '../agent/stores.ts';
-import { validateRecord } from '../model/broker-validation.ts';
 import { aggregateService, type ServiceAggregate } from '../model/aggregate.ts';
 import type { ClusterInput, ConflictInput, LocalExportInput } from '../model/status-report.ts';
 import type { ClusterId, ExportRecord } from '../model/types.ts';
@@ -28,7 +27,8 @@ export function aggregatesOf(broker: BrokerStore, now: number, gcGraceMs: number
     return g;
   };
   for (const r of broker.listRecords()) {
-    if (validateRecord(r).length > 0 || isGone(r.cluster)) continue;
+    // The broker holds only records that passed its validator.
+    if (isGone(r.cluster)) continue;
     const k = serviceKey(r);
     const list = byService.get(k);
     if (list === undefined) byService.set(k, [r]);

@@ -12,7 +12,7 @@ import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type Ku
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeConfigForToken, loadKustomization, manifestsDir, serviceAccountToken } from '../harness/index.ts';
 import { HARNESS_SETUP_TIMEOUT_MS, useClusterSet } from '../harness/vitest.ts';
-import { leaseName } from '../../src/kube/names.ts';
+import { leaseName } from '../../src/kube/kinds/lease.ts';
 import { LABEL_MCS_SOURCE_CLUSTER } from '../../src/kube/labels.ts';
 import { attempt } from './agent-helpers.ts';
 

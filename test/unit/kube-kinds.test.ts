@@ -1,30 +1,19 @@
 /**
- * The Kubernetes shapes of what the agent writes: every model value survives the trip through
- * its object (so the agent never rewrites what is already right), names are valid, bounded and
- * collision-free, and objects another cluster could forge are rejected with a reason.
+ * The Kubernetes shapes of what the agent writes, one kind at a time (src/kube/kinds/): every model
+ * value survives the trip through its object (so the agent never rewrites what is already right),
+ * names are valid, bounded and collision-free, and objects another cluster could forge are
+ * rejected with a reason.
  */
 import { describe, expect, it } from 'vitest';
+import { validateExport } from '../../src/model/broker-validation.ts';
 import { isDnsSubdomain } from '../../src/model/names.ts';
 import type { ExportEndpoints, ExportRecord, ImportedSlice } from '../../src/model/types.ts';
-import { brokerRecordName, brokerSliceName, clusterLabelValue, importedSliceObjectName, leaseName } from '../../src/kube/names.ts';
-import {
-  buildBrokerRecord,
-  buildBrokerSlices,
-  buildExportStatus,
-  buildImportedServiceImport,
-  buildImportedSlices,
-  buildLease,
-} from '../../src/kube/object-builders.ts';
-import {
-  assembleSlices,
-  parseBrokerRecord,
-  parseBrokerSlice,
-  parseImportedServiceImport,
-  parseImportedSlice,
-  parseLease,
-  readExportConditions,
-  type ParsedSlice,
-} from '../../src/kube/object-parsers.ts';
+import { assembleBrokerExport, brokerSliceName, buildBrokerSlices, exportsOfSlices, parseBrokerSlice, type BrokerSlicePart } from '../../src/kube/kinds/broker-slice.ts';
+import { buildLease, leaseName, parseLease } from '../../src/kube/kinds/lease.ts';
+import { assembleSlices, buildImportedSlices, importedSliceObjectName, parseImportedSlice, type ParsedSlice } from '../../src/kube/kinds/mcs-endpoint-slice.ts';
+import { clusterLabelValue, type Parsed } from '../../src/kube/kinds/object-meta.ts';
+import { buildExportStatus, readExportConditions } from '../../src/kube/kinds/service-export-status.ts';
+import { buildImportedServiceImport, parseImportedServiceImport } from '../../src/kube/kinds/service-import.ts';
 import { sameContent } from '../../src/kube/same-content.ts';
 
 const record: ExportRecord = {
@@ -42,7 +31,7 @@ const record: ExportRecord = {
   exportCreatedAt: Date.parse('2024-05-01T10:00:00.123Z'),
 };
 
-function parseAll(objects: unknown[], parse: (o: unknown) => ReturnType<typeof parseBrokerSlice>): ParsedSlice[] {
+function parseAll<T>(objects: unknown[], parse: (o: unknown) => Parsed<T>): T[] {
   return objects.map((o) => {
     const p = parse(o);
     if (!p.ok) throw new Error(p.problems.join('; '));
@@ -59,32 +48,80 @@ function asServed<T>(obj: T): T {
   return copy as T;
 }
 
-describe('broker records round-trip', () => {
-  it('an ExportRecord comes back exactly from its ServiceImport', () => {
-    const parsed = parseBrokerRecord(asServed(buildBrokerRecord(record, 'clusterset-broker', 'v1beta1')));
-    expect(parsed).toEqual({ ok: true, value: record });
+const ENDPOINTS: ExportEndpoints = { namespace: 'shop', name: 'web', cluster: 'east', endpoints: [{ addresses: ['10.96.0.10', 'fd00::10'], ready: true }], ports: record.ports };
+
+/** The export read back from its slices as the API server serves them. */
+function roundTrip(r: ExportRecord, e: ExportEndpoints): ReturnType<typeof assembleBrokerExport> {
+  return assembleBrokerExport(parseAll(buildBrokerSlices(r, e, 'clusterset-broker').map(asServed), parseBrokerSlice));
+}
+
+describe('broker slices carry the export record (one object kind per export)', () => {
+  it('an ExportRecord and its endpoints come back exactly from the slices', () => {
+    expect(roundTrip(record, ENDPOINTS)).toEqual({ whole: true, record, endpoints: ENDPOINTS });
+    expect(validateExport(record, ENDPOINTS)).toEqual([]);
   });
 
   it('a headless record carries no IPs', () => {
     const headless: ExportRecord = { ...record, type: 'Headless', serviceIPs: [], ports: [], sessionAffinity: 'None' };
-    const obj = buildBrokerRecord(headless, 'clusterset-broker', 'v1alpha1');
-    expect((obj['spec'] as Record<string, unknown>)['ips']).toBeUndefined();
-    expect(obj.apiVersion).toBe('multicluster.x-k8s.io/v1alpha1');
-    expect(parseBrokerRecord(obj)).toEqual({ ok: true, value: headless });
+    const endpoints: ExportEndpoints = { ...ENDPOINTS, endpoints: [{ addresses: ['10.1.0.1'], hostname: 'db-0', ready: true }], ports: [{ name: 'pg', protocol: 'TCP', port: 5432 }] };
+    const [obj] = buildBrokerSlices(headless, endpoints, 'clusterset-broker');
+    expect(JSON.parse(obj!.metadata.annotations!['clusterset-dns.io/export']!)['ips']).toBeUndefined();
+    expect(obj!.apiVersion).toBe('discovery.k8s.io/v1');
+    expect(roundTrip(headless, endpoints)).toEqual({ whole: true, record: headless, endpoints });
   });
 
-  it('carries the labels importers select and validate on', () => {
-    expect(buildBrokerRecord(record, 'clusterset-broker', 'v1beta1').metadata).toMatchObject({
-      name: 'web.shop.east',
-      namespace: 'clusterset-broker',
-      labels: {
-        'app.kubernetes.io/managed-by': 'clusterset-dns',
-        'multicluster.kubernetes.io/service-name': 'web',
-        'multicluster.kubernetes.io/source-cluster': 'east',
-        'clusterset-dns.io/source-namespace': 'shop',
-      },
-      annotations: { 'clusterset-dns.io/export-created-at': '2024-05-01T10:00:00.123Z' },
-    });
+  it('a service with no endpoints still exports: one empty slice carries its record', () => {
+    const empty: ExportEndpoints = { ...ENDPOINTS, endpoints: [] };
+    const objects = buildBrokerSlices(record, empty, 'clusterset-broker');
+    expect(objects.map((o) => o.metadata.name)).toEqual(['web.shop.east.ipv4']);
+    expect(roundTrip(record, empty)).toEqual({ whole: true, record, endpoints: empty });
+  });
+
+  it('carries the labels importers select and the admission policies check, and the record once per slice', () => {
+    const objects = buildBrokerSlices(record, ENDPOINTS, 'clusterset-broker');
+    expect(objects).toHaveLength(2);
+    for (const o of objects) {
+      expect(o.metadata).toMatchObject({
+        namespace: 'clusterset-broker',
+        labels: {
+          'app.kubernetes.io/managed-by': 'clusterset-dns',
+          'endpointslice.kubernetes.io/managed-by': 'clusterset-dns',
+          'multicluster.kubernetes.io/service-name': 'web',
+          'multicluster.kubernetes.io/source-cluster': 'east',
+          'clusterset-dns.io/source-namespace': 'shop',
+        },
+      });
+      expect(JSON.parse(o.metadata.annotations!['clusterset-dns.io/export']!)).toEqual({
+        type: 'ClusterSetIP',
+        ports: [
+          { name: 'http', protocol: 'TCP', port: 80, appProtocol: 'http' },
+          { name: 'dns', protocol: 'UDP', port: 53 },
+        ],
+        ips: ['10.96.0.10', 'fd00::10'],
+        ipFamilies: ['IPv4', 'IPv6'],
+        sessionAffinity: 'ClientIP',
+        exportCreatedAt: '2024-05-01T10:00:00.123Z',
+        slices: 2,
+      });
+    }
+  });
+
+  it('a set is read only when whole: a missing slice, or slices from two versions of the record, are not', () => {
+    const before = parseAll(buildBrokerSlices(record, ENDPOINTS, 'b').map(asServed), parseBrokerSlice);
+    expect(assembleBrokerExport(before.slice(0, 1))).toEqual({ whole: false, reason: '1 of 2 slices present' });
+    const changed = parseAll(buildBrokerSlices({ ...record, sessionAffinity: 'None' }, ENDPOINTS, 'b').map(asServed), parseBrokerSlice);
+    expect(assembleBrokerExport([changed[0]!, before[1]!])).toEqual({ whole: false, reason: 'slices carry different records' });
+    // Shrinking from two slices to one: the new slice declares one, the old one is still there.
+    const shrunk = parseAll(buildBrokerSlices(record, { ...ENDPOINTS, endpoints: [{ addresses: ['10.96.0.10'], ready: true }] }, 'b').map(asServed), parseBrokerSlice);
+    expect(assembleBrokerExport([...shrunk, before[1]!]).whole).toBe(false);
+    expect(assembleBrokerExport(shrunk).whole).toBe(true);
+  });
+
+  it('one-shot readers take every whole export of a list and count the rest', () => {
+    const objects = [...buildBrokerSlices(record, ENDPOINTS, 'b'), ...buildBrokerSlices({ ...record, cluster: 'west' }, { ...ENDPOINTS, cluster: 'west' }, 'b').slice(1)];
+    const { exports, invalid } = exportsOfSlices(objects.map(asServed));
+    expect(exports.map((e) => e.record.cluster)).toEqual(['east']);
+    expect(invalid).toBe(1);
   });
 });
 
@@ -110,11 +147,11 @@ describe('endpoints round-trip through per-family, 1,000-endpoint slices', () =>
   for (const c of cases) {
     it(c.name, () => {
       const endpoints: ExportEndpoints = { namespace: 'shop', name: 'web', cluster: 'east', endpoints: c.endpoints, ports: record.ports };
-      const objects = buildBrokerSlices(endpoints, 'clusterset-broker').map(asServed);
+      const objects = buildBrokerSlices(record, endpoints, 'clusterset-broker').map(asServed);
       expect(objects.map((o) => o.metadata.name)).toEqual(c.slices);
       for (const o of objects) expect((o['endpoints'] as unknown[]).length).toBeLessThanOrEqual(1000);
-      const parts = parseAll(objects.reverse(), parseBrokerSlice);
-      expect(assembleSlices(parts)).toEqual({ endpoints: c.endpoints, ports: record.ports });
+      const parts: BrokerSlicePart[] = parseAll(objects.reverse(), parseBrokerSlice);
+      expect(assembleBrokerExport(parts)).toEqual({ whole: true, record, endpoints });
     });
   }
 
@@ -137,7 +174,7 @@ describe('endpoints round-trip through per-family, 1,000-endpoint slices', () =>
     });
     // kube-proxy would route the local Service "web" to these addresses if it carried this label.
     expect(obj!.metadata.labels?.['kubernetes.io/service-name']).toBeUndefined();
-    const parts = parseAll([asServed(obj)], (o) => parseImportedSlice(o, true));
+    const parts: ParsedSlice[] = parseAll([asServed(obj)], (o) => parseImportedSlice(o, true));
     expect(assembleSlices(parts)).toEqual({ endpoints: slice.endpoints, ports: slice.ports, excludedReason: slice.excludedReason });
   });
 
@@ -170,8 +207,8 @@ describe('endpoints round-trip through per-family, 1,000-endpoint slices', () =>
 
 describe('names', () => {
   it('are distinct where hyphen-joining would collide', () => {
-    const a = brokerRecordName({ name: 'a-b', namespace: 'c' }, 'east');
-    const b = brokerRecordName({ name: 'a', namespace: 'b-c' }, 'east');
+    const a = brokerSliceName({ name: 'a-b', namespace: 'c' }, 'east', 'IPv4', 0);
+    const b = brokerSliceName({ name: 'a', namespace: 'b-c' }, 'east', 'IPv4', 0);
     expect(a).not.toBe(b);
     expect(importedSliceObjectName({ name: 'web', namespace: 'x' }, 'east-1', 'IPv4', 0)).not.toBe(importedSliceObjectName({ name: 'web-east', namespace: 'x' }, '1', 'IPv4', 0));
   });
@@ -180,7 +217,6 @@ describe('names', () => {
     const long63 = `a${'b'.repeat(61)}c`;
     const cluster = `${long63}.${long63}`;
     const names = [
-      brokerRecordName({ name: long63, namespace: long63 }, cluster),
       brokerSliceName({ name: long63, namespace: long63 }, cluster, 'IPv4', 0),
       brokerSliceName({ name: long63, namespace: long63 }, cluster, 'IPv4', 1),
       brokerSliceName({ name: long63, namespace: long63 }, cluster, 'IPv6', 0),
@@ -197,45 +233,62 @@ describe('names', () => {
 
   it('a long cluster ID survives through the annotation', () => {
     const cluster = `${'e'.repeat(60)}.${'p'.repeat(60)}`;
-    const parsed = parseBrokerRecord(buildBrokerRecord({ ...record, cluster }, 'b', 'v1beta1'));
-    expect(parsed.ok && parsed.value.cluster).toBe(cluster);
+    const assembled = roundTrip({ ...record, cluster }, { ...ENDPOINTS, cluster });
+    expect(assembled.whole && assembled.record.cluster).toBe(cluster);
+    expect(assembled.whole && assembled.endpoints.cluster).toBe(cluster);
   });
 });
 
 describe('broker objects another cluster could forge are rejected', () => {
-  const good = buildBrokerRecord(record, 'clusterset-broker', 'v1beta1');
-  const with_ = (edit: (o: Record<string, any>) => void): unknown => {
+  const [good] = buildBrokerSlices(record, { ...ENDPOINTS, endpoints: [{ addresses: ['10.96.0.10'], ready: true }] }, 'clusterset-broker');
+  const with_ = (edit: (o: Record<string, any>, rec: Record<string, any>) => void): unknown => {
     const o = JSON.parse(JSON.stringify(good)) as Record<string, any>;
-    edit(o);
+    const text = o.metadata.annotations['clusterset-dns.io/export'] as string;
+    const rec = JSON.parse(text) as Record<string, any>;
+    edit(o, rec);
+    // Edits of the record go back into its annotation; edits of the annotation itself stay.
+    if (o.metadata.annotations['clusterset-dns.io/export'] === text) o.metadata.annotations['clusterset-dns.io/export'] = JSON.stringify(rec);
     return o;
+  };
+  /** Problems of the object itself (parse), or of the export it belongs to (the broker validator). */
+  const problemsOf = (obj: unknown): string => {
+    const parsed = parseBrokerSlice(obj);
+    if (!parsed.ok) return parsed.problems.join('; ');
+    const assembled = assembleBrokerExport([parsed.value]);
+    return assembled.whole ? validateExport(assembled.record, assembled.endpoints).join('; ') : assembled.reason;
   };
   const cases: Array<{ name: string; obj: unknown; problem: RegExp }> = [
     { name: 'not ours', obj: with_((o) => delete o.metadata.labels['app.kubernetes.io/managed-by']), problem: /managed-by/ },
-    { name: 'name does not match its labels', obj: with_((o) => (o.metadata.name = 'web.shop.west')), problem: /is not "web.shop.east"/ },
+    { name: 'name does not match its labels', obj: with_((o) => (o.metadata.name = 'web.shop.west.ipv4')), problem: /does not match "?web.shop.east.ipv4/ },
     { name: 'claims another cluster through the label', obj: with_((o) => (o.metadata.labels['multicluster.kubernetes.io/source-cluster'] = 'West_1')), problem: /not one or two DNS labels/ },
     { name: 'bad namespace label', obj: with_((o) => (o.metadata.labels['clusterset-dns.io/source-namespace'] = 'Shop')), problem: /namespace name/ },
-    { name: 'too many ports', obj: with_((o) => (o.spec.ports = Array.from({ length: 101 }, (_, i) => ({ port: i + 1 })))), problem: /at most 100/ },
-    { name: 'an IP that is not one', obj: with_((o) => (o.spec.ips = ['10.0.0.300'])), problem: /IP addresses/ },
-    { name: 'unknown type', obj: with_((o) => (o.spec.type = 'ExternalName')), problem: /ClusterSetIP or Headless/ },
-    { name: 'no creation time', obj: with_((o) => delete o.metadata.annotations['clusterset-dns.io/export-created-at']), problem: /not a time/ },
+    { name: 'too many ports', obj: with_((_, r) => (r['ports'] = Array.from({ length: 101 }, (_, i) => ({ port: i + 1 })))), problem: /at most 100/ },
+    { name: 'an IP that is not one', obj: with_((_, r) => (r['ips'] = ['10.0.0.300'])), problem: /IP addresses/ },
+    { name: 'unknown type', obj: with_((_, r) => (r['type'] = 'ExternalName')), problem: /ClusterSetIP or Headless/ },
+    { name: 'no creation time', obj: with_((_, r) => delete r['exportCreatedAt']), problem: /not a time/ },
+    { name: 'a record that is not JSON', obj: with_((o) => (o.metadata.annotations['clusterset-dns.io/export'] = '{')), problem: /is not JSON/ },
+    { name: 'a record of absurd size', obj: with_((_, r) => (r['padding'] = 'x'.repeat(40_000))), problem: /at most 32768/ },
+    { name: 'a slice of an older agent (no record on it)', obj: with_((o) => delete o.metadata.annotations['clusterset-dns.io/export']), problem: /older agent/ },
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const parsed = parseBrokerRecord(c.obj);
-      expect(parsed.ok).toBe(false);
-      if (!parsed.ok) expect(parsed.problems.join('; ')).toMatch(c.problem);
+      expect(problemsOf(c.obj)).toMatch(c.problem);
     });
   }
 
+  it('the unmodified object passes (the cases above fail for their edit alone)', () => {
+    expect(problemsOf(with_(() => undefined))).toBe('');
+  });
+
   it('a slice with addresses of the wrong family', () => {
-    const [slice] = buildBrokerSlices({ namespace: 'shop', name: 'web', cluster: 'east', endpoints: [{ addresses: ['10.0.0.1'], ready: true }], ports: [] }, 'b');
+    const [slice] = buildBrokerSlices(record, { namespace: 'shop', name: 'web', cluster: 'east', endpoints: [{ addresses: ['10.0.0.1'], ready: true }], ports: [] }, 'b');
     (slice!['endpoints'] as Array<{ addresses: string[] }>)[0]!.addresses = ['fd00::1'];
     const parsed = parseBrokerSlice(slice);
     expect(parsed.ok).toBe(false);
   });
 });
 
-describe('leases and conditions', () => {
+describe('leases, ServiceExport status and ServiceImports', () => {
   it('a lease round-trips through MicroTime and whole seconds', () => {
     const lease = { cluster: 'east.prod', renewedAt: Date.parse('2024-05-01T10:00:00.123Z'), durationMs: 30_000 };
     const obj = buildLease(lease, 'clusterset-broker');
