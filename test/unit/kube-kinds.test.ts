@@ -349,3 +349,38 @@ describe('sameContent: rewrite only what differs', () => {
     expect(sameContent(object, served)).toBe(true);
   });
 });
+
+describe('each kind refuses what it must', () => {
+  it('a lease that is not the cluster heartbeat, or not a lease at all', () => {
+    const lease = buildLease({ cluster: 'east', renewedAt: Date.parse('2024-05-01T10:00:00Z'), durationMs: 30_000 }, 'b') as Record<string, any>;
+    const renamed = { ...lease, metadata: { ...lease['metadata'], name: 'clusterset-dns.west' } };
+    expect(parseLease(renamed)).toMatchObject({ ok: false, problems: ['name "clusterset-dns.west" is not "clusterset-dns.east"'] });
+    const otherHolder = { ...lease, spec: { ...lease['spec'], holderIdentity: 'west' } };
+    expect(parseLease(otherHolder)).toMatchObject({ ok: false, problems: ['spec.holderIdentity "west" is not east'] });
+    expect(parseLease({ ...lease, spec: { ...lease['spec'], renewTime: 'soon' } })).toMatchObject({ ok: false, problems: ['spec.renewTime is not a time'] });
+  });
+
+  it('a ServiceImport with a port the validator refuses, or a cluster ID that is not one', () => {
+    const { object, status } = buildImportedServiceImport({ namespace: 'shop', name: 'web', type: 'ClusterSetIP', ips: [], ports: [{ name: 'http', protocol: 'TCP', port: 80 }], sessionAffinity: 'None', ipFamilies: ['IPv4'], clusters: ['east'] }, 'v1beta1');
+    const bad = JSON.parse(JSON.stringify({ ...object, status: status['status'] })) as Record<string, any>;
+    bad['spec'].ports[0].port = 70_000;
+    expect(parseImportedServiceImport(bad)).toMatchObject({ ok: false, problems: ['spec.ports[0].port 70000 is not 1-65535'] });
+    bad['spec'].ports[0].port = 80;
+    bad['status'].clusters = [{ cluster: 'a.b.c' }];
+    expect(parseImportedServiceImport(bad)).toMatchObject({ ok: false, problems: ['status.clusters has an invalid cluster "a.b.c"'] });
+  });
+
+  it('an MCS slice with a hostname that is not a DNS label (the same validator as broker content)', () => {
+    const [obj] = buildImportedSlices({ namespace: 'shop', name: 'db', sourceCluster: 'north', sliceName: 'db-north', endpoints: [{ addresses: ['10.97.0.5'], hostname: 'db-0', ready: true }], ports: [] });
+    const served = asServed(obj) as Record<string, any>;
+    served['endpoints'][0].hostname = 'db.0';
+    expect(parseImportedSlice(served, false)).toMatchObject({ ok: false, problems: ['endpoints[0].hostname is not a DNS label'] });
+  });
+
+  it('an imported slice under a name that is not ours is refused only where our naming is required', () => {
+    const [obj] = buildImportedSlices({ namespace: 'shop', name: 'db', sourceCluster: 'north', sliceName: 'db-north', endpoints: [], ports: [] });
+    const renamed = { ...asServed(obj), metadata: { ...obj!.metadata, name: 'someone-elses' } };
+    expect(parseImportedSlice(renamed, true)).toMatchObject({ ok: false, problems: ['name "someone-elses" is not one of ours'] });
+    expect(parseImportedSlice(renamed, false).ok).toBe(true);
+  });
+});
