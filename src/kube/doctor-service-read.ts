@@ -57,7 +57,7 @@ export interface BrokerServiceState {
   leases: Map<string, ClusterLease>;
 }
 
-export async function readBrokerService(broker: KubeConfig, namespace: string, mcsVersion: string, ref: ServiceRefInput, timeoutMs: number): Promise<BrokerServiceState> {
+export async function readBrokerService(broker: KubeConfig, namespace: string, ref: ServiceRefInput, timeoutMs: number): Promise<BrokerServiceState> {
   const selector = `${LABEL_MCS_SERVICE_NAME}=${ref.name},${LABEL_SOURCE_NAMESPACE}=${ref.namespace}`;
   const [slices, leases] = await Promise.all([
     call(`listing the broker's EndpointSlices for ${ref.namespace}/${ref.name}`, timeoutMs, () => broker.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: selector })),

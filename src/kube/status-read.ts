@@ -2,7 +2,8 @@
  * What `clusterset-dns status` reads from real API servers, listed once (no watch) and shrunk to
  * model types with the same parsers the DNS server and the agent use: from the member cluster its
  * ServiceImports, MCS EndpointSlices and ServiceExports (with their conditions); from the broker
- * the cluster leases and export records. Every call is bounded by a timeout.
+ * the cluster leases and the exports (their EndpointSlices carry the records). Every call is
+ * bounded by a timeout.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ExportCondition } from '../agent/stores.ts';
@@ -83,7 +84,7 @@ export interface BrokerReadout {
   records: ExportRecord[];
 }
 
-export async function readBrokerForStatus(broker: KubeConfig, namespace: string, mcsVersion: string, timeoutMs: number): Promise<BrokerReadout> {
+export async function readBrokerForStatus(broker: KubeConfig, namespace: string, timeoutMs: number): Promise<BrokerReadout> {
   const ns = encodeURIComponent(namespace);
   const get = makeRawGet(broker);
   const [leases, records] = await Promise.all([
