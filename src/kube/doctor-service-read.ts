@@ -1,7 +1,7 @@
 /**
  * What `doctor service NAME -n NS` reads along one service's chain, shrunk to plain data with the
- * agent's own parsers: the source ServiceExport and its conditions, the broker's records and
- * EndpointSlices for the service and the exporting clusters' leases, and the destination's
+ * agent's own parsers: the source ServiceExport and its conditions, the broker's export slices
+ * (which carry the records) for the service and the exporting clusters' leases, and the destination's
  * ServiceImport and MCS EndpointSlices. Every call is bounded (ApiCallError on failure).
  */
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
