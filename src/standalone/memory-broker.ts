@@ -97,6 +97,12 @@ export class MemoryBroker {
 
   /** One cluster's export: record and endpoints together, as a Kube broker holds them. */
   putExport(record: ExportRecord, endpoints: ExportEndpoints): void {
+    // Refused as a whole, like one object on a Kube broker: never a valid half without the other.
+    const id = `${record.cluster}/${serviceKey(record)}`;
+    if (!this.valid('record', `record/${id}`, validateRecord(record)) || !this.valid('endpoints', `endpoints/${id}`, validateEndpoints(endpoints))) {
+      this.removeExport(record.cluster, record);
+      return;
+    }
     this.putEndpoints(endpoints);
     this.putRecord(record);
   }

@@ -55,3 +55,14 @@ describe('in-memory broker: one validator on arrival', () => {
     expect(conn.listRecords()).toEqual([]);
   });
 });
+
+describe('in-memory broker: an export is refused whole', () => {
+  it('invalid endpoints take the valid record with them (one object on a Kube broker)', () => {
+    const { broker: b, rejected } = broker();
+    b.putExport(record, endpoints);
+    b.putExport(record, { ...endpoints, endpoints: [{ addresses: ['10.2.0.10'], hostname: 'a.b', ready: true }] });
+    expect(b.getRecord('west', ref)).toBeUndefined();
+    expect(b.getEndpoints('west', ref)).toBeUndefined();
+    expect(rejected).toEqual([['endpoints', 'endpoints/west/shop/web', ['endpoints[0].hostname is not a DNS label']]]);
+  });
+});
