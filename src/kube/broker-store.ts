@@ -166,7 +166,7 @@ export class KubeBrokerStore implements BrokerStore {
    * Announces this cluster's own slice sets as changed, so that the exporter also visits sets
    * that are not whole (a crash between two writes) and repairs or withdraws them.
    */
-  replayOwnEndpoints(): void {
+  replayOwnExports(): void {
     for (const byCluster of this.sliceIndex.values()) {
       const own = byCluster.get(this.opts.cluster)?.values().next().value;
       if (own !== undefined) this.emit({ kind: 'Export', cluster: this.opts.cluster, namespace: own.ref.namespace, name: own.ref.name });
