@@ -2,7 +2,7 @@
  * Writes per export, counted by the API servers themselves (apiserver_request_total through the
  * harness's WriteMeter): one ClusterIP export from east into a clusterset of east, west and north
  * makes exactly the number README states (3 × clusters + 2), and agents restarted over that state
- * (a full re-sync) make none.
+ * (a full re-sync) make none. Objects an older agent left on the broker do not break the import.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,5 +134,44 @@ describe('writes per export (real apiservers, their own request counters)', () =
     for (const name of CLUSTERS) agents.set(name, await runAgent(name));
     await settle();
     expect(await exportWrites()).toEqual({ total: 0, by: {} });
+  }, 120_000);
+
+  it('objects of an older agent on the broker: its record (kind ServiceImport) is removed by its upgraded agent, its record-less slice is not imported', async () => {
+    const broker = set.broker!.kubeConfig;
+    const labels = {
+      'app.kubernetes.io/managed-by': 'clusterset-dns',
+      'multicluster.kubernetes.io/service-name': 'legacy',
+      'multicluster.kubernetes.io/source-cluster': 'west',
+      'clusterset-dns.io/source-namespace': 'shop',
+    };
+    await apply(
+      broker,
+      {
+        apiVersion: MCS,
+        kind: 'ServiceImport',
+        metadata: { name: 'legacy.shop.west', namespace: BROKER_NAMESPACE, labels, annotations: { 'clusterset-dns.io/export-created-at': '2024-05-01T10:00:00.000Z' } },
+        spec: { type: 'ClusterSetIP', ports: [{ name: 'http', protocol: 'TCP', port: 80 }], ips: ['10.2.0.9'] },
+      },
+      {
+        apiVersion: 'discovery.k8s.io/v1',
+        kind: 'EndpointSlice',
+        metadata: { name: 'legacy.shop.west.ipv4', namespace: BROKER_NAMESPACE, labels: { ...labels, 'endpointslice.kubernetes.io/managed-by': 'clusterset-dns' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['10.2.0.9'], conditions: { ready: true } }],
+        ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+      },
+    );
+    // West's agent is upgraded (restarted): its own old record goes; nobody imports "legacy".
+    await agents.get('west')!.stop();
+    agents.set('west', await runAgent('west'));
+    await eventually("west's old broker record is removed", 20_000, async () => {
+      expect(await list(broker, MCS, 'ServiceImport', BROKER_NAMESPACE)).toEqual([]);
+    });
+    await settle();
+    for (const name of CLUSTERS) {
+      expect(await read(set.get(name).kubeConfig, MCS, 'ServiceImport', 'shop', 'legacy')).toBeUndefined();
+      // What was exported before still is.
+      expect((await read(set.get(name).kubeConfig, MCS, 'ServiceImport', 'shop', 'web'))?.['status']?.clusters).toEqual([{ cluster: 'east' }]);
+    }
   }, 120_000);
 });
