@@ -1,8 +1,8 @@
 /**
  * Lists longer than one page, on real kube-apiservers at the default page size (500): 1,200
  * exports from east, so that every kind an informer lists holds more than two pages when the
- * processes start — east's Services, EndpointSlices and ServiceExports, the broker's records and
- * slices, west's ServiceImports and MCS EndpointSlices. Proves that nothing past the first page is
+ * processes start — east's Services, EndpointSlices and ServiceExports, the broker's export
+ * slices (each carrying its record), west's ServiceImports and MCS EndpointSlices. Proves that nothing past the first page is
  * lost on a start, an agent restart or a forced relist after etcd compaction: every name answers,
  * nothing is written or deleted (the apiservers' own request counters), no answer flips.
  */
@@ -161,8 +161,8 @@ function writesBetween(before: Map<string, number>, after: Map<string, number>):
   return out;
 }
 
-/** A kind each restarted agent lists on every apiserver: east's exports, west's imports, the broker's records. */
-const LISTED_ON_START = { east: 'LIST serviceexports', west: 'LIST serviceimports', broker: 'LIST serviceimports' } as const;
+/** A kind each restarted agent lists on every apiserver: east's exports, west's imports, the broker's export slices. */
+const LISTED_ON_START = { east: 'LIST serviceexports', west: 'LIST serviceimports', broker: 'LIST endpointslices' } as const;
 
 async function countsOf(name: string): Promise<Map<string, number>> {
   const c = set.get(name);
@@ -284,7 +284,7 @@ describe('lists longer than one page (1,200 objects of every kind, page size 500
       'east Services': (await list(east, 'v1', 'Service', undefined)).filter((s) => s['metadata'].namespace.startsWith('page')).length,
       'east EndpointSlices': (await list(east, 'discovery.k8s.io/v1', 'EndpointSlice', undefined)).length,
       'east ServiceExports': (await list(east, MCS, 'ServiceExport', undefined)).length,
-      'broker records': (await list(broker, MCS, 'ServiceImport', BROKER_NAMESPACE)).length,
+      'broker records (on the slices)': (await list(broker, 'discovery.k8s.io/v1', 'EndpointSlice', BROKER_NAMESPACE)).filter((s) => s['metadata'].annotations?.['clusterset-dns.io/export'] !== undefined).length,
       'broker slices': (await list(broker, 'discovery.k8s.io/v1', 'EndpointSlice', BROKER_NAMESPACE)).length,
       'west ServiceImports': (await list(west, MCS, 'ServiceImport', undefined)).length,
       'west MCS EndpointSlices': (await list(west, 'discovery.k8s.io/v1', 'EndpointSlice', undefined, 'multicluster.kubernetes.io/service-name')).length,
