@@ -135,7 +135,7 @@ async function agentObjects(): Promise<Map<string, string>> {
   add('east', 'ServiceExport', await list(east, MCS, 'ServiceExport', undefined));
   add('west', 'ServiceImport', await list(west, MCS, 'ServiceImport', undefined));
   add('west', 'EndpointSlice', await list(west, 'discovery.k8s.io/v1', 'EndpointSlice', undefined, 'endpointslice.kubernetes.io/managed-by=clusterset-dns'));
-  add('broker', 'ServiceImport', await list(broker, MCS, 'ServiceImport', BROKER_NAMESPACE));
+  // On the broker the agents write only EndpointSlices (each export's record lives on them).
   add('broker', 'EndpointSlice', await list(broker, 'discovery.k8s.io/v1', 'EndpointSlice', BROKER_NAMESPACE));
   return out;
 }
