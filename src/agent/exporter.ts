@@ -3,6 +3,7 @@
  * endpoints on the broker (or remove them), and keep the export's Valid/Ready/Conflict conditions
  * up to date. Event handlers only queue keys; all work happens in reconcile(), retried on error.
  */
+import { serviceKey } from '../model/service-key.ts';
 import { aggregateService } from '../model/aggregate.ts';
 import type { ConflictReasonValue } from '../model/conflicts.ts';
 import { deepEqual } from '../model/equal.ts';
@@ -13,8 +14,8 @@ import { mergeConditions } from './conditions.ts';
 import { type ExportBuild, buildExport } from './export-build.ts';
 import { clusterLiveness } from './imports.ts';
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
-import { type BrokerChange, type BrokerStore, type ExportSource, type LocalChange, refKey } from './stores.ts';
-import { validateRecord } from './validate-broker.ts';
+import { type BrokerChange, type BrokerStore, type ExportSource, type LocalChange } from './stores.ts';
+import { claimProblems } from '../model/broker-validation.ts';
 
 /** Reads the local exports, reads the broker (its own objects, others' records for conflicts) and publishes there. */
 export type ExporterOptions = ReconcilerOptions<ExportSource, BrokerStore>;
@@ -26,24 +27,24 @@ export class Exporter extends KeyedReconciler<ExportSource, BrokerStore> {
 
   /** Queues every local export and every record this cluster still has on the broker. */
   resyncAll(): void {
-    for (const e of this.local.listServiceExports()) this.queue.add(refKey(e));
+    for (const e of this.local.listServiceExports()) this.queue.add(serviceKey(e));
     // Records whose export disappeared while this agent was down get removed (converge after restart).
-    for (const r of this.broker.listRecords()) if (r.cluster === this.cluster) this.queue.add(refKey(r));
+    for (const r of this.broker.listRecords()) if (r.cluster === this.cluster) this.queue.add(serviceKey(r));
   }
 
   protected onLocalChange(change: LocalChange): void {
     if (change.kind === 'Service' || change.kind === 'EndpointSlice' || change.kind === 'ServiceExport') {
-      this.queue.add(refKey(change));
+      this.queue.add(serviceKey(change));
     }
   }
 
   protected onBrokerChange(change: BrokerChange): void {
-    if (change.kind === 'ExportRecord' || change.kind === 'ExportEndpoints') {
-      const key = refKey(change);
+    if (change.kind === 'Export') {
+      const key = serviceKey(change);
       if (change.cluster === this.cluster) {
         // Our own object changed: repair it unless this is the echo of our own write.
         if (!this.writing.has(key)) this.queue.add(key);
-      } else if (change.kind === 'ExportRecord' && this.local.getServiceExport(change) !== undefined) {
+      } else if (this.local.getServiceExport(change) !== undefined) {
         // Another cluster's record can change this export's Conflict condition.
         this.queue.add(key);
       }
@@ -63,7 +64,7 @@ export class Exporter extends KeyedReconciler<ExportSource, BrokerStore> {
     const build: ExportBuild = isGranted(this.broker.namespaceGrants(), this.cluster, ref.namespace)
       ? buildExport(this.cluster, serviceExport, this.local.getService(ref), this.local.listEndpointSlices(ref), this.addressPolicy)
       : { status: 'invalid', reason: 'NamespaceNotGranted', message: notGrantedReason(this.cluster, ref.namespace) };
-    this.noteRefusedAddresses(`export/${refKey(ref)}`, this.cluster, ref, build.status === 'ready' ? build.rejected : []);
+    this.noteRefusedAddresses(`export/${serviceKey(ref)}`, this.cluster, ref, build.status === 'ready' ? build.rejected : []);
     let publishError: unknown;
     try {
       if (build.status === 'ready') await this.publish(build);
@@ -92,7 +93,7 @@ export class Exporter extends KeyedReconciler<ExportSource, BrokerStore> {
         (r) =>
           r.cluster !== this.cluster &&
           isGranted(this.broker.namespaceGrants(), r.cluster, r.namespace) &&
-          validateRecord(r, { now, skewToleranceMs: this.skewToleranceMs }).length === 0 &&
+          claimProblems(r, { now, skewToleranceMs: this.skewToleranceMs }).length === 0 &&
           clusterLiveness(r.cluster, this.broker.getLease(r.cluster), now, this.gcGraceMs).state !== 'gone',
       );
     const aggregate = aggregateService([...others, build.record]);
@@ -100,22 +101,13 @@ export class Exporter extends KeyedReconciler<ExportSource, BrokerStore> {
   }
 
   private async publish(build: Extract<ExportBuild, { status: 'ready' }>): Promise<void> {
-    // Endpoints before the record: importers ignore endpoints without a record, so a new export
-    // appears with its endpoints instead of briefly empty.
-    if (!deepEqual(this.broker.getEndpoints(this.cluster, build.record), build.endpoints)) {
-      await this.broker.applyEndpoints(build.endpoints);
-    }
-    if (!deepEqual(this.broker.getRecord(this.cluster, build.record), build.record)) {
-      await this.broker.applyRecord(build.record);
-    }
+    // Record and endpoints are one object on the broker: one write when either changed.
+    const same = deepEqual(this.broker.getRecord(this.cluster, build.record), build.record) && deepEqual(this.broker.getEndpoints(this.cluster, build.record), build.endpoints);
+    if (!same) await this.broker.publishExport(build.record, build.endpoints);
   }
 
   private async unpublish(ref: ServiceRef): Promise<void> {
-    if (this.broker.getRecord(this.cluster, ref) !== undefined) {
-      await this.broker.deleteRecord(this.cluster, ref);
-      this.logger.info({ namespace: ref.namespace, name: ref.name }, 'export withdrawn from the broker');
-    }
-    if (this.broker.getEndpoints(this.cluster, ref) !== undefined) await this.broker.deleteEndpoints(this.cluster, ref);
+    if (await this.broker.withdrawExport(this.cluster, ref)) this.logger.info({ namespace: ref.namespace, name: ref.name }, 'export withdrawn from the broker');
   }
 }
 

@@ -4,14 +4,15 @@
  * the broker is unreachable nothing local changes. Time-driven changes (a lease expiring, a GC
  * grace ending) come from a single timer set at the next liveness transition.
  */
+import { serviceKey } from '../model/service-key.ts';
 import { type RejectedAddress, screenEndpoints, summarizeRejections } from '../model/address-policy.ts';
 import { deepEqual } from '../model/equal.ts';
 import { isGranted, notGrantedReason } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { type ClusterLiveness, type ImportConfig, clusterLiveness, computeServiceImport, nextLivenessChange } from './imports.ts';
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
-import { type BrokerChange, type BrokerView, type ImportSink, type LocalChange, refKey } from './stores.ts';
-import { validateEndpoints, validateLease, validateRecord } from './validate-broker.ts';
+import { type BrokerChange, type BrokerView, type ImportSink, type LocalChange } from './stores.ts';
+import { claimProblems } from '../model/broker-validation.ts';
 
 /** Reads the broker, never writes it; writes only the local imports. */
 export type ImporterOptions = ReconcilerOptions<ImportSink, BrokerView>;
@@ -43,24 +44,24 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
 
   /** Queues every service known on the broker or already imported locally. */
   resyncAll(): void {
-    for (const r of this.broker.listRecords()) this.queue.add(refKey(r));
-    for (const s of this.local.listImportedServices()) this.queue.add(refKey(s));
+    for (const r of this.broker.listRecords()) this.queue.add(serviceKey(r));
+    for (const s of this.local.listImportedServices()) this.queue.add(serviceKey(s));
   }
 
   protected onLocalChange(change: LocalChange): void {
     switch (change.kind) {
       case 'Namespace':
         // Imports appear when their namespace is created (and go when it is deleted).
-        for (const r of this.broker.listRecords()) if (r.namespace === change.namespace) this.queue.add(refKey(r));
-        for (const s of this.local.listImportedServices()) if (s.namespace === change.namespace) this.queue.add(refKey(s));
+        for (const r of this.broker.listRecords()) if (r.namespace === change.namespace) this.queue.add(serviceKey(r));
+        for (const s of this.local.listImportedServices()) if (s.namespace === change.namespace) this.queue.add(serviceKey(s));
         break;
       case 'ClusterSetVip':
-        this.queue.add(refKey(change));
+        this.queue.add(serviceKey(change));
         break;
       case 'ImportedService':
       case 'ImportedSlice':
         // Someone else's change (an imported slice deleted by hand) is repaired.
-        if (!this.writing.has(refKey(change))) this.queue.add(refKey(change));
+        if (!this.writing.has(serviceKey(change))) this.queue.add(serviceKey(change));
         break;
       default:
         break;
@@ -69,9 +70,8 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
 
   protected onBrokerChange(change: BrokerChange): void {
     switch (change.kind) {
-      case 'ExportRecord':
-      case 'ExportEndpoints':
-        this.queue.add(refKey(change));
+      case 'Export':
+        this.queue.add(serviceKey(change));
         break;
       case 'Lease':
         this.refreshLiveness();
@@ -91,14 +91,6 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
     }
   }
 
-  private validLeases(): ClusterLease[] {
-    return this.broker.listLeases().filter((l) => this.accept('lease', `lease/${l.cluster}`, validateLease(l)));
-  }
-
-  private leaseOf(cluster: ClusterId): ClusterLease | undefined {
-    const lease = this.broker.getLease(cluster);
-    return lease !== undefined && validateLease(lease).length === 0 ? lease : undefined;
-  }
 
   /**
    * Recomputes every cluster's liveness, queues the services of clusters whose state changed and
@@ -111,7 +103,8 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
     this.livenessTimer = undefined;
     if (!this.broker.connectivity().reachable) return;
     const now = this.now();
-    const leases = this.validLeases();
+    // The broker stores expose only leases that passed the broker validator.
+    const leases = this.broker.listLeases();
     const next = new Map<ClusterId, string>();
     for (const l of leases) {
       const state = clusterLiveness(l.cluster, l, now, this.gcGraceMs);
@@ -127,7 +120,7 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
         if (s !== 'live') this.logger.warn({ sourceCluster: c, state: s }, 'source cluster is not live');
         else if (before !== undefined) this.logger.info({ sourceCluster: c, before }, 'source cluster is live again');
       }
-      for (const r of this.broker.listRecords()) if (changed.has(r.cluster)) this.queue.add(refKey(r));
+      for (const r of this.broker.listRecords()) if (changed.has(r.cluster)) this.queue.add(serviceKey(r));
     }
     this.livenessStates = next;
     const at = nextLivenessChange(leases, now, this.gcGraceMs);
@@ -136,7 +129,8 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
     }
   }
 
-  private accept(kind: 'record' | 'endpoints' | 'lease', id: string, problems: string[]): boolean {
+  /** Grants and claimed times are judged here, at use (content was validated by the broker store). */
+  private accept(kind: 'record' | 'endpoints', id: string, problems: string[]): boolean {
     if (problems.length === 0) {
       this.rejected.delete(id);
       return true;
@@ -159,16 +153,16 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
     const granted = (cluster: ClusterId): string[] => (isGranted(grants, cluster, ref.namespace) ? [] : [notGrantedReason(cluster, ref.namespace)]);
     const records: ExportRecord[] = this.broker
       .listRecordsFor(ref)
-      .filter((r) => this.accept('record', `record/${r.cluster}/${refKey(r)}`, [...granted(r.cluster), ...validateRecord(r, claims)]));
+      .filter((r) => this.accept('record', `record/${r.cluster}/${serviceKey(r)}`, [...granted(r.cluster), ...claimProblems(r, claims)]));
     // Another cluster's addresses are screened one by one: a refused address is dropped (with a
     // reason on the imported slice, for explain), the rest of the object still serves.
     const refused = new Map<ClusterId, RejectedAddress[]>();
     const endpoints: ExportEndpoints[] = this.broker
       .listEndpointsFor(ref)
-      .filter((e) => this.accept('endpoints', `endpoints/${e.cluster}/${refKey(e)}`, [...granted(e.cluster), ...validateEndpoints(e)]))
+      .filter((e) => this.accept('endpoints', `endpoints/${e.cluster}/${serviceKey(e)}`, granted(e.cluster)))
       .map((e) => {
         const screened = screenEndpoints(e.endpoints, this.addressPolicy);
-        this.noteRefusedAddresses(`endpoints/${e.cluster}/${refKey(e)}`, e.cluster, ref, screened.rejected);
+        this.noteRefusedAddresses(`endpoints/${e.cluster}/${serviceKey(e)}`, e.cluster, ref, screened.rejected);
         if (screened.rejected.length === 0) return e;
         refused.set(e.cluster, screened.rejected);
         return { ...e, endpoints: screened.endpoints };
@@ -177,7 +171,7 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
     const livenessOf = (c: ClusterId): ClusterLiveness => {
       let l = liveness.get(c);
       if (l === undefined) {
-        l = clusterLiveness(c, this.leaseOf(c), now, this.gcGraceMs);
+        l = clusterLiveness(c, this.broker.getLease(c), now, this.gcGraceMs);
         liveness.set(c, l);
       }
       return l;

@@ -4,6 +4,7 @@
  * Stale clusters are kept but excluded (endpoints not ready, with a reason) until a longer GC grace
  * has passed; clusters whose type conflicts with the aggregated service are excluded the same way.
  */
+import { serviceKey } from '../model/service-key.ts';
 import { type ServiceAggregate, aggregateService } from '../model/aggregate.ts';
 import type {
   ClusterId,
@@ -15,7 +16,7 @@ import type {
   ServiceRef,
 } from '../model/types.ts';
 import { type ClusterLiveness, clusterLiveness, nextLivenessChange } from '../model/liveness.ts';
-import { refKey } from './stores.ts';
+
 
 export interface ImportConfig {
   gcGraceMs: number;
@@ -114,14 +115,14 @@ export function computeImports(
   };
   const recordsByService = new Map<string, ExportRecord[]>();
   for (const r of records) {
-    const k = refKey(r);
+    const k = serviceKey(r);
     const list = recordsByService.get(k);
     if (list === undefined) recordsByService.set(k, [r]);
     else list.push(r);
   }
   const endpointsByService = new Map<string, ExportEndpoints[]>();
   for (const e of endpoints) {
-    const k = refKey(e);
+    const k = serviceKey(e);
     const list = endpointsByService.get(k);
     if (list === undefined) endpointsByService.set(k, [e]);
     else list.push(e);

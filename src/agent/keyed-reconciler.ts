@@ -4,12 +4,13 @@
  * remembers which keys are being written (so the echo of our own write is not queued again).
  * Subclasses say which keys to queue and how to reconcile one.
  */
+import { parseServiceKey } from '../model/service-key.ts';
 import type { Logger } from 'pino';
 import { type AddressPolicy, DEFAULT_ADDRESS_POLICY, type RejectedAddress, summarizeRejections } from '../model/address-policy.ts';
 import { DEFAULT_SKEW_TOLERANCE_MS } from '../model/liveness.ts';
 import type { ClusterId, ServiceRef } from '../model/types.ts';
 import { WorkQueue, type WorkQueueOptions } from './queue.ts';
-import { type AgentMetrics, type BrokerChange, type BrokerView, type LocalChange, type LocalChanges, parseRefKey } from './stores.ts';
+import { type AgentMetrics, type BrokerChange, type BrokerView, type LocalChange, type LocalChanges } from './stores.ts';
 import { type Clock, type Timers, realTimers } from './timers.ts';
 
 /** `Local` and `Broker`: the roles of the two stores this reconciler uses (agent/stores.ts). */
@@ -134,7 +135,7 @@ export abstract class KeyedReconciler<Local extends LocalChanges, Broker extends
   async reconcile(key: string): Promise<void> {
     this.writing.add(key);
     try {
-      await this.reconcileRef(parseRefKey(key));
+      await this.reconcileRef(parseServiceKey(key));
       this.metrics.reconciled?.(this.role, 'ok');
     } catch (err) {
       this.metrics.reconciled?.(this.role, 'error');

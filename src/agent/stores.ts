@@ -81,7 +81,8 @@ export interface ImportSink extends LocalChanges {
 export interface LocalClusterStore extends ExportSource, ImportSink {}
 
 export type BrokerChange =
-  | { kind: 'ExportRecord' | 'ExportEndpoints'; cluster: ClusterId; namespace: string; name: string }
+  /** One cluster's export of one service (its record and endpoints travel together). */
+  | { kind: 'Export'; cluster: ClusterId; namespace: string; name: string }
   | { kind: 'Lease'; cluster: ClusterId }
   /** The broker owner's namespace grants changed (namespaceGrants()). */
   | { kind: 'Grants' }
@@ -113,10 +114,14 @@ export interface BrokerView {
 
 /** This cluster's own objects on the broker: what the exporter and the lease renewer write. */
 export interface BrokerPublisher {
-  applyRecord(record: ExportRecord): Promise<void>;
-  deleteRecord(cluster: ClusterId, ref: ServiceRef): Promise<void>;
-  applyEndpoints(endpoints: ExportEndpoints): Promise<void>;
-  deleteEndpoints(cluster: ClusterId, ref: ServiceRef): Promise<void>;
+  /**
+   * Publishes this cluster's export of one service, record and endpoints as one (on a Kube
+   * broker: its EndpointSlice(s), one write for most services). Reads show only content that
+   * passed the broker validator (model/broker-validation.ts).
+   */
+  publishExport(record: ExportRecord, endpoints: ExportEndpoints): Promise<void>;
+  /** Removes this cluster's export of one service; resolves whether there was anything to remove. */
+  withdrawExport(cluster: ClusterId, ref: ServiceRef): Promise<boolean>;
   applyLease(lease: ClusterLease): Promise<void>;
   deleteLease(cluster: ClusterId): Promise<void>;
 }
@@ -133,13 +138,4 @@ export interface AgentMetrics {
   leaseRenewal?(outcome: 'ok' | 'error'): void;
   /** Objects with addresses refused by the address policy (counted once per new refusal). */
   addressesRejected?(stage: 'export' | 'import'): void;
-}
-
-export function refKey(ref: ServiceRef): string {
-  return `${ref.namespace}/${ref.name}`;
-}
-
-export function parseRefKey(key: string): ServiceRef {
-  const i = key.indexOf('/');
-  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }

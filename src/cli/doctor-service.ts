@@ -80,7 +80,7 @@ export async function runDoctorService(config: DoctorConfig, ref: { namespace: s
         if (broker === undefined) return fail(BROKER, `no broker credentials: Secret ${config.namespace}/clusterset-dns-broker not found`, 'pass --broker-kubeconfig FILE or --broker-context NAME');
         const ns = config.brokerNamespace ?? 'clusterset-broker';
         try {
-          brokerState = await readBrokerService(broker, ns, mcsVersion, ref, config.timeoutMs);
+          brokerState = await readBrokerService(broker, ns, ref, config.timeoutMs);
         } catch (err) {
           return fail(BROKER, messageOf(err), 'check the broker credentials and the network path to the broker');
         }

@@ -56,7 +56,7 @@ export async function readClusterStatus(config: StatusConfig, env: Env): Promise
   const broker = await brokerConfig(config, kc, env);
   let readout: BrokerReadout | Error;
   if (broker instanceof Error) readout = broker;
-  else readout = await readBrokerForStatus(broker, brokerNamespace, mcsVersion, config.timeoutMs).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+  else readout = await readBrokerForStatus(broker, brokerNamespace, config.timeoutMs).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))));
 
   const now = Date.now();
   const snapshot = buildSnapshot(member.state, clusterId, 1, now);

@@ -1,27 +1,38 @@
 /**
- * The broker store (BrokerView and BrokerPublisher, agent/stores.ts) over a real broker API
- * server: informers in the broker namespace (export records of kind ServiceImport,
- * EndpointSlices, Leases, the grants ConfigMap), parsed and validated into the model on arrival,
- * and writes of this cluster's own objects only.
+ * The broker store (BrokerView and BrokerPublisher, agent/stores.ts) over a real broker API server: informers in the broker namespace (the exports'
+ * EndpointSlices, which carry each export's record, and Leases), parsed and validated into the
+ * model on arrival (model/broker-validation.ts, the same validator as the in-memory broker), and
+ * writes of this cluster's own objects only. One export is one object kind: publishing it writes
+ * its slice(s), nothing else.
+ *
+ * An export is read only when its slice set is whole (kinds/broker-slice.ts). While another
+ * cluster's set is being rewritten, its last whole state stays visible (fail static); this
+ * agent's own sets are shown as they are, so that the exporter repairs a set left half written.
  *
  * Reachability and lease liveness are judged by model/broker-sight.ts, the same rule as the
  * embedded default's in-memory broker: this store feeds it the informers' health (while any of them
  * fails, the reconcilers fail static), every lease event and every own renewal (the own-lease
  * canary, `heartbeatTimeoutMs`), and arms one timer for the moment the canary could trip.
+ *
+ * Broker records of older agents (a separate ServiceImport-kind object per export) are not read:
+ * removeLegacyRecords() deletes this cluster's own once, at start.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerPublisher, BrokerView } from '../agent/stores.ts';
-import { refKey } from '../agent/stores.ts';
 import { BrokerSight } from '../model/broker-sight.ts';
+import { validateExport, validateLease } from '../model/broker-validation.ts';
 import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
+import { clusterServiceKey, serviceKey } from '../model/service-key.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 import { withoutBulkMetadata } from './projections.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
-import { brokerRecordName, leaseName } from './names.ts';
-import { buildBrokerRecord, buildBrokerSlices, buildLease, mcsApiVersion } from './object-builders.ts';
-import { assembleSlices, isManagedByUs, parseBrokerRecord, parseBrokerSlice, parseLease, type ParsedSlice } from './object-parsers.ts';
-import { COORDINATION_API_VERSION, DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, KIND_LEASE, KIND_SERVICE_IMPORT } from './objects.ts';
+import { assembleBrokerExport, buildBrokerSlices, parseBrokerSlice, type BrokerSlicePart } from './kinds/broker-slice.ts';
+import { buildLease, leaseName, parseLease } from './kinds/lease.ts';
+import { clusterLabelValue, isManagedByUs, mcsApiVersion } from './kinds/object-meta.ts';
+import { makeRawGet } from './client.ts';
+import { LABEL_MANAGED_BY, LABEL_MCS_SOURCE_CLUSTER, MANAGED_BY_VALUE } from './labels.ts';
+import { COORDINATION_API_VERSION, DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, KIND_LEASE } from './objects.ts';
 import { sameContent } from './same-content.ts';
 import { KubeWriter, resourceOf, type ResourceType, type WriterMetrics } from './writer.ts';
 
@@ -36,7 +47,7 @@ export interface KubeBrokerStoreOptions {
   namespace: string;
   /** This agent's cluster: the only cluster whose objects it writes. */
   cluster: ClusterId;
-  /** multicluster.x-k8s.io version the broker serves (discoverMcsVersion). */
+  /** multicluster.x-k8s.io version the broker serves (discoverMcsVersion): only for removeLegacyRecords. */
   mcsVersion: string;
   logger: Logger;
   metrics?: KubeStoreMetrics;
@@ -55,15 +66,23 @@ export interface KubeBrokerStoreOptions {
 
 type Kind = 'record' | 'endpoints' | 'lease' | 'grants';
 
+/** Bound on the one-shot listing of legacy records. */
+const LEGACY_LIST_TIMEOUT_MS = 15_000;
+const LEGACY_LIST_LIMIT = 5000;
+
+/** One cluster's whole export of one service, as last seen. */
+interface WholeExport {
+  record: ExportRecord;
+  endpoints: ExportEndpoints;
+}
+
 export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   private readonly opts: KubeBrokerStoreOptions;
   private readonly logger: Logger;
   private readonly now: () => number;
   private readonly writer: KubeWriter;
-  private readonly recordResource: ResourceType;
   private readonly sliceResource: ResourceType;
   private readonly leaseResource: ResourceType;
-  private readonly records: Informer;
   private readonly slices: Informer;
   private readonly leases: Informer;
   /** ConfigMaps of the broker namespace: only clusterset-dns-grants is read. */
@@ -71,13 +90,13 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   private grants: NamespaceGrants = ALL_GRANTED;
   private readonly listeners = new Set<(change: BrokerChange) => void>();
 
-  /** Parsed views, keyed by object key, and the indexes built from them. */
-  private readonly recordOf = new Map<string, ExportRecord>();
-  private readonly recordIndex = new Map<string, Map<ClusterId, ExportRecord>>();
-  private readonly sliceOf = new Map<string, ParsedSlice>();
-  /** service key → cluster → object key → parsed slice */
-  private readonly sliceIndex = new Map<string, Map<ClusterId, Map<string, ParsedSlice>>>();
-  private readonly endpointsCache = new Map<string, Map<ClusterId, ExportEndpoints>>();
+  /** Parsed slices by object key, and per service key → cluster → object key. */
+  private readonly sliceOf = new Map<string, BrokerSlicePart>();
+  private readonly sliceIndex = new Map<string, Map<ClusterId, Map<string, BrokerSlicePart>>>();
+  /** service key → cluster → the last whole, valid export. */
+  private readonly exportIndex = new Map<string, Map<ClusterId, WholeExport>>();
+  /** This cluster's exports whose slice set is whole right now (clusterServiceKey). */
+  private readonly ownWhole = new Set<string>();
   private readonly leaseOf = new Map<string, ClusterLease>();
   /** Reachability and the leases as this agent observed them change (what liveness is judged by). */
   private readonly sight: BrokerSight;
@@ -94,8 +113,6 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
     this.logger = options.logger.child({ component: 'broker-store', broker: options.kubeConfig.getCurrentCluster()?.server });
     this.now = options.now ?? Date.now;
     this.writer = new KubeWriter(options.kubeConfig, { target: 'broker', ...(options.metrics === undefined ? {} : { metrics: options.metrics }) });
-    const mcs = mcsApiVersion(options.mcsVersion);
-    this.recordResource = resourceOf(mcs, 'serviceimports');
     this.sliceResource = resourceOf(DISCOVERY_API_VERSION, 'endpointslices');
     this.leaseResource = resourceOf(COORDINATION_API_VERSION, 'leases');
     this.sight = new BrokerSight({
@@ -123,7 +140,6 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
           this.updateConnectivity();
         },
       });
-    this.records = make(mcs, KIND_SERVICE_IMPORT, 'serviceimports', (t, o) => this.onRecord(t, o));
     this.slices = make(DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, 'endpointslices', (t, o) => this.onSlice(t, o));
     this.leases = make(COORDINATION_API_VERSION, KIND_LEASE, 'leases', (t, o) => this.onLease(t, o));
     this.configMaps = make('v1', 'ConfigMap', 'configmaps', (t, o) => this.onConfigMap(t, o));
@@ -142,14 +158,46 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   }
 
   /**
-   * Announces this cluster's own endpoint sets as changed, so that the exporter also visits slices
-   * whose record is gone (a crash between two writes) and withdraws them if no export wants them.
+   * Announces this cluster's own slice sets as changed, so that the exporter also visits sets
+   * that are not whole (a crash between two writes) and repairs or withdraws them.
    */
-  replayOwnEndpoints(): void {
+  replayOwnExports(): void {
     for (const byCluster of this.sliceIndex.values()) {
       const own = byCluster.get(this.opts.cluster)?.values().next().value;
-      if (own !== undefined) this.emit({ kind: 'ExportEndpoints', cluster: this.opts.cluster, namespace: own.ref.namespace, name: own.ref.name });
+      if (own !== undefined) this.emit({ kind: 'Export', cluster: this.opts.cluster, namespace: own.ref.namespace, name: own.ref.name });
     }
+  }
+
+  /**
+   * Deletes this cluster's broker records left by an agent before the one-object broker (kind
+   * ServiceImport in the broker namespace): nothing reads them any more. Once, at start; a broker
+   * without the CRD, or credentials without the right to list them, leave nothing to do.
+   */
+  async removeLegacyRecords(): Promise<number> {
+    const mcs = mcsApiVersion(this.opts.mcsVersion);
+    const path = `/apis/${mcs}/namespaces/${encodeURIComponent(this.opts.namespace)}/serviceimports`;
+    let items: KubernetesObject[];
+    try {
+      const list = (await makeRawGet(this.opts.kubeConfig)(path, { labelSelector: brokerOwnSelector(this.opts.cluster), limit: LEGACY_LIST_LIMIT }, LEGACY_LIST_TIMEOUT_MS)) as { items?: KubernetesObject[] };
+      items = list.items ?? [];
+    } catch (err) {
+      this.logger.debug({ err }, 'no legacy broker records to look at');
+      return 0;
+    }
+    const resource = resourceOf(mcs, 'serviceimports');
+    let removed = 0;
+    try {
+      for (const obj of items) {
+        if (!isManagedByUs(obj)) continue;
+        if (await this.writer.delete(resource, this.opts.namespace, obj.metadata?.name ?? '', obj.metadata?.uid ? { uid: obj.metadata.uid } : {})) removed++;
+      }
+    } catch (err) {
+      // Not fatal: importers no longer read these records; they only take space on the broker.
+      this.logger.warn({ err, removed, left: items.length - removed }, 'could not remove the broker records of an older agent');
+      return removed;
+    }
+    if (removed > 0) this.logger.info({ removed }, 'removed broker records of an older agent (exports now live in their EndpointSlices)');
+    return removed;
   }
 
   /** Resolves once every broker informer listed once; rejects after timeoutMs. */
@@ -159,7 +207,7 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   }
 
   private informers(): Informer[] {
-    return [this.records, this.slices, this.leases, this.configMaps];
+    return [this.slices, this.leases, this.configMaps];
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -174,73 +222,70 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
     }
   }
 
-  private reject(kind: Kind, key: string, obj: KubernetesObject, problems: string[]): void {
-    const version = obj.metadata?.resourceVersion ?? '';
+  private reject(kind: Kind, key: string, version: string, problems: string[]): void {
     if (this.rejected.get(key) === version) return;
     this.rejected.set(key, version);
     this.opts.metrics?.brokerObjectRejected?.(kind);
     this.logger.error({ object: key, kind, problems }, 'rejected an invalid broker object');
   }
 
-  private onRecord(type: InformerEventType, obj: KubernetesObject): void {
-    const key = objectKey(obj);
-    const old = this.recordOf.get(key);
-    let next: ExportRecord | undefined;
-    if (type !== 'DELETED') {
-      const parsed = parseBrokerRecord(obj);
-      if (parsed.ok) {
-        next = parsed.value;
-        this.rejected.delete(key);
-      } else this.reject('record', key, obj, parsed.problems);
-    } else this.rejected.delete(key);
-    if (old !== undefined) removeFrom(this.recordIndex, refKey(old), old.cluster);
-    if (next !== undefined) {
-      this.recordOf.set(key, next);
-      putIn(this.recordIndex, refKey(next), next.cluster, next);
-    } else this.recordOf.delete(key);
-    for (const r of dedupe([old, next])) this.emit({ kind: 'ExportRecord', cluster: r.cluster, namespace: r.namespace, name: r.name });
-  }
-
   private onSlice(type: InformerEventType, obj: KubernetesObject): void {
     const key = objectKey(obj);
     const old = this.sliceOf.get(key);
-    let next: ParsedSlice | undefined;
+    let next: BrokerSlicePart | undefined;
     if (type !== 'DELETED') {
       const parsed = parseBrokerSlice(obj);
       if (parsed.ok) {
         next = parsed.value;
         this.rejected.delete(key);
-      } else this.reject('endpoints', key, obj, parsed.problems);
+      } else this.reject('endpoints', key, obj.metadata?.resourceVersion ?? '', parsed.problems);
     } else this.rejected.delete(key);
     if (old !== undefined) {
-      const set = this.sliceIndex.get(refKey(old.ref))?.get(old.cluster);
+      const set = this.sliceIndex.get(serviceKey(old.ref))?.get(old.cluster);
       set?.delete(key);
-      if (set !== undefined && set.size === 0) removeFrom(this.sliceIndex, refKey(old.ref), old.cluster);
+      if (set !== undefined && set.size === 0) removeFrom(this.sliceIndex, serviceKey(old.ref), old.cluster);
     }
     if (next !== undefined) {
       this.sliceOf.set(key, next);
-      let byCluster = this.sliceIndex.get(refKey(next.ref));
-      if (byCluster === undefined) this.sliceIndex.set(refKey(next.ref), (byCluster = new Map()));
+      let byCluster = this.sliceIndex.get(serviceKey(next.ref));
+      if (byCluster === undefined) this.sliceIndex.set(serviceKey(next.ref), (byCluster = new Map()));
       let set = byCluster.get(next.cluster);
       if (set === undefined) byCluster.set(next.cluster, (set = new Map()));
       set.set(key, next);
     } else this.sliceOf.delete(key);
     const touched = new Map<string, { ref: ServiceRef; cluster: ClusterId }>();
-    for (const s of [old, next]) if (s !== undefined) touched.set(`${s.cluster}|${refKey(s.ref)}`, { ref: s.ref, cluster: s.cluster });
+    for (const s of [old, next]) if (s !== undefined) touched.set(clusterServiceKey(s.cluster, s.ref), { ref: s.ref, cluster: s.cluster });
     for (const { ref, cluster } of touched.values()) {
       this.reassemble(ref, cluster);
-      this.emit({ kind: 'ExportEndpoints', cluster, namespace: ref.namespace, name: ref.name });
+      this.emit({ kind: 'Export', cluster, namespace: ref.namespace, name: ref.name });
     }
   }
 
+  /** Re-reads one export from its slice set: whole and valid replaces the view, gone removes it. */
   private reassemble(ref: ServiceRef, cluster: ClusterId): void {
-    const set = this.sliceIndex.get(refKey(ref))?.get(cluster);
+    const id = clusterServiceKey(cluster, ref);
+    const set = this.sliceIndex.get(serviceKey(ref))?.get(cluster);
+    this.ownWhole.delete(id);
     if (set === undefined || set.size === 0) {
-      removeFrom(this.endpointsCache, refKey(ref), cluster);
+      removeFrom(this.exportIndex, serviceKey(ref), cluster);
+      this.rejected.delete(id);
       return;
     }
-    const { endpoints, ports } = assembleSlices([...set.values()]);
-    putIn(this.endpointsCache, refKey(ref), cluster, { namespace: ref.namespace, name: ref.name, cluster, endpoints, ports });
+    const assembled = assembleBrokerExport([...set.values()]);
+    if (!assembled.whole) {
+      // A set being rewritten slice by slice: keep its last whole state (importers fail static).
+      this.logger.debug({ export: id, reason: assembled.reason }, 'export slices not whole yet');
+      return;
+    }
+    const problems = validateExport(assembled.record, assembled.endpoints);
+    if (problems.length > 0) {
+      removeFrom(this.exportIndex, serviceKey(ref), cluster);
+      this.reject('record', id, [...set.values()].map((p) => p.recordText).join('|'), problems);
+      return;
+    }
+    this.rejected.delete(id);
+    if (cluster === this.opts.cluster) this.ownWhole.add(id);
+    putIn(this.exportIndex, serviceKey(ref), cluster, { record: assembled.record, endpoints: assembled.endpoints });
   }
 
   private onLease(type: InformerEventType, obj: KubernetesObject): void {
@@ -249,10 +294,11 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
     let next: ClusterLease | undefined;
     if (type !== 'DELETED') {
       const parsed = parseLease(obj);
-      if (parsed.ok) {
+      const problems = parsed.ok ? validateLease(parsed.value) : parsed.problems;
+      if (parsed.ok && problems.length === 0) {
         next = parsed.value;
         this.rejected.delete(key);
-      } else this.reject('lease', key, obj, parsed.problems);
+      } else this.reject('lease', key, obj.metadata?.resourceVersion ?? '', problems);
     } else this.rejected.delete(key);
     // An update (or a relist) with the same claim is not a renewal: only a lease that is gone is forgotten.
     if (old !== undefined && (next === undefined || next.cluster !== old.cluster)) this.sight.leaseGone(old.cluster);
@@ -269,7 +315,7 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   private onConfigMap(type: InformerEventType, obj: KubernetesObject): void {
     if (obj.metadata?.name !== GRANTS_CONFIGMAP) return;
     const { grants, problems } = type === 'DELETED' ? { grants: ALL_GRANTED, problems: [] } : parseGrants((obj as { data?: Record<string, unknown> }).data);
-    if (problems.length > 0) this.reject('grants', objectKey(obj), obj, problems);
+    if (problems.length > 0) this.reject('grants', objectKey(obj), obj.metadata?.resourceVersion ?? '', problems);
     this.grants = grants;
     this.logger.info({ grants: Object.fromEntries([...grants.byCluster].map(([c, g]) => [c, g === '*' ? '*' : [...g].join(',')])) }, 'namespace grants changed');
     this.emit({ kind: 'Grants' });
@@ -278,7 +324,6 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   namespaceGrants(): NamespaceGrants {
     return this.grants;
   }
-
   /** Feeds the informers' health to the sight; logs, counts and announces a change. */
   private updateConnectivity(): void {
     if (this.stopped) return;
@@ -323,25 +368,34 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   }
 
   listRecords(): ExportRecord[] {
-    return [...this.recordOf.values()];
+    const out: ExportRecord[] = [];
+    for (const byCluster of this.exportIndex.values()) for (const e of byCluster.values()) if (this.visible(e)) out.push(e.record);
+    return out;
   }
   listRecordsFor(ref: ServiceRef): ExportRecord[] {
-    return [...(this.recordIndex.get(refKey(ref))?.values() ?? [])];
+    return [...(this.exportIndex.get(serviceKey(ref))?.values() ?? [])].filter((e) => this.visible(e)).map((e) => e.record);
   }
   getRecord(cluster: ClusterId, ref: ServiceRef): ExportRecord | undefined {
-    return this.recordIndex.get(refKey(ref))?.get(cluster);
+    const e = this.exportIndex.get(serviceKey(ref))?.get(cluster);
+    return e !== undefined && this.visible(e) ? e.record : undefined;
   }
   listEndpointsFor(ref: ServiceRef): ExportEndpoints[] {
-    return [...(this.endpointsCache.get(refKey(ref))?.values() ?? [])];
+    return [...(this.exportIndex.get(serviceKey(ref))?.values() ?? [])].filter((e) => this.visible(e)).map((e) => e.endpoints);
   }
   getEndpoints(cluster: ClusterId, ref: ServiceRef): ExportEndpoints | undefined {
-    return this.endpointsCache.get(refKey(ref))?.get(cluster);
+    const e = this.exportIndex.get(serviceKey(ref))?.get(cluster);
+    return e !== undefined && this.visible(e) ? e.endpoints : undefined;
   }
   listLeases(): ClusterLease[] {
     return this.sight.leases();
   }
   getLease(cluster: ClusterId): ClusterLease | undefined {
     return this.sight.lease(cluster);
+  }
+
+  /** Another cluster's last whole export stays visible while it is rewritten; our own only while whole. */
+  private visible(e: WholeExport): boolean {
+    return e.record.cluster !== this.opts.cluster || this.ownWhole.has(clusterServiceKey(e.record.cluster, e.record));
   }
 
   // ---- writes (own cluster only) ------------------------------------------------------------
@@ -354,36 +408,26 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
     return informer.get(`${this.opts.namespace}/${name}`);
   }
 
-  async applyRecord(record: ExportRecord): Promise<void> {
-    this.own(record.cluster, 'a record');
-    const desired = buildBrokerRecord(record, this.opts.namespace, this.opts.mcsVersion);
-    if (sameContent(desired, this.cached(this.records, desired.metadata.name))) return;
-    this.records.observeWritten(await this.writer.apply(this.recordResource, desired));
-  }
-
-  async deleteRecord(cluster: ClusterId, ref: ServiceRef): Promise<void> {
-    this.own(cluster, 'a record');
-    await this.deleteOwned(this.recordResource, this.records, this.cached(this.records, brokerRecordName(ref, cluster)));
-  }
-
-  async applyEndpoints(endpoints: ExportEndpoints): Promise<void> {
-    this.own(endpoints.cluster, 'endpoints');
-    const desired = buildBrokerSlices(endpoints, this.opts.namespace);
+  /** One write per slice whose content differs (one slice for most services); then surplus slices go. */
+  async publishExport(record: ExportRecord, endpoints: ExportEndpoints): Promise<void> {
+    this.own(record.cluster, 'an export');
+    const desired = buildBrokerSlices(record, endpoints, this.opts.namespace);
     for (const obj of desired) {
       if (!sameContent(obj, this.cached(this.slices, obj.metadata.name))) this.slices.observeWritten(await this.writer.apply(this.sliceResource, obj));
     }
     // Slices of families or chunks no longer needed go after the new ones exist (no empty gap).
     const wanted = new Set(desired.map((o) => `${this.opts.namespace}/${o.metadata.name}`));
-    for (const key of this.sliceIndex.get(refKey(endpoints))?.get(endpoints.cluster)?.keys() ?? []) {
+    for (const key of [...(this.sliceIndex.get(serviceKey(record))?.get(record.cluster)?.keys() ?? [])]) {
       if (!wanted.has(key)) await this.deleteOwned(this.sliceResource, this.slices, this.slices.get(key));
     }
   }
 
-  async deleteEndpoints(cluster: ClusterId, ref: ServiceRef): Promise<void> {
-    this.own(cluster, 'endpoints');
-    for (const key of [...(this.sliceIndex.get(refKey(ref))?.get(cluster)?.keys() ?? [])]) {
-      await this.deleteOwned(this.sliceResource, this.slices, this.slices.get(key));
-    }
+  async withdrawExport(cluster: ClusterId, ref: ServiceRef): Promise<boolean> {
+    this.own(cluster, 'an export');
+    // Every slice of the set, whole or not: a half-written export is withdrawn too.
+    const keys = [...(this.sliceIndex.get(serviceKey(ref))?.get(cluster)?.keys() ?? [])];
+    for (const key of keys) await this.deleteOwned(this.sliceResource, this.slices, this.slices.get(key));
+    return keys.length > 0;
   }
 
   async applyLease(lease: ClusterLease): Promise<void> {
@@ -410,6 +454,11 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
   }
 }
 
+/** Label selector of this cluster's own objects on the broker. */
+function brokerOwnSelector(cluster: ClusterId): string {
+  return `${LABEL_MANAGED_BY}=${MANAGED_BY_VALUE},${LABEL_MCS_SOURCE_CLUSTER}=${clusterLabelValue(cluster)}`;
+}
+
 function putIn<V>(index: Map<string, Map<ClusterId, V>>, key: string, cluster: ClusterId, value: V): void {
   let m = index.get(key);
   if (m === undefined) index.set(key, (m = new Map()));
@@ -421,10 +470,4 @@ function removeFrom<V>(index: Map<string, Map<ClusterId, V>>, key: string, clust
   if (m === undefined) return;
   m.delete(cluster);
   if (m.size === 0) index.delete(key);
-}
-
-function dedupe(records: (ExportRecord | undefined)[]): ExportRecord[] {
-  const out = new Map<string, ExportRecord>();
-  for (const r of records) if (r !== undefined) out.set(`${r.cluster}|${refKey(r)}`, r);
-  return [...out.values()];
 }

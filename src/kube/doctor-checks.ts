@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { describeApiError, statusCodeOf } from './client.ts';
 import { LABEL_SERVICE_NAME } from './labels.ts';
-import { leaseName } from './names.ts';
+import { leaseName } from './kinds/lease.ts';
 import { MCS_GROUP } from './objects.ts';
 import type { ObjectRef } from './coredns-configmap.ts';
 

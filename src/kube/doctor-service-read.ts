@@ -1,7 +1,7 @@
 /**
  * What `doctor service NAME -n NS` reads along one service's chain, shrunk to plain data with the
- * agent's own parsers: the source ServiceExport and its conditions, the broker's records and
- * EndpointSlices for the service and the exporting clusters' leases, and the destination's
+ * agent's own parsers: the source ServiceExport and its conditions, the broker's export slices
+ * (which carry the records) for the service and the exporting clusters' leases, and the destination's
  * ServiceImport and MCS EndpointSlices. Every call is bounded (ApiCallError on failure).
  */
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
@@ -9,7 +9,11 @@ import type { ExportCondition } from '../agent/stores.ts';
 import type { ClusterLease, ExportRecord } from '../model/types.ts';
 import { ApiCallError, probeApi } from './doctor-checks.ts';
 import { LABEL_MCS_SERVICE_NAME, LABEL_SOURCE_NAMESPACE } from './labels.ts';
-import { parseBrokerRecord, parseBrokerSlice, parseImportedServiceImport, parseImportedSlice, parseLease, readExportConditions } from './object-parsers.ts';
+import { exportsOfSlices } from './kinds/broker-slice.ts';
+import { parseLease } from './kinds/lease.ts';
+import { parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
+import { readExportConditions } from './kinds/service-export-status.ts';
+import { parseImportedServiceImport } from './kinds/service-import.ts';
 import { MCS_GROUP } from './objects.ts';
 
 export { probeApi };
@@ -53,26 +57,17 @@ export interface BrokerServiceState {
   leases: Map<string, ClusterLease>;
 }
 
-export async function readBrokerService(broker: KubeConfig, namespace: string, mcsVersion: string, ref: ServiceRefInput, timeoutMs: number): Promise<BrokerServiceState> {
+export async function readBrokerService(broker: KubeConfig, namespace: string, ref: ServiceRefInput, timeoutMs: number): Promise<BrokerServiceState> {
   const selector = `${LABEL_MCS_SERVICE_NAME}=${ref.name},${LABEL_SOURCE_NAMESPACE}=${ref.namespace}`;
-  const [records, slices, leases] = await Promise.all([
-    call(`listing the broker's records for ${ref.namespace}/${ref.name}`, timeoutMs, () =>
-      broker.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({ group: MCS_GROUP, version: mcsVersion, namespace, plural: 'serviceimports', labelSelector: selector }) as Promise<{ items?: unknown[] }>),
+  const [slices, leases] = await Promise.all([
     call(`listing the broker's EndpointSlices for ${ref.namespace}/${ref.name}`, timeoutMs, () => broker.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: selector })),
     call(`listing Leases in ${namespace} on the broker`, timeoutMs, () => broker.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace })),
   ]);
   const state: BrokerServiceState = { records: [], endpoints: new Map(), leases: new Map() };
-  for (const r of records?.items ?? []) {
-    const p = parseBrokerRecord(r);
-    if (p.ok) state.records.push(p.value);
-  }
-  for (const s of slices?.items ?? []) {
-    const p = parseBrokerSlice(s);
-    if (!p.ok) continue;
-    const e = state.endpoints.get(p.value.cluster) ?? { total: 0, ready: 0 };
-    e.total += p.value.endpoints.length;
-    e.ready += p.value.endpoints.filter((x) => x.ready).length;
-    state.endpoints.set(p.value.cluster, e);
+  // One object kind per export: each cluster's slices carry its record and its endpoints.
+  for (const { record, endpoints } of exportsOfSlices(slices?.items ?? []).exports) {
+    state.records.push(record);
+    state.endpoints.set(record.cluster, { total: endpoints.endpoints.length, ready: endpoints.endpoints.filter((x) => x.ready).length });
   }
   for (const l of leases?.items ?? []) {
     const p = parseLease(l);

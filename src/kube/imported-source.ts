@@ -12,8 +12,9 @@ import type { ImportedState, ImportedStateSource } from '../model/imported-state
 import type { ImportedService, ImportedSlice } from '../model/types.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { LABEL_MCS_SERVICE_NAME } from './labels.ts';
-import { mcsApiVersion } from './object-builders.ts';
-import { parseImportedServiceImport, parseImportedSlice } from './object-parsers.ts';
+import { parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
+import { mcsApiVersion } from './kinds/object-meta.ts';
+import { parseImportedServiceImport } from './kinds/service-import.ts';
 import { DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, KIND_SERVICE_IMPORT } from './objects.ts';
 
 export interface KubeImportedSourceOptions {

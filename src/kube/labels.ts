@@ -1,7 +1,7 @@
 /**
- * Every label, annotation and well-known value this project reads or writes on Kubernetes objects,
- * in one place (as Lighthouse does), so the export side, the import side and the kube stores of
- * issue 4 agree on spelling.
+ * The labels and well-known values that several object kinds share (the managed-by mark, the MCS
+ * service and source-cluster labels), so every kind spells them alike. Annotations that belong to
+ * one kind live with that kind (src/kube/kinds/).
  */
 
 /** Standard EndpointSlice label naming the Service a slice belongs to. */
@@ -24,29 +24,6 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 
 /** The value of LABEL_MANAGED_BY / LABEL_ENDPOINTSLICE_MANAGED_BY on our objects. */
 export const MANAGED_BY_VALUE = 'clusterset-dns';
-
-/** Annotation on an imported MCS EndpointSlice: why the importer excluded that cluster. */
-export const ANNOTATION_EXCLUDED_REASON = 'clusterset-dns.io/excluded-reason';
-
-/** Annotation on an imported MCS EndpointSlice: addresses of that cluster the importer refused, and why. */
-export const ANNOTATION_REJECTED_ADDRESSES = 'clusterset-dns.io/rejected-addresses';
-
-/** Annotation on a broker record: the ServiceExport creationTimestamp (conflict tie-breaker). */
-export const ANNOTATION_EXPORT_CREATED_AT = 'clusterset-dns.io/export-created-at';
-
-/**
- * Annotation carrying the full source cluster ID when it does not fit a label value (cluster IDs
- * may be two DNS labels, up to 127 characters; label values stop at 63). The label then holds a
- * truncated, hashed form; readers take the annotation first.
- */
-export const ANNOTATION_SOURCE_CLUSTER = 'clusterset-dns.io/source-cluster';
-
-/**
- * Annotation on the per-family EndpointSlices of one dual-stack service-IP endpoint (a ClusterSetIP
- * cluster's single endpoint holds its IPv4 and IPv6 service IPs, but an EndpointSlice holds one
- * family): the endpoint's full address list in order, so readers rebuild the one endpoint exactly.
- */
-export const ANNOTATION_SERVICE_IPS = 'clusterset-dns.io/service-ips';
 
 /** Field manager of every server-side apply this project makes. */
 export const FIELD_MANAGER = 'clusterset-dns';

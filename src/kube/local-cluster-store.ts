@@ -8,10 +8,10 @@
  * EndpointSlices by server-side apply, skipped when the cached object already holds the desired
  * content. Only objects carrying our managed-by label are ever updated or deleted.
  */
+import { serviceKey } from '../model/service-key.ts';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ExportCondition, ExportSource, ImportSink, LocalChange } from '../agent/stores.ts';
-import { refKey } from '../agent/stores.ts';
 import { ConditionType } from '../model/conflicts.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
 import type { ClusterId, ImportedService, ImportedSlice, LocalEndpointSlice, LocalService, LocalServiceExport, ServiceRef } from '../model/types.ts';
@@ -20,8 +20,10 @@ import type { KubeStoreMetrics } from './broker-store.ts';
 import { Informer, objectKey, type InformerEventType, type ResourceRef } from './informer.ts';
 import { withoutBulkMetadata } from './projections.ts';
 import { LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_SERVICE_NAME, MANAGED_BY_VALUE } from './labels.ts';
-import { buildExportStatus, buildImportedServiceImport, buildImportedSlices, mcsApiVersion } from './object-builders.ts';
-import { assembleSlices, isManagedByUs, parseImportedServiceImport, parseImportedSlice, readExportConditions, type ParsedSlice } from './object-parsers.ts';
+import { assembleSlices, buildImportedSlices, parseImportedSlice, type ParsedSlice } from './kinds/mcs-endpoint-slice.ts';
+import { isManagedByUs, mcsApiVersion } from './kinds/object-meta.ts';
+import { buildExportStatus, readExportConditions } from './kinds/service-export-status.ts';
+import { buildImportedServiceImport, parseImportedServiceImport } from './kinds/service-import.ts';
 import { CORE_API_VERSION, DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, KIND_NAMESPACE, KIND_SERVICE, KIND_SERVICE_EXPORT, KIND_SERVICE_IMPORT } from './objects.ts';
 import { sameContent } from './same-content.ts';
 import { translateObject } from './translate.ts';
@@ -226,17 +228,17 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
       if (t.status === 'ok' && t.object.kind === 'EndpointSlice') next = t.object.slice;
     }
     if (old !== undefined) {
-      const m = this.localSliceIndex.get(refKey(old));
+      const m = this.localSliceIndex.get(serviceKey(old));
       m?.delete(key);
-      if (m !== undefined && m.size === 0) this.localSliceIndex.delete(refKey(old));
+      if (m !== undefined && m.size === 0) this.localSliceIndex.delete(serviceKey(old));
     }
     if (next !== undefined) {
       this.localSliceOf.set(key, next);
-      let m = this.localSliceIndex.get(refKey(next));
-      if (m === undefined) this.localSliceIndex.set(refKey(next), (m = new Map()));
+      let m = this.localSliceIndex.get(serviceKey(next));
+      if (m === undefined) this.localSliceIndex.set(serviceKey(next), (m = new Map()));
       m.set(key, next);
     } else this.localSliceOf.delete(key);
-    const refs = new Set([old, next].filter((s) => s !== undefined).map((s) => refKey(s)));
+    const refs = new Set([old, next].filter((s) => s !== undefined).map((s) => serviceKey(s)));
     for (const k of refs) {
       const i = k.indexOf('/');
       this.emit({ kind: 'EndpointSlice', namespace: k.slice(0, i), name: k.slice(i + 1) });
@@ -263,24 +265,24 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
       else this.logger.warn({ object: key, problems: parsed.problems }, 'ignoring an EndpointSlice labelled as ours that we did not write');
     } else this.importedSliceRaw.delete(key);
     if (old !== undefined) {
-      const set = this.importedSliceIndex.get(refKey(old.ref))?.get(old.cluster);
+      const set = this.importedSliceIndex.get(serviceKey(old.ref))?.get(old.cluster);
       set?.delete(key);
       if (set !== undefined && set.size === 0) {
-        const byCluster = this.importedSliceIndex.get(refKey(old.ref))!;
+        const byCluster = this.importedSliceIndex.get(serviceKey(old.ref))!;
         byCluster.delete(old.cluster);
-        if (byCluster.size === 0) this.importedSliceIndex.delete(refKey(old.ref));
+        if (byCluster.size === 0) this.importedSliceIndex.delete(serviceKey(old.ref));
       }
     }
     if (next !== undefined) {
       this.importedSliceOf.set(key, next);
-      let byCluster = this.importedSliceIndex.get(refKey(next.ref));
-      if (byCluster === undefined) this.importedSliceIndex.set(refKey(next.ref), (byCluster = new Map()));
+      let byCluster = this.importedSliceIndex.get(serviceKey(next.ref));
+      if (byCluster === undefined) this.importedSliceIndex.set(serviceKey(next.ref), (byCluster = new Map()));
       let set = byCluster.get(next.cluster);
       if (set === undefined) byCluster.set(next.cluster, (set = new Map()));
       set.set(key, next);
     } else this.importedSliceOf.delete(key);
     const refs = new Map<string, ServiceRef>();
-    for (const s of [old, next]) if (s !== undefined) refs.set(refKey(s.ref), s.ref);
+    for (const s of [old, next]) if (s !== undefined) refs.set(serviceKey(s.ref), s.ref);
     for (const ref of refs.values()) this.emit({ kind: 'ImportedSlice', ...ref });
   }
 
@@ -290,17 +292,17 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
     return [...this.exports.values()];
   }
   getServiceExport(ref: ServiceRef): LocalServiceExport | undefined {
-    return this.exports.get(refKey(ref));
+    return this.exports.get(serviceKey(ref));
   }
   getService(ref: ServiceRef): LocalService | undefined {
-    return this.services.get(refKey(ref));
+    return this.services.get(serviceKey(ref));
   }
   listEndpointSlices(ref: ServiceRef): LocalEndpointSlice[] {
-    return [...(this.localSliceIndex.get(refKey(ref))?.values() ?? [])];
+    return [...(this.localSliceIndex.get(serviceKey(ref))?.values() ?? [])];
   }
 
   getExportConditions(ref: ServiceRef): readonly ExportCondition[] | undefined {
-    const raw = this.exportRaw.get(refKey(ref));
+    const raw = this.exportRaw.get(serviceKey(ref));
     if (raw === undefined) return undefined;
     const read = readExportConditions(raw);
     if (read === undefined) return undefined;
@@ -313,8 +315,8 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
   }
 
   async writeExportConditions(ref: ServiceRef, conditions: ExportCondition[]): Promise<void> {
-    const raw = this.exportRaw.get(refKey(ref));
-    if (raw === undefined) throw new Error(`ServiceExport ${refKey(ref)} not found`);
+    const raw = this.exportRaw.get(serviceKey(ref));
+    if (raw === undefined) throw new Error(`ServiceExport ${serviceKey(ref)} not found`);
     const generation = typeof raw.metadata?.generation === 'number' ? raw.metadata.generation : 1;
     const ours = conditions.filter((c) => OUR_CONDITIONS.has(c.type));
     const written = await this.writer.applyStatus(this.exportResource, buildExportStatus(ref, ours, generation, this.opts.mcsVersion));
@@ -328,7 +330,7 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
   }
 
   getClusterSetVip(ref: ServiceRef): ClusterSetVip | undefined {
-    const spec = (this.importRaw.get(refKey(ref)) as { spec?: { ips?: unknown } } | undefined)?.spec;
+    const spec = (this.importRaw.get(serviceKey(ref)) as { spec?: { ips?: unknown } } | undefined)?.spec;
     const ips = Array.isArray(spec?.ips) ? spec.ips.filter((ip): ip is string => typeof ip === 'string') : [];
     return ips.length === 0 ? undefined : { ...ref, ips };
   }
@@ -344,14 +346,14 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
   }
 
   getImportedService(ref: ServiceRef): ImportedService | undefined {
-    const raw = this.importRaw.get(refKey(ref));
+    const raw = this.importRaw.get(serviceKey(ref));
     if (raw === undefined || !isManagedByUs(raw)) return undefined;
     const parsed = parseImportedServiceImport(raw);
     return parsed.ok ? parsed.value : undefined;
   }
 
   listImportedSlices(ref: ServiceRef): ImportedSlice[] {
-    const byCluster = this.importedSliceIndex.get(refKey(ref));
+    const byCluster = this.importedSliceIndex.get(serviceKey(ref));
     if (byCluster === undefined) return [];
     const out: ImportedSlice[] = [];
     for (const [cluster, set] of byCluster) {
@@ -365,9 +367,9 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
   }
 
   async applyImportedService(service: ImportedService): Promise<void> {
-    const current = this.importRaw.get(refKey(service));
+    const current = this.importRaw.get(serviceKey(service));
     if (current !== undefined && !isManagedByUs(current)) {
-      throw new Error(`ServiceImport ${refKey(service)} exists and is not managed by clusterset-dns; leaving it alone`);
+      throw new Error(`ServiceImport ${serviceKey(service)} exists and is not managed by clusterset-dns; leaving it alone`);
     }
     const { object, status } = buildImportedServiceImport(service, this.opts.mcsVersion);
     const informer = informerOf(this.importInformers, service.namespace);
@@ -376,7 +378,7 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
   }
 
   async deleteImportedService(ref: ServiceRef): Promise<void> {
-    const current = this.importRaw.get(refKey(ref));
+    const current = this.importRaw.get(serviceKey(ref));
     if (current === undefined || !isManagedByUs(current)) return;
     await this.deleteExact(this.importResource, current, informerOf(this.importInformers, ref.namespace));
   }
@@ -389,14 +391,14 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
       if (!sameContent(obj, current)) informerOf(this.importedSliceInformers, slice.namespace)?.observeWritten(await this.writer.apply(this.sliceResource, obj));
     }
     const wanted = new Set(desired.map((o) => `${slice.namespace}/${o.metadata.name}`));
-    for (const key of [...(this.importedSliceIndex.get(refKey(slice))?.get(slice.sourceCluster)?.keys() ?? [])]) {
+    for (const key of [...(this.importedSliceIndex.get(serviceKey(slice))?.get(slice.sourceCluster)?.keys() ?? [])]) {
       const raw = this.importedSliceRaw.get(key);
       if (!wanted.has(key) && raw !== undefined) await this.deleteExact(this.sliceResource, raw, informerOf(this.importedSliceInformers, slice.namespace));
     }
   }
 
   async deleteImportedSlice(ref: ServiceRef, sourceCluster: ClusterId): Promise<void> {
-    for (const key of [...(this.importedSliceIndex.get(refKey(ref))?.get(sourceCluster)?.keys() ?? [])]) {
+    for (const key of [...(this.importedSliceIndex.get(serviceKey(ref))?.get(sourceCluster)?.keys() ?? [])]) {
       const raw = this.importedSliceRaw.get(key);
       if (raw !== undefined) await this.deleteExact(this.sliceResource, raw, informerOf(this.importedSliceInformers, ref.namespace));
     }

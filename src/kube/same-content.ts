@@ -5,16 +5,7 @@
  * storm) while a field someone else changed, or one we stopped setting, is repaired.
  */
 import { deepEqual } from '../model/equal.ts';
-import {
-  ANNOTATION_EXCLUDED_REASON,
-  ANNOTATION_EXPORT_CREATED_AT,
-  ANNOTATION_SERVICE_IPS,
-  ANNOTATION_SOURCE_CLUSTER,
-} from './labels.ts';
-import type { KubeObject } from './object-builders.ts';
-
-/** Annotations we may set: their absence from a desired object means "must not be there". */
-const OWNED_ANNOTATIONS = [ANNOTATION_EXCLUDED_REASON, ANNOTATION_EXPORT_CREATED_AT, ANNOTATION_SERVICE_IPS, ANNOTATION_SOURCE_CLUSTER];
+import { OWN_ANNOTATION_PREFIX, type KubeObject } from './kinds/object-meta.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -54,7 +45,10 @@ export function sameContent(desired: KubeObject, current: unknown): boolean {
   const curLabels = asObj(curMeta['labels']) ?? {};
   for (const [k, v] of Object.entries(desired.metadata.labels ?? {})) if (curLabels[k] !== v) return false;
   const curAnnotations = asObj(curMeta['annotations']) ?? {};
-  for (const k of OWNED_ANNOTATIONS) if (curAnnotations[k] !== desired.metadata.annotations?.[k]) return false;
+  // Annotations under our prefix are all ours: one we no longer set must go, so its presence differs.
+  const wantAnnotations = desired.metadata.annotations ?? {};
+  for (const [k, v] of Object.entries(wantAnnotations)) if (curAnnotations[k] !== v) return false;
+  for (const k of Object.keys(curAnnotations)) if (k.startsWith(OWN_ANNOTATION_PREFIX) && !(k in wantAnnotations)) return false;
   for (const [key, want] of Object.entries(desired)) {
     if (key === 'apiVersion' || key === 'kind' || key === 'metadata') continue;
     const have = cur[key];

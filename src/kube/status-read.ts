@@ -2,7 +2,8 @@
  * What `clusterset-dns status` reads from real API servers, listed once (no watch) and shrunk to
  * model types with the same parsers the DNS server and the agent use: from the member cluster its
  * ServiceImports, MCS EndpointSlices and ServiceExports (with their conditions); from the broker
- * the cluster leases and export records. Every call is bounded by a timeout.
+ * the cluster leases and the exports (their EndpointSlices carry the records). Every call is
+ * bounded by a timeout.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ExportCondition } from '../agent/stores.ts';
@@ -11,8 +12,12 @@ import type { ClusterLease, ExportRecord, ImportedService, ImportedSlice } from 
 import { makeRawGet, type RawGet } from './client.ts';
 import { bounded } from './doctor-checks.ts';
 import { listAllPages, type ListPage } from './list-pages.ts';
-import { LABEL_MCS_SERVICE_NAME } from './labels.ts';
-import { parseBrokerRecord, parseImportedServiceImport, parseImportedSlice, parseLease, readExportConditions } from './object-parsers.ts';
+import { LABEL_MCS_SERVICE_NAME, LABEL_SOURCE_NAMESPACE } from './labels.ts';
+import { exportsOfSlices } from './kinds/broker-slice.ts';
+import { parseLease } from './kinds/lease.ts';
+import { parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
+import { readExportConditions } from './kinds/service-export-status.ts';
+import { parseImportedServiceImport } from './kinds/service-import.ts';
 import { MCS_GROUP } from './objects.ts';
 
 /** Objects per page, and pages per list at most (a larger list fails the read with a clear error). */
@@ -79,21 +84,18 @@ export interface BrokerReadout {
   records: ExportRecord[];
 }
 
-export async function readBrokerForStatus(broker: KubeConfig, namespace: string, mcsVersion: string, timeoutMs: number): Promise<BrokerReadout> {
+export async function readBrokerForStatus(broker: KubeConfig, namespace: string, timeoutMs: number): Promise<BrokerReadout> {
   const ns = encodeURIComponent(namespace);
   const get = makeRawGet(broker);
   const [leases, records] = await Promise.all([
     listAll(get, `listing Leases in ${namespace} on the broker`, timeoutMs, `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`),
-    listAll(get, `listing export records in ${namespace} on the broker`, timeoutMs, `/apis/${MCS_GROUP}/${mcsVersion}/namespaces/${ns}/serviceimports`),
+    listAll(get, `listing exports (EndpointSlices) in ${namespace} on the broker`, timeoutMs, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, { labelSelector: LABEL_SOURCE_NAMESPACE }),
   ]);
   const out: BrokerReadout = { leases: [], records: [] };
   for (const l of leases) {
     const p = parseLease(l);
     if (p.ok) out.leases.push(p.value);
   }
-  for (const r of records) {
-    const p = parseBrokerRecord(r);
-    if (p.ok) out.records.push(p.value);
-  }
+  for (const e of exportsOfSlices(records).exports) out.records.push(e.record);
   return out;
 }

@@ -13,7 +13,7 @@ import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } fr
 import type { LimitChange } from './adaptive-limit.ts';
 import { makePooledApiClient, statusCodeOf } from './client.ts';
 import { FIELD_MANAGER } from './labels.ts';
-import type { KubeObject } from './object-builders.ts';
+import type { KubeObject } from './kinds/object-meta.ts';
 import { RequestGate, type RequestGateOptions } from './request-gate.ts';
 
 export interface ResourceType {

@@ -2,10 +2,11 @@
  * Builds the DNS server's immutable read model from the imported state (ServiceImports + MCS
  * EndpointSlices). Pure: the version and the clock are passed in.
  */
+import { serviceKey } from './service-key.ts';
 import { type AddressCheck, type RejectedAddress, checkAddress, summarizeRejections } from './address-policy.ts';
 import type { ImportedState } from './imported-state.ts';
 import type { ClusterBackend, ServiceEntry, Snapshot } from './snapshot.ts';
-import { serviceKey, type ClusterId, type Endpoint, type ServicePort } from './types.ts';
+import { type ClusterId, type Endpoint, type ServicePort } from './types.ts';
 
 /** Judges one address (checkAddress with the operator's policy; callers may memoise it). */
 export type AddressScreen = (address: string) => AddressCheck;

@@ -24,11 +24,6 @@ export interface ServiceRef {
   name: string;
 }
 
-/** Stable map key for a service: `<namespace>/<name>` (both are DNS labels, so `/` cannot clash). */
-export function serviceKey(ref: ServiceRef): string {
-  return `${ref.namespace}/${ref.name}`;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Local cluster objects (export side input). Translated from Service, EndpointSlice, ServiceExport.
 // ---------------------------------------------------------------------------------------------

@@ -159,10 +159,11 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     await lease.start();
     exporter.start();
     importer.start();
-    // The reconcilers' resync starts from records and ServiceImports; slices left without either
-    // by a crash between two writes are visited too, and removed when nothing wants them.
-    broker.replayOwnEndpoints();
+    // The reconcilers' resync starts from whole exports and ServiceImports; slice sets left half
+    // written by a crash between two writes are visited too, and repaired or removed.
+    broker.replayOwnExports();
     local.replayImportedSlices();
+    void broker.removeLegacyRecords();
     synced = true;
     phase = 'running';
     logger.info({ exports: local.listServiceExports().length, brokerRecords: broker.listRecords().length }, 'agent synced: reconciling every key');

@@ -2,9 +2,10 @@
  * Snapshot <-> plain JSON-safe object, for shipping the state to DNS worker processes over IPC
  * (Maps and Sets do not survive the default JSON serialization of child-process messages).
  */
+import { serviceKey } from '../model/service-key.ts';
 import { clusterHealthByCluster } from '../model/status-report.ts';
 import type { ServiceEntry, Snapshot } from '../model/snapshot.ts';
-import { serviceKey } from '../model/types.ts';
+
 
 export interface SnapshotWire {
   version: number;

@@ -143,7 +143,13 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   const leaseRenewMs = options.leaseRenewMs ?? 2_000;
   const gcGraceMs = options.gcGraceMs ?? 120_000;
   const policy = options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy };
-  const broker = new MemoryBroker(now);
+  const broker = new MemoryBroker(now, {
+    // The broker validator refused what an exporter published: logged and counted as the Kube broker store does.
+    onRejected: (kind, object, problems) => {
+      options.metrics?.brokerObjectRejected?.(kind);
+      logger.error({ object, kind, problems }, 'rejected an invalid broker object');
+    },
+  });
   const canaryTimeout = canaryTimeoutMs(leaseDurationMs, leaseRenewMs);
 
   // Exports without a creationTimestamp get the time they were first loaded, kept across reloads

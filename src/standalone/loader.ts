@@ -11,9 +11,10 @@
  *   a loop) is a Problem, never a silent skip.
  * - Every message is bounded: values are previewed, never formatted whole.
  */
+import { serviceKey } from '../model/service-key.ts';
 import { lstat, readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { refKey } from '../agent/stores.ts';
+
 import { type LocalObject, formatFieldError, translateObject } from '../kube/translate.ts';
 import { documentStartLines, parseYamlDocuments } from '../kube/yaml.ts';
 import { clipText } from '../model/bounded-text.ts';
@@ -396,13 +397,13 @@ function keyOf(o: LocalObject): { key?: string; namespace: string } {
     case 'Namespace':
       return { namespace: o.name };
     case 'Service':
-      return { key: `Service/${refKey(o.service)}`, namespace: o.service.namespace };
+      return { key: `Service/${serviceKey(o.service)}`, namespace: o.service.namespace };
     case 'EndpointSlice':
       return { key: `EndpointSlice/${o.slice.namespace}/${o.slice.sliceName}`, namespace: o.slice.namespace };
     case 'ServiceExport':
-      return { key: `ServiceExport/${refKey(o.serviceExport)}`, namespace: o.serviceExport.namespace };
+      return { key: `ServiceExport/${serviceKey(o.serviceExport)}`, namespace: o.serviceExport.namespace };
     case 'ServiceImport':
-      return { key: `ServiceImport/${refKey(o.vip)}`, namespace: o.vip.namespace };
+      return { key: `ServiceImport/${serviceKey(o.vip)}`, namespace: o.vip.namespace };
   }
 }
 

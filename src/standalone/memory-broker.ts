@@ -8,12 +8,21 @@
  * verdict, every lease event and every own renewal, exactly as the Kube broker store feeds it, so
  * the embedded default judges liveness as production does. (Its own-lease canary is evaluated on
  * those inputs only: an in-memory watch cannot freeze, so it has no timer to wait for.)
+ *
+ * Content is validated once, when it is put (model/broker-validation.ts, the same validator as
+ * the Kube broker store): what fails is not stored and is reported through `onRejected`.
  */
+import { serviceKey } from '../model/service-key.ts';
 import type { BrokerChange, BrokerConnectivity, BrokerPublisher, BrokerView } from '../agent/stores.ts';
-import { refKey } from '../agent/stores.ts';
 import { BrokerSight } from '../model/broker-sight.ts';
+import { validateEndpoints, validateLease, validateRecord } from '../model/broker-validation.ts';
 import { ALL_GRANTED, type NamespaceGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
+
+export interface MemoryBrokerOptions {
+  /** Content refused by the validator (counted and logged by the caller). */
+  onRejected?(kind: 'record' | 'endpoints' | 'lease', object: string, problems: string[]): void;
+}
 
 export class MemoryBroker {
   /** service key → cluster → record */
@@ -23,9 +32,18 @@ export class MemoryBroker {
   private grants: NamespaceGrants = ALL_GRANTED;
   private readonly listeners = new Set<(change: BrokerChange) => void>();
   private readonly now: () => number;
+  private readonly onRejected: MemoryBrokerOptions['onRejected'];
 
-  constructor(now: () => number = Date.now) {
+  constructor(now: () => number = Date.now, options: MemoryBrokerOptions = {}) {
     this.now = now;
+    this.onRejected = options.onRejected;
+  }
+
+  /** Whether content passed the validator; reports it (and leaves it out) when not. */
+  private valid(kind: 'record' | 'endpoints' | 'lease', object: string, problems: string[]): boolean {
+    if (problems.length === 0) return true;
+    this.onRejected?.(kind, object, problems);
+    return false;
   }
 
   /** A connection for one agent. */
@@ -49,18 +67,18 @@ export class MemoryBroker {
     return out;
   }
   listRecordsFor(ref: ServiceRef): ExportRecord[] {
-    const m = this.records.get(refKey(ref));
+    const m = this.records.get(serviceKey(ref));
     return m === undefined ? [] : [...m.values()];
   }
   getRecord(cluster: ClusterId, ref: ServiceRef): ExportRecord | undefined {
-    return this.records.get(refKey(ref))?.get(cluster);
+    return this.records.get(serviceKey(ref))?.get(cluster);
   }
   listEndpointsFor(ref: ServiceRef): ExportEndpoints[] {
-    const m = this.endpoints.get(refKey(ref));
+    const m = this.endpoints.get(serviceKey(ref));
     return m === undefined ? [] : [...m.values()];
   }
   getEndpoints(cluster: ClusterId, ref: ServiceRef): ExportEndpoints | undefined {
-    return this.endpoints.get(refKey(ref))?.get(cluster);
+    return this.endpoints.get(serviceKey(ref))?.get(cluster);
   }
   listLeases(): ClusterLease[] {
     return [...this.leases.values()];
@@ -78,21 +96,53 @@ export class MemoryBroker {
     this.emit({ kind: 'Grants' });
   }
 
+  /** One cluster's export: record and endpoints together, as a Kube broker holds them. */
+  putExport(record: ExportRecord, endpoints: ExportEndpoints): void {
+    // Refused as a whole, like one object on a Kube broker: never a valid half without the other.
+    const id = `${record.cluster}/${serviceKey(record)}`;
+    if (!this.valid('record', `record/${id}`, validateRecord(record)) || !this.valid('endpoints', `endpoints/${id}`, validateEndpoints(endpoints))) {
+      this.removeExport(record.cluster, record);
+      return;
+    }
+    this.putEndpoints(endpoints);
+    this.putRecord(record);
+  }
+  removeExport(cluster: ClusterId, ref: ServiceRef): boolean {
+    const had = this.getRecord(cluster, ref) !== undefined || this.getEndpoints(cluster, ref) !== undefined;
+    this.removeEndpoints(cluster, ref);
+    this.removeRecord(cluster, ref);
+    return had;
+  }
+
+  /** The parts one by one (tests write them as a misbehaving member would). */
   putRecord(record: ExportRecord): void {
-    put(this.records, refKey(record), record.cluster, record);
-    this.emit({ kind: 'ExportRecord', cluster: record.cluster, namespace: record.namespace, name: record.name });
+    if (!this.valid('record', `record/${record.cluster}/${serviceKey(record)}`, validateRecord(record))) {
+      // Refused content replaces what was there, as on a Kube broker: nothing invalid stays visible.
+      this.removeRecord(record.cluster, record);
+      return;
+    }
+    put(this.records, serviceKey(record), record.cluster, record);
+    this.emit({ kind: 'Export', cluster: record.cluster, namespace: record.namespace, name: record.name });
   }
   removeRecord(cluster: ClusterId, ref: ServiceRef): void {
-    if (remove(this.records, refKey(ref), cluster)) this.emit({ kind: 'ExportRecord', cluster, namespace: ref.namespace, name: ref.name });
+    if (remove(this.records, serviceKey(ref), cluster)) this.emit({ kind: 'Export', cluster, namespace: ref.namespace, name: ref.name });
   }
   putEndpoints(endpoints: ExportEndpoints): void {
-    put(this.endpoints, refKey(endpoints), endpoints.cluster, endpoints);
-    this.emit({ kind: 'ExportEndpoints', cluster: endpoints.cluster, namespace: endpoints.namespace, name: endpoints.name });
+    if (!this.valid('endpoints', `endpoints/${endpoints.cluster}/${serviceKey(endpoints)}`, validateEndpoints(endpoints))) {
+      this.removeEndpoints(endpoints.cluster, endpoints);
+      return;
+    }
+    put(this.endpoints, serviceKey(endpoints), endpoints.cluster, endpoints);
+    this.emit({ kind: 'Export', cluster: endpoints.cluster, namespace: endpoints.namespace, name: endpoints.name });
   }
   removeEndpoints(cluster: ClusterId, ref: ServiceRef): void {
-    if (remove(this.endpoints, refKey(ref), cluster)) this.emit({ kind: 'ExportEndpoints', cluster, namespace: ref.namespace, name: ref.name });
+    if (remove(this.endpoints, serviceKey(ref), cluster)) this.emit({ kind: 'Export', cluster, namespace: ref.namespace, name: ref.name });
   }
   putLease(lease: ClusterLease): void {
+    if (!this.valid('lease', `lease/${lease.cluster}`, validateLease(lease))) {
+      this.removeLease(lease.cluster);
+      return;
+    }
     this.leases.set(lease.cluster, lease);
     this.emit({ kind: 'Lease', cluster: lease.cluster });
   }
@@ -229,21 +279,13 @@ export class MemoryBrokerConnection implements BrokerView, BrokerPublisher {
   namespaceGrants(): NamespaceGrants {
     return this.broker.namespaceGrants();
   }
-  async applyRecord(record: ExportRecord): Promise<void> {
+  async publishExport(record: ExportRecord, endpoints: ExportEndpoints): Promise<void> {
     this.check();
-    this.broker.putRecord(record);
+    this.broker.putExport(record, endpoints);
   }
-  async deleteRecord(cluster: ClusterId, ref: ServiceRef): Promise<void> {
+  async withdrawExport(cluster: ClusterId, ref: ServiceRef): Promise<boolean> {
     this.check();
-    this.broker.removeRecord(cluster, ref);
-  }
-  async applyEndpoints(endpoints: ExportEndpoints): Promise<void> {
-    this.check();
-    this.broker.putEndpoints(endpoints);
-  }
-  async deleteEndpoints(cluster: ClusterId, ref: ServiceRef): Promise<void> {
-    this.check();
-    this.broker.removeEndpoints(cluster, ref);
+    return this.broker.removeExport(cluster, ref);
   }
   async applyLease(lease: ClusterLease): Promise<void> {
     if (lease.cluster === this.cluster) this.sight.ownRenewalAttempted();

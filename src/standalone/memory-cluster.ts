@@ -4,8 +4,8 @@
  * conditions, imported services and slices). Implements the agent's ExportSource and ImportSink with watch
  * semantics: listeners hear about every key whose content changed, and only those.
  */
+import { serviceKey } from '../model/service-key.ts';
 import type { ExportCondition, ExportSource, ImportSink, LocalChange } from '../agent/stores.ts';
-import { refKey } from '../agent/stores.ts';
 import { deepEqual } from '../model/equal.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
 import type {
@@ -59,19 +59,19 @@ export class MemoryLocalCluster implements ExportSource, ImportSink {
     for (const ns of namespaces) if (!this.namespaces.has(ns)) changes.push({ kind: 'Namespace', namespace: ns });
     for (const ns of this.namespaces) if (!namespaces.has(ns)) changes.push({ kind: 'Namespace', namespace: ns });
 
-    const services = new Map(inputs.services.map((s) => [refKey(s), s]));
+    const services = new Map(inputs.services.map((s) => [serviceKey(s), s]));
     diffMaps(this.services, services, (k) => changes.push(refChange('Service', k)));
 
-    const exports = new Map(inputs.serviceExports.map((e) => [refKey(e), e]));
+    const exports = new Map(inputs.serviceExports.map((e) => [serviceKey(e), e]));
     diffMaps(this.exports, exports, (k) => changes.push(refChange('ServiceExport', k)));
     for (const k of this.exports.keys()) if (!exports.has(k)) this.conditions.delete(k);
 
-    const vips = new Map(inputs.vips.map((v) => [refKey(v), v]));
+    const vips = new Map(inputs.vips.map((v) => [serviceKey(v), v]));
     diffMaps(this.vips, vips, (k) => changes.push(refChange('ClusterSetVip', k)));
 
     const slices = new Map<string, Map<string, LocalEndpointSlice>>();
     for (const s of inputs.endpointSlices) {
-      const k = refKey(s);
+      const k = serviceKey(s);
       let m = slices.get(k);
       if (m === undefined) slices.set(k, (m = new Map()));
       m.set(s.sliceName, s);
@@ -100,22 +100,22 @@ export class MemoryLocalCluster implements ExportSource, ImportSink {
     return [...this.exports.values()];
   }
   getServiceExport(ref: ServiceRef): LocalServiceExport | undefined {
-    return this.exports.get(refKey(ref));
+    return this.exports.get(serviceKey(ref));
   }
   getService(ref: ServiceRef): LocalService | undefined {
-    return this.services.get(refKey(ref));
+    return this.services.get(serviceKey(ref));
   }
   listEndpointSlices(ref: ServiceRef): LocalEndpointSlice[] {
-    const m = this.slices.get(refKey(ref));
+    const m = this.slices.get(serviceKey(ref));
     return m === undefined ? [] : [...m.values()];
   }
   getExportConditions(ref: ServiceRef): readonly ExportCondition[] | undefined {
-    return this.conditions.get(refKey(ref));
+    return this.conditions.get(serviceKey(ref));
   }
   async writeExportConditions(ref: ServiceRef, conditions: ExportCondition[]): Promise<void> {
     // Like the status subresource: writing status of an export that does not exist fails.
-    if (!this.exports.has(refKey(ref))) throw new Error(`ServiceExport ${refKey(ref)} not found`);
-    this.conditions.set(refKey(ref), conditions);
+    if (!this.exports.has(serviceKey(ref))) throw new Error(`ServiceExport ${serviceKey(ref)} not found`);
+    this.conditions.set(serviceKey(ref), conditions);
   }
 
   // Import side.
@@ -126,16 +126,16 @@ export class MemoryLocalCluster implements ExportSource, ImportSink {
     return [...this.namespaces];
   }
   getClusterSetVip(ref: ServiceRef): ClusterSetVip | undefined {
-    return this.vips.get(refKey(ref));
+    return this.vips.get(serviceKey(ref));
   }
   listImportedServices(): ImportedService[] {
     return [...this.importedServices.values()];
   }
   getImportedService(ref: ServiceRef): ImportedService | undefined {
-    return this.importedServices.get(refKey(ref));
+    return this.importedServices.get(serviceKey(ref));
   }
   listImportedSlices(ref: ServiceRef): ImportedSlice[] {
-    const m = this.importedSlices.get(refKey(ref));
+    const m = this.importedSlices.get(serviceKey(ref));
     return m === undefined ? [] : [...m.values()];
   }
   /** Every imported slice (for the ImportedStateSource). */
@@ -145,16 +145,16 @@ export class MemoryLocalCluster implements ExportSource, ImportSink {
     return out;
   }
   async applyImportedService(service: ImportedService): Promise<void> {
-    const k = refKey(service);
+    const k = serviceKey(service);
     if (deepEqual(this.importedServices.get(k), service)) return;
     this.importedServices.set(k, service);
     this.emit({ kind: 'ImportedService', namespace: service.namespace, name: service.name });
   }
   async deleteImportedService(ref: ServiceRef): Promise<void> {
-    if (this.importedServices.delete(refKey(ref))) this.emit({ kind: 'ImportedService', namespace: ref.namespace, name: ref.name });
+    if (this.importedServices.delete(serviceKey(ref))) this.emit({ kind: 'ImportedService', namespace: ref.namespace, name: ref.name });
   }
   async applyImportedSlice(slice: ImportedSlice): Promise<void> {
-    const k = refKey(slice);
+    const k = serviceKey(slice);
     let m = this.importedSlices.get(k);
     if (m === undefined) this.importedSlices.set(k, (m = new Map()));
     if (deepEqual(m.get(slice.sourceCluster), slice)) return;
@@ -162,7 +162,7 @@ export class MemoryLocalCluster implements ExportSource, ImportSink {
     this.emit({ kind: 'ImportedSlice', namespace: slice.namespace, name: slice.name });
   }
   async deleteImportedSlice(ref: ServiceRef, sourceCluster: ClusterId): Promise<void> {
-    const k = refKey(ref);
+    const k = serviceKey(ref);
     const m = this.importedSlices.get(k);
     if (m === undefined || !m.delete(sourceCluster)) return;
     if (m.size === 0) this.importedSlices.delete(k);

@@ -4,9 +4,9 @@
  * from aggregateService over the broker records (as the exporter computes its Conflict condition),
  * and the conditions the exporters wrote on the local cluster's ServiceExports.
  */
+import { serviceKey } from '../model/service-key.ts';
 import { clusterLiveness } from '../agent/imports.ts';
-import { refKey, type BrokerView, type LocalClusterStore } from '../agent/stores.ts';
-import { validateRecord } from '../agent/validate-broker.ts';
+import { type BrokerView, type LocalClusterStore } from '../agent/stores.ts';
 import { aggregateService, type ServiceAggregate } from '../model/aggregate.ts';
 import type { ClusterInput, ConflictInput, LocalExportInput } from '../model/status-report.ts';
 import type { ClusterId, ExportRecord } from '../model/types.ts';
@@ -27,8 +27,9 @@ export function aggregatesOf(broker: BrokerView, now: number, gcGraceMs: number)
     return g;
   };
   for (const r of broker.listRecords()) {
-    if (validateRecord(r).length > 0 || isGone(r.cluster)) continue;
-    const k = refKey(r);
+    // The broker holds only records that passed its validator.
+    if (isGone(r.cluster)) continue;
+    const k = serviceKey(r);
     const list = byService.get(k);
     if (list === undefined) byService.set(k, [r]);
     else list.push(r);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { makeRawGet } from '../../src/kube/client.ts';
 import { KubeWriter, resourceOf } from '../../src/kube/writer.ts';
-import type { KubeObject } from '../../src/kube/object-builders.ts';
+import type { KubeObject } from '../../src/kube/kinds/object-meta.ts';
 import { createServingPki } from '../harness/certs.ts';
 
 interface FakeApiserver {

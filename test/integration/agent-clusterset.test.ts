@@ -11,7 +11,7 @@ import { HARNESS_SETUP_TIMEOUT_MS } from '../harness/vitest.ts';
 import { startAgent, type RunningAgent } from '../../src/runtime/agent.ts';
 import { startDns, type RunningDns } from '../../src/runtime/dns.ts';
 import { DEFAULT_DNS_OPTIONS } from '../../src/config/options.ts';
-import { buildImportedSlices } from '../../src/kube/object-builders.ts';
+import { buildImportedSlices } from '../../src/kube/kinds/mcs-endpoint-slice.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import {
   BROKER_NAMESPACE,

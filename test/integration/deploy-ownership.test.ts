@@ -12,7 +12,7 @@ import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubeConfig, type Ku
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeConfigForToken, loadKustomization, manifestsDir, serviceAccountToken } from '../harness/index.ts';
 import { HARNESS_SETUP_TIMEOUT_MS, useClusterSet } from '../harness/vitest.ts';
-import { leaseName } from '../../src/kube/names.ts';
+import { leaseName } from '../../src/kube/kinds/lease.ts';
 import { LABEL_MCS_SOURCE_CLUSTER } from '../../src/kube/labels.ts';
 import { attempt } from './agent-helpers.ts';
 
@@ -36,12 +36,20 @@ function memberIdentity(cluster: string): Obj[] {
   return objects;
 }
 
+/** An export on the broker: an EndpointSlice carrying the export record in its annotation. */
 function record(name: string, source: string | undefined): Obj {
   return {
-    apiVersion: 'multicluster.x-k8s.io/v1beta1',
-    kind: 'ServiceImport',
-    metadata: { name, namespace: NS, labels: source === undefined ? {} : { [LABEL_MCS_SOURCE_CLUSTER]: source } },
-    spec: { type: 'ClusterSetIP', ports: [{ port: 80, protocol: 'TCP' }] },
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name,
+      namespace: NS,
+      labels: source === undefined ? {} : { [LABEL_MCS_SOURCE_CLUSTER]: source },
+      annotations: { 'clusterset-dns.io/export': JSON.stringify({ type: 'ClusterSetIP', ports: [{ port: 80, protocol: 'TCP' }], slices: 1 }) },
+    },
+    addressType: 'IPv4',
+    endpoints: [],
+    ports: [{ port: 80, protocol: 'TCP' }],
   };
 }
 
@@ -130,7 +138,7 @@ describe('broker ownership policy: a cluster writes only objects labelled with i
     expect(relabel.message).toContain('may only change or delete');
 
     const edit = structuredClone(westRecord);
-    edit.spec.ports = [{ port: 8080, protocol: 'TCP' }];
+    edit.ports = [{ port: 8080, protocol: 'TCP' }];
     expect(await attempt(() => east.replace(edit))).toMatchObject({ ok: false, code: 403 });
     expect(await attempt(() => east.delete(westRecord))).toMatchObject({ ok: false, code: 403 });
 
@@ -139,9 +147,9 @@ describe('broker ownership policy: a cluster writes only objects labelled with i
     expect(await attempt(() => east.replace(own))).toMatchObject({ ok: false, code: 403 });
 
     // West's object is untouched; east can still change and delete its own.
-    expect(((await west.read(westRecord)) as Obj).spec.ports).toEqual([{ port: 80, protocol: 'TCP' }]);
+    expect(((await west.read(westRecord)) as Obj).ports).toMatchObject([{ port: 80, protocol: 'TCP' }]);
     const mine = (await east.read(record('web.shop.east', 'east'))) as Obj;
-    mine.spec.ports = [{ port: 8080, protocol: 'TCP' }];
+    mine.ports = [{ port: 8080, protocol: 'TCP' }];
     expect(await attempt(() => east.replace(mine))).toEqual({ ok: true });
     expect(await attempt(() => east.delete(mine))).toEqual({ ok: true });
   });

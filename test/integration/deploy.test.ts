@@ -7,7 +7,7 @@ import { KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kube
 import { describe, expect, it } from 'vitest';
 import { describeError, loadKustomization, manifestsDir } from '../harness/index.ts';
 import { HARNESS_SETUP_TIMEOUT_MS, useClusterSet } from '../harness/vitest.ts';
-import { leaseName } from '../../src/kube/names.ts';
+import { leaseName } from '../../src/kube/kinds/lease.ts';
 import { LABEL_MCS_SOURCE_CLUSTER } from '../../src/kube/labels.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are plain YAML data */

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { forwardIp, leaseVerdict } from '../../src/cli/doctor.ts';
 import { buildQuery, readReply } from '../../src/cli/doctor-probe.ts';
-import { leaseName } from '../../src/kube/names.ts';
+import { leaseName } from '../../src/kube/kinds/lease.ts';
 import { freeDnsPort, freePort, loadKustomization, manifestsDir, serviceAccountToken, startClusters, type ClusterSet } from '../harness/index.ts';
 import { kubeconfigYaml } from '../harness/kubeconfig.ts';
 import { httpGet, sleep } from '../harness/net.ts';

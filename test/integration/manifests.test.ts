@@ -282,8 +282,10 @@ describe('manifests on real apiservers', () => {
       },
     });
     const member = kubeConfigForToken(broker, 'manifests-test-member', token, ns);
+    // ServiceImports on the broker are older agents' export records: listed and deleted, never written.
     const allowed: Array<[string, string, string]> = [
-      ['create', GROUP, 'serviceimports'], ['delete', GROUP, 'serviceimports'], ['watch', GROUP, 'serviceimports'],
+      ['list', GROUP, 'serviceimports'], ['delete', GROUP, 'serviceimports'],
+      ['create', 'discovery.k8s.io', 'endpointslices'],
       ['update', 'discovery.k8s.io', 'endpointslices'], ['list', 'discovery.k8s.io', 'endpointslices'],
       ['update', 'coordination.k8s.io', 'leases'], ['watch', 'coordination.k8s.io', 'leases'],
     ];
@@ -291,17 +293,18 @@ describe('manifests on real apiservers', () => {
       expect(await can(member, verb, group, resource, ns), `${verb} ${resource} in ${ns}`).toBe(true);
       expect(await can(member, verb, group, resource, NS), `${verb} ${resource} in ${NS}`).toBe(false);
     }
-    for (const [verb, group, resource] of [['list', '', 'secrets'], ['create', GROUP, 'serviceexports'], ['create', '', 'services'], ['delete', '', 'namespaces']] as const) {
+    for (const [verb, group, resource] of [['list', '', 'secrets'], ['create', GROUP, 'serviceexports'], ['create', '', 'services'], ['delete', '', 'namespaces'], ['create', GROUP, 'serviceimports'], ['update', GROUP, 'serviceimports']] as const) {
       expect(await can(member, verb, group, resource, ns), `${verb} ${resource}`).toBe(false);
     }
-    // Real (dry-run) requests: a heartbeat Lease and an export record. Lease times are MicroTime:
+    // Real (dry-run) requests: a heartbeat Lease and an export (its EndpointSlice). Lease times are MicroTime:
     // a plain Date serialises with milliseconds and the apiserver rejects it with 400.
     await member.makeApiClient(CoordinationV1Api).createNamespacedLease({
       namespace: ns,
       dryRun: 'All',
       body: { metadata: { name: 'east' }, spec: { holderIdentity: 'east', leaseDurationSeconds: 30, renewTime: new V1MicroTime() } },
     });
-    await create(member, 'v1beta1', 'serviceimports', serviceImport('db-demo-east', { type: 'Headless', ports: [{ port: 5432 }] }, 'v1beta1'), ns, true);
-    expect((await rejection(create(member, 'v1beta1', 'serviceimports', serviceImport('elsewhere', { type: 'Headless', ports: [] }, 'v1beta1'), NS)))?.status).toBe(403);
+    await member.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({ namespace: ns, dryRun: 'All', body: { metadata: { name: 'db.demo.east.ipv4' }, addressType: 'IPv4', endpoints: [] } });
+    expect((await rejection(member.makeApiClient(DiscoveryV1Api).createNamespacedEndpointSlice({ namespace: NS, dryRun: 'All', body: { metadata: { name: 'elsewhere' }, addressType: 'IPv4', endpoints: [] } })))?.status).toBe(403);
+    expect((await rejection(create(member, 'v1beta1', 'serviceimports', serviceImport('db-demo-east', { type: 'Headless', ports: [{ port: 5432 }] }, 'v1beta1'), ns, true)))?.status).toBe(403);
   });
 });

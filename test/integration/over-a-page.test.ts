@@ -1,8 +1,8 @@
 /**
  * Lists longer than one page, on real kube-apiservers at the default page size (500): 1,200
  * exports from east, so that every kind an informer lists holds more than two pages when the
- * processes start — east's Services, EndpointSlices and ServiceExports, the broker's records and
- * slices, west's ServiceImports and MCS EndpointSlices. Proves that nothing past the first page is
+ * processes start — east's Services, EndpointSlices and ServiceExports, the broker's export
+ * slices (each carrying its record), west's ServiceImports and MCS EndpointSlices. Proves that nothing past the first page is
  * lost on a start, an agent restart or a forced relist after etcd compaction: every name answers,
  * nothing is written or deleted (the apiservers' own request counters), no answer flips.
  */
@@ -136,7 +136,7 @@ async function agentObjects(): Promise<Map<string, string>> {
   add('east', 'ServiceExport', await list(east, MCS, 'ServiceExport', undefined));
   add('west', 'ServiceImport', await list(west, MCS, 'ServiceImport', undefined));
   add('west', 'EndpointSlice', await list(west, 'discovery.k8s.io/v1', 'EndpointSlice', undefined, 'endpointslice.kubernetes.io/managed-by=clusterset-dns'));
-  add('broker', 'ServiceImport', await list(broker, MCS, 'ServiceImport', BROKER_NAMESPACE));
+  // On the broker the agents write only EndpointSlices (each export's record lives on them).
   add('broker', 'EndpointSlice', await list(broker, 'discovery.k8s.io/v1', 'EndpointSlice', BROKER_NAMESPACE));
   return out;
 }
@@ -162,8 +162,8 @@ function writesBetween(before: Map<string, number>, after: Map<string, number>):
   return out;
 }
 
-/** A kind each restarted agent lists on every apiserver: east's exports, west's imports, the broker's records. */
-const LISTED_ON_START = { east: 'LIST serviceexports', west: 'LIST serviceimports', broker: 'LIST serviceimports' } as const;
+/** A kind each restarted agent lists on every apiserver: east's exports, west's imports, the broker's export slices. */
+const LISTED_ON_START = { east: 'LIST serviceexports', west: 'LIST serviceimports', broker: 'LIST endpointslices' } as const;
 
 async function countsOf(name: string): Promise<Map<string, number>> {
   const c = set.get(name);
@@ -285,7 +285,7 @@ describe('lists longer than one page (1,200 objects of every kind, page size 500
       'east Services': (await list(east, 'v1', 'Service', undefined)).filter((s) => s['metadata'].namespace.startsWith('page')).length,
       'east EndpointSlices': (await list(east, 'discovery.k8s.io/v1', 'EndpointSlice', undefined)).length,
       'east ServiceExports': (await list(east, MCS, 'ServiceExport', undefined)).length,
-      'broker records': (await list(broker, MCS, 'ServiceImport', BROKER_NAMESPACE)).length,
+      'broker records (on the slices)': (await list(broker, 'discovery.k8s.io/v1', 'EndpointSlice', BROKER_NAMESPACE)).filter((s) => s['metadata'].annotations?.['clusterset-dns.io/export'] !== undefined).length,
       'broker slices': (await list(broker, 'discovery.k8s.io/v1', 'EndpointSlice', BROKER_NAMESPACE)).length,
       'west ServiceImports': (await list(west, MCS, 'ServiceImport', undefined)).length,
       'west MCS EndpointSlices': (await list(west, 'discovery.k8s.io/v1', 'EndpointSlice', undefined, 'multicluster.kubernetes.io/service-name')).length,
@@ -411,9 +411,10 @@ describe('lists longer than one page (1,200 objects of every kind, page size 500
     expect(writesBetween(empty, westCounts), 'writes on west').toEqual({});
     expect(writesBetween(eastCountsBefore, await countsOf('east')), 'writes on east').toEqual({});
     // Relists of more than one page happened: the agent's importer and the DNS server each listed
-    // west's ServiceImports (3 pages each), the agents listed the broker's records.
+    // west's ServiceImports (3 pages each), the agents listed the broker's export slices (which
+    // carry the records).
     expect(westCounts.get('LIST serviceimports') ?? 0).toBeGreaterThanOrEqual(6);
-    expect(brokerCounts.get('LIST serviceimports') ?? 0).toBeGreaterThanOrEqual(6);
+    expect(brokerCounts.get('LIST endpointslices') ?? 0).toBeGreaterThanOrEqual(6);
     expect(differences(before, await agentObjects())).toEqual([]);
     expect(problems).toEqual([]);
     expect(await unansweredNames(dns!.dnsPort)).toEqual([]);

@@ -22,7 +22,8 @@ import { startAgent, type RunningAgent } from '../../src/runtime/agent.ts';
 import { startDns, type RunningDns } from '../../src/runtime/dns.ts';
 import { DEFAULT_DNS_OPTIONS } from '../../src/config/options.ts';
 import { buildJoinConfig } from '../../src/kube/join-config.ts';
-import { buildBrokerRecord, buildBrokerSlices, buildLease } from '../../src/kube/object-builders.ts';
+import { buildBrokerSlices } from '../../src/kube/kinds/broker-slice.ts';
+import { buildLease } from '../../src/kube/kinds/lease.ts';
 import type { ExportRecord } from '../../src/model/types.ts';
 import { createLogger } from '../../src/observability/index.ts';
 import { BROKER_NAMESPACE, agentLocalConfig, apply, ask, attempt, dnsServerConfig, eventually, expectAnswer, read } from './agent-helpers.ts';
@@ -97,9 +98,14 @@ function record(namespace: string, name: string, over: Partial<ExportRecord> = {
  */
 function memberExport(client: KubernetesObjectApi, brokerNs: string, r: ExportRecord, addresses: string[], serviceIps?: string): Promise<unknown[]> {
   const endpoints = r.type === 'Headless' ? addresses.map((a) => ({ addresses: [a], ready: true })) : [{ addresses, ready: true }];
-  const slices = buildBrokerSlices({ namespace: r.namespace, name: r.name, cluster: r.cluster, endpoints, ports: r.ports }, brokerNs) as Obj[];
+  const slices = buildBrokerSlices(r, { namespace: r.namespace, name: r.name, cluster: r.cluster, endpoints, ports: r.ports }, brokerNs) as Obj[];
   if (serviceIps !== undefined) for (const s of slices) s.metadata.annotations = { ...s.metadata.annotations, 'clusterset-dns.io/service-ips': serviceIps };
-  return Promise.all([...slices, buildBrokerRecord(r, brokerNs, 'v1beta1')].map((o) => client.create(o as KubernetesObject)));
+  return Promise.all(slices.map((o) => client.create(o as KubernetesObject)));
+}
+
+/** The broker object of an export with no endpoints (its one slice, carrying the record). */
+function brokerExport(r: ExportRecord, brokerNs: string): KubernetesObject {
+  return buildBrokerSlices(r, { namespace: r.namespace, name: r.name, cluster: r.cluster, endpoints: [], ports: r.ports }, brokerNs)[0] as KubernetesObject;
 }
 
 function ns(name: string): Obj {
@@ -134,7 +140,7 @@ beforeAll(async () => {
 
   // The API server loads policies asynchronously: wait (bounded) until the ownership rule bites.
   await eventually('the broker ownership policy is enforced', 60_000, async () => {
-    const probe = await attempt(() => north.create(buildBrokerRecord(record('shop', 'probe', { cluster: 'west' }), BROKER_NAMESPACE, 'v1beta1') as KubernetesObject, undefined, 'All'));
+    const probe = await attempt(() => north.create(brokerExport(record('shop', 'probe', { cluster: 'west' }), BROKER_NAMESPACE), undefined, 'All'));
     if (probe.ok || !/may only write/.test(probe.message ?? '')) throw new Error(JSON.stringify(probe));
   }, 250);
 
@@ -235,12 +241,12 @@ describe('trust boundary on real apiservers: no member can hijack, poison or out
     // The broker owner keeps namespace payments to west.
     await apply(brokerAdmin, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'clusterset-dns-grants', namespace: BROKER_NAMESPACE }, data: { east: 'shop', north: 'shop', west: '*' } });
     await eventually('the grants policy refuses north in payments', 30_000, async () => {
-      const r = await attempt(() => north.create(buildBrokerRecord(record('payments', 'probe'), BROKER_NAMESPACE, 'v1beta1') as KubernetesObject, undefined, 'All'));
+      const r = await attempt(() => north.create(brokerExport(record('payments', 'probe'), BROKER_NAMESPACE), undefined, 'All'));
       if (r.ok || r.code !== 403) throw new Error(JSON.stringify(r));
       expect(r.message).toContain('cluster north is not granted namespace payments on the broker');
     }, 250);
     // In a granted namespace the same write is allowed (the refusal is the grant, nothing else).
-    expect(await attempt(() => north.create(buildBrokerRecord(record('shop', 'probe'), BROKER_NAMESPACE, 'v1beta1') as KubernetesObject, undefined, 'All'))).toEqual({ ok: true });
+    expect(await attempt(() => north.create(brokerExport(record('shop', 'probe'), BROKER_NAMESPACE), undefined, 'All'))).toEqual({ ok: true });
 
     // East's agent refuses the export itself and says why on the ServiceExport.
     const east = set.get('east').kubeConfig;
@@ -312,18 +318,18 @@ describe('trust boundary on real apiservers: no member can hijack, poison or out
     await initQuotaStatus(moved);
     const eastMoved = clientFor((await buildJoinConfig(brokerAdmin, { cluster: 'east', namespace: moved, expirationSeconds: 600 })).kubeconfig);
     await eventually(`the ownership policy is enforced in ${moved}`, 30_000, async () => {
-      const r = await attempt(() => eastMoved.create(buildBrokerRecord(record('shop', 'web', { cluster: 'west' }), moved, 'v1beta1') as KubernetesObject));
+      const r = await attempt(() => eastMoved.create(brokerExport(record('shop', 'web', { cluster: 'west' }), moved)));
       if (r.ok) throw new Error('east wrote a west-labelled record');
       expect(r).toMatchObject({ code: 403 });
       expect(r.message).toContain('cluster east may only write broker objects labelled multicluster.kubernetes.io/source-cluster=east');
     }, 250);
     // Its own objects it may write there (the refusal above is the policy, not a missing grant).
-    expect(await attempt(() => eastMoved.create(buildBrokerRecord(record('shop', 'web', { cluster: 'east' }), moved, 'v1beta1') as KubernetesObject))).toEqual({ ok: true });
+    expect(await attempt(() => eastMoved.create(brokerExport(record('shop', 'web', { cluster: 'east' }), moved)))).toEqual({ ok: true });
     // The shipped quota bites there too: once a member's budget is used up, creates are refused.
     const core = brokerAdmin.makeApiClient(CoreV1Api);
     const quota = await core.readNamespacedResourceQuota({ namespace: moved, name: 'clusterset-dns-broker' });
-    await core.replaceNamespacedResourceQuotaStatus({ namespace: moved, name: 'clusterset-dns-broker', body: { ...quota, status: { hard: quota.status!.hard!, used: { ...quota.status!.used, 'count/serviceimports.multicluster.x-k8s.io': quota.spec!.hard!['count/serviceimports.multicluster.x-k8s.io']! } } } });
-    const full = await attempt(() => eastMoved.create(buildBrokerRecord(record('shop', 'more', { cluster: 'east' }), moved, 'v1beta1') as KubernetesObject));
+    await core.replaceNamespacedResourceQuotaStatus({ namespace: moved, name: 'clusterset-dns-broker', body: { ...quota, status: { hard: quota.status!.hard!, used: { ...quota.status!.used, 'count/endpointslices.discovery.k8s.io': quota.spec!.hard!['count/endpointslices.discovery.k8s.io']! } } } });
+    const full = await attempt(() => eastMoved.create(brokerExport(record('shop', 'more', { cluster: 'east' }), moved)));
     expect(full).toMatchObject({ ok: false, code: 403 });
     expect(full.message).toContain('exceeded quota: clusterset-dns-broker');
     // join-config refuses to hand out credentials for a namespace the policies do not cover.

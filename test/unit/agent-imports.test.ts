@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type ImportConfig, clusterLiveness, computeImports, nextLivenessChange } from '../../src/agent/imports.ts';
-import { validateEndpoints, validateLease, validateRecord } from '../../src/agent/validate-broker.ts';
+import { validateEndpoints, validateLease, validateRecord } from '../../src/model/broker-validation.ts';
 import type { ClusterLease, ExportEndpoints, ExportRecord } from '../../src/model/types.ts';
 
 const NOW = Date.parse('2024-05-01T12:00:00Z');

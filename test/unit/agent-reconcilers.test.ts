@@ -322,10 +322,11 @@ describe('importer', () => {
   it('rejects invalid broker objects and counts them', async () => {
     const t = fakeTime();
     const rejected: string[] = [];
-    const broker = new MemoryBroker(t.now);
+    // The broker validates what is put (the one broker validator); the importer only sees what passed.
+    const broker = new MemoryBroker(t.now, { onRejected: (k) => rejected.push(k) });
     const store = new MemoryLocalCluster('east');
     store.replaceInputs(inputs({}));
-    const importer = new Importer({ cluster: 'east', local: store, broker: broker.connect(), logger, gcGraceMs: 1000, now: t.now, timers: t.timers, metrics: { brokerObjectRejected: (k) => rejected.push(k) } });
+    const importer = new Importer({ cluster: 'east', local: store, broker: broker.connect(), logger, gcGraceMs: 1000, now: t.now, timers: t.timers });
     broker.putLease({ cluster: 'evil', renewedAt: t.now(), durationMs: 10_000 });
     broker.putRecord({ namespace: 'shop', name: 'web', cluster: 'evil', type: 'ClusterSetIP', ports: [{ name: 'http', protocol: 'TCP', port: 99999 }], serviceIPs: ['1.2.3.4'], ipFamilies: ['IPv4'], sessionAffinity: 'None', exportCreatedAt: 1 });
     importer.start();

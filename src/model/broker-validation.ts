@@ -1,13 +1,19 @@
 /**
- * Pure checks of objects read from the broker before an importer uses them: another cluster (or
- * anyone with write access to the broker) must not be able to inject names, sizes or addresses
- * that break this cluster's DNS. Each check returns the problems found (empty = valid). Addresses
- * are only checked for being addresses here; which addresses may be served is the address
- * policy's job (model/address-policy.ts), which drops single addresses instead of whole objects.
+ * The one validator of broker content: what another cluster (or anyone with write access to the
+ * broker) publishes must not be able to inject names, sizes or addresses that break this
+ * cluster's DNS. Both brokers run it once, when content arrives (the Kube broker store after
+ * parsing an object, the in-memory broker on every put), and only expose what passed; readers
+ * never validate again. Each check returns the problems found (empty = valid). Addresses are only
+ * checked for being addresses here; which addresses may be served is the address policy's job
+ * (model/address-policy.ts), which drops single addresses instead of whole objects.
+ *
+ * Claimed times are the exception: whether an export time lies in the future depends on when it
+ * is judged, so claimProblems() runs at use time, with the judge's clock.
  */
-import { parseIp } from '../model/ip.ts';
-import { isDns1035Label, isDnsLabel, isValidClusterId } from '../model/names.ts';
-import type { ClusterLease, Endpoint, ExportEndpoints, ExportRecord, ServicePort } from '../model/types.ts';
+import { parseIp } from './ip.ts';
+import { isDns1035Label, isDnsLabel, isValidClusterId } from './names.ts';
+import { clusterServiceKey } from './service-key.ts';
+import type { ClusterLease, Endpoint, ExportEndpoints, ExportRecord, ServicePort } from './types.ts';
 
 export const BROKER_LIMITS = {
   maxPorts: 100,
@@ -52,6 +58,30 @@ export interface ClaimCheck {
  * be moved to suit the claimer — only a time that already passed can be true.
  */
 export function validateRecord(r: ExportRecord, claims?: ClaimCheck): string[] {
+  const out = recordProblems(r);
+  if (claims !== undefined && out.length === 0) out.push(...claimProblems(r, claims));
+  return out;
+}
+
+/** A claimed export time beyond the judge's clock plus the skew tolerance (only a past time can be true). */
+export function claimProblems(r: ExportRecord, claims: ClaimCheck): string[] {
+  if (!(r.exportCreatedAt > claims.now + claims.skewToleranceMs)) return [];
+  return [`export time ${new Date(r.exportCreatedAt).toISOString()} is in the future (beyond the ${Math.round(claims.skewToleranceMs / 1000)}s skew tolerance)`];
+}
+
+/**
+ * One cluster's whole export of one service, as a broker holds it: its record and its endpoints,
+ * which must be about the same (service, cluster).
+ */
+export function validateExport(record: ExportRecord, endpoints: ExportEndpoints): string[] {
+  const out = [...recordProblems(record), ...endpointsProblems(endpoints)];
+  if (clusterServiceKey(record.cluster, record) !== clusterServiceKey(endpoints.cluster, endpoints)) {
+    out.push(`endpoints of ${clusterServiceKey(endpoints.cluster, endpoints)} do not belong to ${clusterServiceKey(record.cluster, record)}`);
+  }
+  return out;
+}
+
+function recordProblems(r: ExportRecord): string[] {
   const out: string[] = [];
   checkRef(r, out);
   if (r.type !== 'ClusterSetIP' && r.type !== 'Headless') out.push(`type ${JSON.stringify(r.type)} is unknown`);
@@ -60,9 +90,6 @@ export function validateRecord(r: ExportRecord, claims?: ClaimCheck): string[] {
   if (!Array.isArray(r.ipFamilies) || r.ipFamilies.length > 2 || !r.ipFamilies.every((f) => f === 'IPv4' || f === 'IPv6')) out.push('ipFamilies must be IPv4/IPv6');
   if (r.sessionAffinity !== 'None' && r.sessionAffinity !== 'ClientIP') out.push(`sessionAffinity ${JSON.stringify(r.sessionAffinity)} is unknown`);
   if (!Number.isFinite(r.exportCreatedAt) || r.exportCreatedAt < 0) out.push('exportCreatedAt is not a time');
-  else if (claims !== undefined && r.exportCreatedAt > claims.now + claims.skewToleranceMs) {
-    out.push(`export time ${new Date(r.exportCreatedAt).toISOString()} is in the future (beyond the ${Math.round(claims.skewToleranceMs / 1000)}s skew tolerance)`);
-  }
   return out;
 }
 
@@ -79,6 +106,13 @@ function checkEndpoint(e: Endpoint, i: number, out: string[]): void {
 export function validateEndpoints(e: ExportEndpoints): string[] {
   const out: string[] = [];
   checkRef(e, out);
+  out.push(...endpointsProblems(e));
+  return out;
+}
+
+/** Endpoints and ports only (the reference is the record's to check). */
+function endpointsProblems(e: ExportEndpoints): string[] {
+  const out: string[] = [];
   checkPorts(e.ports, out);
   if (!Array.isArray(e.endpoints)) {
     out.push('endpoints is not a list');
@@ -99,5 +133,19 @@ export function validateLease(l: ClusterLease): string[] {
   if (!Number.isFinite(l.durationMs) || l.durationMs <= 0 || l.durationMs > BROKER_LIMITS.maxLeaseDurationMs) {
     out.push(`durationMs must be 1-${BROKER_LIMITS.maxLeaseDurationMs}`);
   }
+  return out;
+}
+
+/** Ports of any object (member-side ServiceImports and MCS slices use the same rules). */
+export function validatePorts(ports: readonly ServicePort[]): string[] {
+  const out: string[] = [];
+  checkPorts(ports, out);
+  return out;
+}
+
+/** Endpoints of any object, without the per-service count bound (a slice holds at most 1,000 anyway). */
+export function validateEndpointList(endpoints: readonly Endpoint[]): string[] {
+  const out: string[] = [];
+  endpoints.forEach((ep, i) => checkEndpoint(ep, i, out));
   return out;
 }

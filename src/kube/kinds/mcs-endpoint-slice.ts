@@ -1,0 +1,91 @@
+/**
+ * A member cluster's imported MCS EndpointSlice: one source cluster's endpoints of one imported
+ * service, written by the importer (with why that cluster is excluded, and which of its addresses
+ * were refused) and read by the DNS server (ours or any MCS implementation's).
+ */
+import { validateEndpointList, validatePorts } from '../../model/broker-validation.ts';
+import { isDns1035Label } from '../../model/names.ts';
+import type { ClusterId, Endpoint, IPFamily, ImportedSlice, ServicePort, ServiceRef } from '../../model/types.ts';
+import { LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, MANAGED_BY_VALUE } from '../labels.ts';
+import { boundedName, clusterMeta, meta, sourceCluster, str, type KubeObject, type Parsed } from './object-meta.ts';
+import { assembleParts, chunkOf, familySuffix, readSliceBody, sliceObject, splitEndpoints } from './slice-body.ts';
+
+/** Why the importer excluded that cluster (stale lease, type conflict, ...). */
+export const ANNOTATION_EXCLUDED_REASON = 'clusterset-dns.io/excluded-reason';
+/** Addresses of that cluster the importer refused, and why (one bounded line). */
+export const ANNOTATION_REJECTED_ADDRESSES = 'clusterset-dns.io/rejected-addresses';
+
+/** An imported MCS EndpointSlice (in the service's namespace), per family and chunk. */
+export function importedSliceObjectName(ref: ServiceRef, cluster: ClusterId, family: IPFamily, chunk: number): string {
+  return boundedName(`${ref.name}.${cluster}.${familySuffix(family, chunk)}`);
+}
+
+/** The MCS EndpointSlices of one source cluster of one imported service. */
+export function buildImportedSlices(slice: ImportedSlice): KubeObject[] {
+  const cm = clusterMeta(slice.sourceCluster);
+  const labels = {
+    [LABEL_MANAGED_BY]: MANAGED_BY_VALUE,
+    [LABEL_ENDPOINTSLICE_MANAGED_BY]: MANAGED_BY_VALUE,
+    [LABEL_MCS_SERVICE_NAME]: slice.name,
+    ...cm.labels,
+  };
+  const annotations: Record<string, string> = { ...cm.annotations };
+  if (slice.excludedReason !== undefined) annotations[ANNOTATION_EXCLUDED_REASON] = slice.excludedReason;
+  if (slice.rejectedAddresses !== undefined) annotations[ANNOTATION_REJECTED_ADDRESSES] = slice.rejectedAddresses;
+  return splitEndpoints(slice.endpoints).map((part) =>
+    sliceObject(importedSliceObjectName(slice, slice.sourceCluster, part.family, part.chunk), slice.namespace, part, slice.ports, labels, annotations),
+  );
+}
+
+/** One imported MCS EndpointSlice, before its (service, cluster) set is assembled. */
+export interface ParsedSlice {
+  ref: ServiceRef;
+  cluster: ClusterId;
+  family: IPFamily;
+  chunk: number;
+  endpoints: Endpoint[];
+  ports: ServicePort[];
+  joinedAddresses?: string[];
+  excludedReason?: string;
+  rejectedAddresses?: string;
+}
+
+/**
+ * `strictNames` (the agent reading its own objects) also requires our naming; the DNS server
+ * accepts any MCS implementation's slices.
+ */
+export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<ParsedSlice> {
+  const out: string[] = [];
+  const m = meta(obj);
+  const name = str(m.labels[LABEL_MCS_SERVICE_NAME]);
+  if (name === undefined || !isDns1035Label(name)) out.push(`label ${LABEL_MCS_SERVICE_NAME} ${JSON.stringify(name)} is not a Service name`);
+  const cluster = sourceCluster(m, out);
+  const body = readSliceBody(obj, m, out);
+  if (body !== undefined) out.push(...validatePorts(body.ports), ...validateEndpointList(body.endpoints));
+  if (out.length > 0 || name === undefined || cluster === undefined || body === undefined) return { ok: false, problems: out };
+  const ref = { namespace: m.namespace, name };
+  let chunk = 0;
+  if (strictNames) {
+    const c = chunkOf(m.name, body.family, (f, k) => importedSliceObjectName(ref, cluster, f, k));
+    if (c === undefined) return { ok: false, problems: [`name ${JSON.stringify(m.name)} is not one of ours`] };
+    chunk = c;
+  }
+  const value: ParsedSlice = { ref, cluster, family: body.family, chunk, endpoints: body.endpoints, ports: body.ports };
+  if (body.joined !== undefined) value.joinedAddresses = body.joined;
+  const reason = str(m.annotations[ANNOTATION_EXCLUDED_REASON]);
+  if (reason !== undefined) value.excludedReason = reason;
+  const refused = str(m.annotations[ANNOTATION_REJECTED_ADDRESSES]);
+  if (refused !== undefined) value.rejectedAddresses = refused;
+  return { ok: true, value };
+}
+
+/** Reassembles one (service, cluster) set: endpoints, ports, and the set's exclusion and refusals. */
+export function assembleSlices(parts: readonly ParsedSlice[]): { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string } {
+  const { endpoints, ports, sorted } = assembleParts(parts);
+  const result: { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string } = { endpoints, ports };
+  const reason = sorted.find((p) => p.excludedReason !== undefined)?.excludedReason;
+  if (reason !== undefined) result.excludedReason = reason;
+  const refused = sorted.find((p) => p.rejectedAddresses !== undefined)?.rejectedAddresses;
+  if (refused !== undefined) result.rejectedAddresses = refused;
+  return result;
+}
