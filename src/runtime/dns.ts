@@ -50,6 +50,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
     metrics,
     logger,
     healthProblem: () => server.healthProblem?.() ?? null,
+    notReady: () => server.notReady?.() ?? null,
     debugRemote: config.debugRemote ?? false,
     ...(config.healthListen === undefined ? {} : { healthListen: config.healthListen }),
   });

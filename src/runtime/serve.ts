@@ -67,6 +67,7 @@ export async function startServe(config: ServeConfig, deps: ServeDeps): Promise<
     metrics,
     logger,
     healthProblem: () => server.healthProblem?.() ?? null,
+    notReady: () => server.notReady?.() ?? null,
     routes: statusRoutes((filter) =>
       buildStatusReport(
         {

@@ -37,6 +37,11 @@ export interface DnsServer {
   stop(): Promise<void>;
   /** Why the server is not healthy (not started, stopped, no live worker), or null when it is. */
   healthProblem?(): string | null;
+  /**
+   * Why the server is not ready although its state is (workers still installing the newest
+   * snapshot, so /readyz does not send traffic to processes still busy taking it in), or null.
+   */
+  notReady?(): string | null;
 }
 
 /**

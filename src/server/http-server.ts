@@ -29,6 +29,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Why the process is unhealthy (e.g. DnsServer.healthProblem), or null. */
   healthProblem?: () => string | null;
+  /** Why the server is not ready although its snapshot is (e.g. DnsServer.notReady), or null. */
+  notReady?: () => string | null;
   /** Extra read-only GET routes by path (the status page `/` and `/status`, added by the CLI). */
   routes?: ReadonlyMap<string, (url: URL) => HttpRouteResult | Promise<HttpRouteResult>>;
   /** The explain function; the real one unless a test substitutes it. */
@@ -190,7 +192,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         return problem === null ? send(res, 200, 'text/plain; charset=utf-8', 'ok\n') : send(res, 503, 'text/plain; charset=utf-8', `unhealthy: ${problem}\n`);
       }
       case '/readyz': {
-        const reason = notReadyReason(options.getSnapshot() ?? null);
+        const reason = notReadyReason(options.getSnapshot() ?? null) ?? options.notReady?.() ?? null;
         return reason === null ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n') : send(res, 503, 'text/plain; charset=utf-8', `not ready: ${reason}\n`);
       }
       case '/debug/explain':
@@ -278,7 +280,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         health = await startHealthListener({
           listen: options.healthListen,
           healthProblem: () => options.healthProblem?.() ?? null,
-          notReady: () => notReadyReason(options.getSnapshot() ?? null),
+          notReady: () => notReadyReason(options.getSnapshot() ?? null) ?? options.notReady?.() ?? null,
           logger,
           ...(options.mainStallMs === undefined ? {} : { stallMs: options.mainStallMs }),
         });

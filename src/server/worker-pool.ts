@@ -49,6 +49,8 @@ interface Slot {
   lastPong: number;
   /** Set when the worker was found stalled, until its replacement listens. */
   stalledSince: number | null;
+  /** The snapshot version the worker last said it installed (-1: none yet). */
+  appliedVersion: number;
 }
 
 /**
@@ -114,6 +116,7 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
     slot.listening = false;
     slot.startedAt = Date.now();
     slot.sending = false;
+    slot.appliedVersion = -1; // a new process has installed nothing yet
     worker.on('message', (raw: unknown) => {
       if (!isMessage<FromWorker>(raw)) return;
       switch (raw.type) {
@@ -137,6 +140,7 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
           metricsWaiters.get(raw.id)?.(worker.id, raw.metrics);
           break;
         case 'snapshot-applied':
+          slot.appliedVersion = raw.version; // in order: one IPC channel per worker
           break;
         case 'pong':
           slot.lastPong = Date.now();
@@ -298,6 +302,7 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
             restartTimer: null,
             lastPong: 0,
             stalledSince: null,
+            appliedVersion: -1,
           };
           slots.push(slot);
           return new Promise<void>((resolve, reject) => fork(slot, (error) => (error ? reject(error) : resolve())));
@@ -341,6 +346,12 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
       }
       const up = slots.filter((s) => s.listening).length;
       return up > 0 ? null : `none of the ${slots.length} DNS workers is listening`;
+    },
+    notReady() {
+      if (latest === null) return null; // the state's own readiness says why
+      const version = latest.version;
+      const behind = slots.filter((s) => s.listening && s.appliedVersion !== version).length;
+      return behind === 0 ? null : `${behind} of ${slots.length} DNS workers still installing snapshot version ${version}`;
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * workers: N — DNS answered by worker processes that each bind the UDP port (SO_REUSEPORT) and
- * share the TCP listener; snapshots shipped over IPC; worker metrics in the primary's /metrics;
+ * share the TCP listener; snapshots shipped over IPC (ready once every worker installed the newest); worker metrics in the primary's /metrics;
  * dead workers restarted (logged and counted); stop() ends every worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,13 @@ describe('DNS worker processes', () => {
     const match = /clusterset_dns_queries_total\{zone="clusterset\.local\.",proto="udp",type="A",rcode="NOERROR"\} (\d+)/.exec(body);
     expect(Number(match?.[1])).toBeGreaterThanOrEqual(20);
     expect(body).toMatch(/clusterset_dns_snapshot_version 100/);
+  });
+
+  it('is not ready while a worker has not installed the newest snapshot, then ready', async () => {
+    s.server.setSnapshot(fixtureSnapshot(undefined, 200));
+    // The snapshot is on its way to the workers (IPC): none can have installed it yet.
+    expect(s.server.notReady?.()).toMatch(/DNS workers still installing snapshot version 200/);
+    expect(await eventually(async () => s.server.notReady?.() === null, 15_000)).toBe(true);
   });
 
   it('restarts a worker that dies, and counts it', async () => {
