@@ -16,7 +16,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { freeDnsPort } from '../test/harness/net.ts';
+import { processTreeMemory } from './proc-mem.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ZONE = 'clusterset.local';
@@ -498,40 +499,14 @@ function writeState(dir: string): void {
 
 /** RSS of a process and all its descendants, in bytes (Linux /proc). */
 function treeRss(root: number): number {
-  let total = 0;
-  for (const pid of [root, ...childPids(root)]) {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      const kb = /VmRSS:\s+(\d+)/.exec(status);
-      if (kb) total += Number(kb[1]) * 1024;
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return total;
+  return processTreeMemory(root).reduce((total, p) => total + p.rssBytes, 0);
 }
 
+/** The primary's descendants (its DNS workers). */
 function childPids(root: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (pid: number) => {
-    for (const child of parents.get(pid) ?? []) {
-      out.push(child);
-      walk(child);
-    }
-  };
-  walk(root);
-  return out;
+  return processTreeMemory(root)
+    .filter((p) => p.depth > 0)
+    .map((p) => p.pid);
 }
 
 function mb(bytes: number): string {

@@ -14,7 +14,7 @@ import { clusterServiceKey } from '../../model/service-key.ts';
 import type { ClusterId, Endpoint, ExportEndpoints, ExportRecord, IPFamily, ImportType, ServicePort, ServiceRef } from '../../model/types.ts';
 import { LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, LABEL_MCS_SOURCE_CLUSTER, LABEL_SOURCE_NAMESPACE, MANAGED_BY_VALUE } from '../labels.ts';
 import { asObj, boundedName, checkManaged, clusterLabelValue, clusterMeta, isoMillis, meta, sourceCluster, str, type KubeObject, type Meta, type Parsed } from './object-meta.ts';
-import { assembleParts, chunkOf, familySuffix, kubePorts, readPorts, readSliceBody, sliceObject, splitEndpoints } from './slice-body.ts';
+import { assembleParts, chunkOf, familySuffix, kubePorts, readPorts, readSliceBody, sliceObject, splitEndpoints, type ParsedSliceBody } from './slice-body.ts';
 
 /** Annotation holding the export record (JSON) on every broker slice of the export. */
 export const ANNOTATION_EXPORT = 'clusterset-dns.io/export';
@@ -70,14 +70,7 @@ export function buildBrokerSlices(record: ExportRecord, endpoints: ExportEndpoin
 }
 
 /** One parsed broker slice, before its set is assembled. */
-export interface BrokerSlicePart {
-  ref: ServiceRef;
-  cluster: ClusterId;
-  family: IPFamily;
-  chunk: number;
-  endpoints: Endpoint[];
-  ports: ServicePort[];
-  joinedAddresses?: string[];
+export interface BrokerSlicePart extends ParsedSliceBody {
   record: ExportRecord;
   /** How many slices the set has, as this slice declares. */
   sliceCount: number;

@@ -8,7 +8,7 @@ import { isDns1035Label } from '../../model/names.ts';
 import type { ClusterId, Endpoint, IPFamily, ImportedSlice, ServicePort, ServiceRef } from '../../model/types.ts';
 import { LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, MANAGED_BY_VALUE } from '../labels.ts';
 import { boundedName, clusterMeta, meta, sourceCluster, str, type KubeObject, type Parsed } from './object-meta.ts';
-import { assembleParts, chunkOf, familySuffix, readSliceBody, sliceObject, splitEndpoints } from './slice-body.ts';
+import { assembleParts, chunkOf, familySuffix, readSliceBody, sliceObject, splitEndpoints, type ParsedSliceBody } from './slice-body.ts';
 
 /** Why the importer excluded that cluster (stale lease, type conflict, ...). */
 export const ANNOTATION_EXCLUDED_REASON = 'clusterset-dns.io/excluded-reason';
@@ -38,14 +38,7 @@ export function buildImportedSlices(slice: ImportedSlice): KubeObject[] {
 }
 
 /** One imported MCS EndpointSlice, before its (service, cluster) set is assembled. */
-export interface ParsedSlice {
-  ref: ServiceRef;
-  cluster: ClusterId;
-  family: IPFamily;
-  chunk: number;
-  endpoints: Endpoint[];
-  ports: ServicePort[];
-  joinedAddresses?: string[];
+export interface ParsedSlice extends ParsedSliceBody {
   excludedReason?: string;
   rejectedAddresses?: string;
 }

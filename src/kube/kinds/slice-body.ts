@@ -6,7 +6,7 @@
  * job (model/broker-validation.ts).
  */
 import { parseIp } from '../../model/ip.ts';
-import type { Endpoint, IPFamily, Protocol, ServicePort } from '../../model/types.ts';
+import type { ClusterId, Endpoint, IPFamily, Protocol, ServicePort, ServiceRef } from '../../model/types.ts';
 import { DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE } from '../objects.ts';
 import { asObj, str, type KubeObject, type Meta } from './object-meta.ts';
 
@@ -39,6 +39,13 @@ export interface SlicePart {
   endpoints: Endpoint[];
   /** Set when the parts hold ONE endpoint whose addresses span both families (a dual-stack service IP). */
   joinedAddresses?: string[];
+}
+
+/** What every parsed slice says, broker or MCS: whose it is, its part of the set, and its body. */
+export interface ParsedSliceBody extends SlicePart {
+  ref: ServiceRef;
+  cluster: ClusterId;
+  ports: ServicePort[];
 }
 
 /**
