@@ -121,8 +121,9 @@ export class Responder {
 
   /**
    * The reply to `msg` (null: send nothing). With `deliverLater`, a query whose answer is not
-   * cached yet returns undefined and its reply goes to `deliverLater` once computed, in a later
-   * event-loop turn (see MISS_TURN_BUDGET_MS); cached answers are always returned at once.
+   * cached yet may return undefined once this turn has spent its budget for misses (or when the
+   * same question already waits): its reply then goes to `deliverLater` in a later event-loop turn
+   * (see MISS_TURN_BUDGET_MS). Cached answers are always returned at once.
    */
   respond(msg: Buffer, transport: TransportIndex, clientAddress?: string, clientPort?: number): Buffer | null;
   respond(msg: Buffer, transport: TransportIndex, clientAddress: string, clientPort: number, deliverLater: DeliverLater): Buffer | null | undefined;
