@@ -27,6 +27,7 @@ const PRIMARY_ONLY = new Set([
   'clusterset_dns_snapshot_age_seconds',
   'clusterset_dns_cluster_healthy',
   'clusterset_dns_worker_restarts_total',
+  'clusterset_dns_health_listener_restarts_total',
   'clusterset_dns_informer_restarts_total',
   'clusterset_dns_addresses_refused_total',
   'clusterset_dns_worker_stalls_total',
@@ -38,6 +39,8 @@ export interface Metrics {
   /** Hot-path accumulator the DNS server bumps; read into the registry on every scrape. */
   readonly stats: QueryStats;
   readonly workerRestarts: CounterT<string>;
+  /** Restarts of the --health-listen thread after it died. */
+  readonly healthListenerRestarts: CounterT<string>;
   /** Relists of the DNS server's own informers (`dns` command), by informer and bounded reason. */
   readonly informerRestarts: CounterT<'informer' | 'reason'>;
   /** Addresses the DNS feed refused (address policy), counted once per new refusal. */
@@ -175,6 +178,12 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  const healthListenerRestarts = new Counter({
+    name: 'clusterset_dns_health_listener_restarts_total',
+    help: 'Restarts of the --health-listen thread (/healthz, /readyz) after it died.',
+    registers: [registry],
+  });
+
   const informerRestarts = informerRestartCounter(registry);
   const addressesRefused = new Counter({
     name: 'clusterset_dns_addresses_refused_total',
@@ -217,6 +226,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registry,
     stats,
     workerRestarts,
+    healthListenerRestarts,
     informerRestarts,
     addressesRefused,
     workerStalls,

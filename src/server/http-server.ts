@@ -282,6 +282,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
           healthProblem: () => options.healthProblem?.() ?? null,
           notReady: () => notReadyReason(options.getSnapshot() ?? null) ?? options.notReady?.() ?? null,
           logger,
+          onRestart: () => options.metrics.healthListenerRestarts.inc(),
           ...(options.mainStallMs === undefined ? {} : { stallMs: options.mainStallMs }),
         });
       } catch (error) {
