@@ -254,9 +254,7 @@ export class Responder {
       this.stats.cacheMisses++;
       try {
         entry = this.buildEntry(pending.snapshot, pending.queries[0]!.query);
-        this.cache.set(key, entry);
-        this.stats.cacheBytes = this.cache.bytes;
-        this.stats.cacheEntries = this.cache.size + this.cache.negativeSize;
+        this.store(key, entry);
       } catch (error) {
         failure = error;
       }
@@ -265,7 +263,7 @@ export class Responder {
       let reply: { bytes: Buffer; rcode: number; zone: number };
       if (entry === undefined) {
         this.noteAnswerError(failure, q.msg);
-        reply = { bytes: buildErrorReply(q.msg, { rcode: Rcode.SERVFAIL, questionEnd: q.query.questionEnd, edns: q.query.edns }), rcode: Rcode.SERVFAIL, zone: -1 };
+        reply = servfail(q.msg, q.query, -1);
       } else {
         reply = this.replyFromEntry(q.msg, q.query, q.transport, entry);
       }
@@ -313,13 +311,18 @@ export class Responder {
         if (deliverLater !== undefined) this.chargeTurn(performance.now() - missStarted);
       } catch (error) {
         this.noteAnswerError(error, msg);
-        return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL, zone: -1 };
+        return servfail(msg, query, -1);
       }
-      this.cache.set(key, entry);
-      this.stats.cacheBytes = this.cache.bytes;
-      this.stats.cacheEntries = this.cache.size + this.cache.negativeSize;
+      this.store(key, entry);
     }
     return this.replyFromEntry(msg, query, transport, entry);
+  }
+
+  /** Caches a newly built entry and updates the cache gauges. */
+  private store(key: string, entry: CachedAnswer): void {
+    this.cache.set(key, entry);
+    this.stats.cacheBytes = this.cache.bytes;
+    this.stats.cacheEntries = this.cache.size + this.cache.negativeSize;
   }
 
   /** Fits a cached answer to the transport's limit and patches it for this query. */
@@ -332,7 +335,7 @@ export class Responder {
     } catch (error) {
       // A rotation variant failed to encode (e.g. an invalid address in the state).
       this.noteAnswerError(error, msg);
-      return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns }), rcode: Rcode.SERVFAIL, zone: entry.zoneIndex };
+      return servfail(msg, query, entry.zoneIndex);
     }
     const bytes = patchResponse(fitted, msg, query.id, query.flagsHi, query.flagsLo, query.qnameEnd, edns?.dnssecOk ?? false);
     return { bytes, rcode: entry.rcode, zone: entry.zoneIndex };
@@ -363,4 +366,9 @@ export class Responder {
     this.lastErrorLogAt = now;
     this.suppressedErrors = 0;
   }
+}
+
+/** SERVFAIL for a parsed query (its question and EDNS echoed), counted under `zone`. */
+function servfail(msg: Buffer, query: ParsedQuery, zone: number): { bytes: Buffer; rcode: number; zone: number } {
+  return { bytes: buildErrorReply(msg, { rcode: Rcode.SERVFAIL, questionEnd: query.questionEnd, edns: query.edns }), rcode: Rcode.SERVFAIL, zone };
 }
