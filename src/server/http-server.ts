@@ -156,6 +156,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return sendJson(res, 403, { error: '/debug/* and the status page answer loopback clients only; start the server with --debug-remote to open them' });
   }
 
+  /** Why /readyz fails (the state first, then the server, e.g. workers still installing it), or null. */
+  function whyNotReady(): string | null {
+    return notReadyReason(options.getSnapshot() ?? null) ?? options.notReady?.() ?? null;
+  }
+
   /** One rendering shared by every scrape that arrives while it runs. */
   function renderMetrics(): Promise<{ contentType: string; body: string }> {
     if (metricsRendering === null) {
@@ -192,7 +197,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         return problem === null ? send(res, 200, 'text/plain; charset=utf-8', 'ok\n') : send(res, 503, 'text/plain; charset=utf-8', `unhealthy: ${problem}\n`);
       }
       case '/readyz': {
-        const reason = notReadyReason(options.getSnapshot() ?? null) ?? options.notReady?.() ?? null;
+        const reason = whyNotReady();
         return reason === null ? send(res, 200, 'text/plain; charset=utf-8', 'ready\n') : send(res, 503, 'text/plain; charset=utf-8', `not ready: ${reason}\n`);
       }
       case '/debug/explain':
@@ -280,7 +285,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         health = await startHealthListener({
           listen: options.healthListen,
           healthProblem: () => options.healthProblem?.() ?? null,
-          notReady: () => notReadyReason(options.getSnapshot() ?? null) ?? options.notReady?.() ?? null,
+          notReady: whyNotReady,
           logger,
           onRestart: () => options.metrics.healthListenerRestarts.inc(),
           ...(options.mainStallMs === undefined ? {} : { stallMs: options.mainStallMs }),
