@@ -41,7 +41,10 @@ export async function openPage(url: string, timeoutMs = 60_000): Promise<Page> {
       if (child.exitCode !== null) throw new Error(`chromium exited (${child.exitCode}): ${stderr}`);
       if (Date.now() > deadline) throw new Error(`chromium did not open its DevTools port: ${stderr}`);
       try {
-        port = readFileSync(join(profile, 'DevToolsActivePort'), 'utf8').split('\n')[0];
+        // Chromium may not have finished writing the file: take the port only once it is a number.
+        const first = readFileSync(join(profile, 'DevToolsActivePort'), 'utf8').split('\n')[0] ?? '';
+        if (/^\d+$/.test(first)) port = first;
+        else await sleep(100);
       } catch {
         await sleep(100);
       }
