@@ -33,7 +33,7 @@ export const MAX_ROTATION_VARIANTS = 32;
  * Answers this large get fewer variants: each costs a full encoding of thousands of records on
  * first use, and 8 evenly spread start positions already hand clients different subsets.
  */
-const LARGE_ANSWER_RECORDS = 512;
+export const LARGE_ANSWER_RECORDS = 512;
 // (512 records never fit one UDP message either: the smallest record takes 11 bytes.)
 const LARGE_ANSWER_VARIANTS = 8;
 /** Distinct size limits kept per variant (clients use a handful of EDNS sizes). */
@@ -90,6 +90,8 @@ export class CachedAnswer {
   private cursor = 0;
   /** More records than one UDP message can hold: encoded UDP-sized for UDP, whole only for TCP. */
   private readonly large: boolean;
+  /** The service the question named (Answer.serviceKey), if any. */
+  readonly serviceKey: string | undefined;
 
   constructor(question: QuestionToEncode, answer: Answer, opt: { ede: Answer['ede'] } | null) {
     this.source = { question, answer, opt, addressBytes: new Map() };
@@ -100,6 +102,12 @@ export class CachedAnswer {
     this.variants = new Array<Variant | undefined>(this.variantCount);
     this.udpVariants = new Array<Variant | undefined>(this.variantCount);
     this.large = this.recordCount > LARGE_ANSWER_RECORDS;
+    this.serviceKey = answer.serviceKey;
+  }
+
+  /** More records than one UDP message holds: costly to compute, so worth keeping across snapshots. */
+  get isLarge(): boolean {
+    return this.large;
   }
 
   /**
@@ -205,6 +213,8 @@ export interface AnswerCacheOptions {
 export interface AnswerCache {
   get(key: string): CachedAnswer | undefined;
   set(key: string, entry: CachedAnswer): void;
+  /** Removes and returns the entry under `key` (to keep it under another key). */
+  take(key: string): CachedAnswer | undefined;
   clear(): void;
   /** Entries in the main cache. */
   readonly size: number;
@@ -233,6 +243,14 @@ export function createAnswerCache(options: AnswerCacheOptions): AnswerCache {
         return;
       }
       main.set(key, entry, { size });
+    },
+    take: (key) => {
+      const entry = main.get(key) ?? negative.get(key);
+      if (entry !== undefined) {
+        main.delete(key);
+        negative.delete(key);
+      }
+      return entry;
     },
     clear: () => {
       main.clear();
