@@ -122,6 +122,12 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
   }
 
   function fork(slot: Slot, onListening?: (error?: Error) => void): void {
+    // Workers accept TCP connections themselves from the shared listening socket. Node's default
+    // on Linux (round-robin) accepts every connection in the primary and hands it over IPC, so a
+    // new client waits for the primary's event loop (in `serve`, the whole embedded pipeline) and
+    // for the IPC channel that also carries snapshots; under a connection flood (slowloris
+    // reconnecting) that queue is what a legitimate TCP client met.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: workerEntry(), execArgv: workerExecArgv(settings.cacheBytes), args: [] });
     const worker = cluster.fork();
     slot.worker = worker;
