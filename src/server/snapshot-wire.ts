@@ -24,14 +24,14 @@ export interface SnapshotWire {
   staleSource?: { reason: string; since: number };
 }
 
+/** The snapshot fields besides its services and namespaces (version, sync state, stale marker, ...). */
+export type SnapshotHeader = Omit<Snapshot, 'services' | 'namespaces'>;
+
 /** What changed since the snapshot of version `baseVersion`; namespaces are sent whole (small). */
 export interface SnapshotDeltaWire {
   baseVersion: number;
-  version: number;
-  synced: boolean;
-  localCluster: string;
-  builtAt: number;
-  staleSource?: { reason: string; since: number };
+  /** Every snapshot-wide field, copied as a whole so that a field added later travels too. */
+  header: SnapshotHeader;
   namespaces: string[];
   /** New or changed entries. */
   upserts: ServiceEntry[];
@@ -47,18 +47,8 @@ export function snapshotDeltaToWire(base: Snapshot, next: Snapshot): SnapshotDel
     if (entry === undefined) removals.push(key);
     else upserts.push(entry);
   }
-  const wire: SnapshotDeltaWire = {
-    baseVersion: base.version,
-    version: next.version,
-    synced: next.synced,
-    localCluster: next.localCluster,
-    builtAt: next.builtAt,
-    namespaces: [...next.namespaces],
-    upserts,
-    removals,
-  };
-  if (next.staleSource) wire.staleSource = next.staleSource;
-  return wire;
+  const { services: _services, namespaces: _namespaces, ...header } = next;
+  return { baseVersion: base.version, header, namespaces: [...next.namespaces], upserts, removals };
 }
 
 /**
@@ -77,16 +67,7 @@ export function applySnapshotDelta(base: Snapshot, delta: SnapshotDeltaWire): { 
     services.set(key, entry);
     changed.push(key);
   }
-  const snapshot: Snapshot = {
-    version: delta.version,
-    synced: delta.synced,
-    localCluster: delta.localCluster,
-    services,
-    namespaces: new Set(delta.namespaces),
-    builtAt: delta.builtAt,
-  };
-  if (delta.staleSource) snapshot.staleSource = delta.staleSource;
-  return { snapshot, changed };
+  return { snapshot: { ...delta.header, services, namespaces: new Set(delta.namespaces) }, changed };
 }
 
 export function snapshotToWire(snapshot: Snapshot): SnapshotWire {

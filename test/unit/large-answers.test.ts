@@ -96,6 +96,15 @@ describe('snapshot deltas to DNS workers', () => {
     expect(snapshotToWire(snapshot)).toEqual(JSON.parse(JSON.stringify(snapshotToWire(v2))));
   });
 
+  it('carry every snapshot-wide field, such as the stale marker', () => {
+    const v1 = buildSnapshot(state([webService('10.1.0.1')]), 'east', 1, 0);
+    const v2 = buildSnapshot(state([webService('10.1.0.1')], { staleSource: { reason: 'API unreachable', since: 9 } }), 'east', 2, 0, undefined, undefined, v1);
+    const { snapshot, changed } = throughIpc(v1, v2);
+    expect(changed).toEqual([]);
+    expect(snapshot.staleSource).toEqual({ reason: 'API unreachable', since: 9 });
+    expect(snapshot.version).toBe(2);
+  });
+
   it('remove services that are gone, namespaces included', () => {
     const v1 = buildSnapshot(state([bigService(), webService('10.1.0.1')]), 'east', 1, 0);
     const v2 = buildSnapshot(state([webService('10.1.0.1')]), 'east', 2, 0, undefined, undefined, v1);
