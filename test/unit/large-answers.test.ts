@@ -105,7 +105,7 @@ describe('snapshot deltas to DNS workers', () => {
     expect(snapshot.version).toBe(2);
   });
 
-  it('remove services that are gone, namespaces included', () => {
+  it('remove services that are gone', () => {
     const v1 = buildSnapshot(state([bigService(), webService('10.1.0.1')]), 'east', 1, 0);
     const v2 = buildSnapshot(state([webService('10.1.0.1')]), 'east', 2, 0, undefined, undefined, v1);
     const { snapshot, changed } = throughIpc(v1, v2);
