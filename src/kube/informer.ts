@@ -234,7 +234,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     if (this.stopped) return;
     const r = this.opts.resource;
     const fresh = new Map<string, T>();
+    const listStarted = Date.now();
     let listVersion: string;
+    let pages = 0;
     try {
       // Read to the end or not at all: a prefix would be diffed below into false DELETED events.
       // Each page is shrunk as it arrives: only one page of whole objects is alive at a time.
@@ -259,6 +261,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       );
       for (const obj of list.items) fresh.set(objectKey(obj), obj);
       listVersion = list.resourceVersion;
+      pages = list.pages;
     } catch (err) {
       this.fail('list-error', err);
       return;
@@ -271,6 +274,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.markHealthy();
     if (!this.state.synced) {
       this.state.synced = true;
+      // How long the first list took (at scale, most of a start): said once, not on every relist.
+      this.opts.logger.info({ informer: this.name, objects: fresh.size, pages, listMs: Date.now() - listStarted }, 'informer synced');
       this.firstSync.resolve();
     }
     try {

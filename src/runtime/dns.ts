@@ -60,16 +60,6 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
     source?.stop();
     await Promise.allSettled([http.stop(), server.stop()]);
   };
-  let dnsPort: number;
-  let httpPort: number;
-  try {
-    ({ port: dnsPort } = await server.start());
-    ({ port: httpPort } = await http.start());
-  } catch (err) {
-    await stopAll();
-    throw err;
-  }
-
   // Discovery may fail while the API server starts; keep answering SERVFAIL meanwhile.
   const discover = async (): Promise<void> => {
     for (let attempt = 1; !stopped; attempt++) {
@@ -101,7 +91,21 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
       }
     }
   };
+  // Listing starts while the workers boot (at 10,000 services the lists are most of a start, and
+  // a worker takes up to a second to load): the server takes snapshots before it listens, and
+  // answers SERVFAIL from the moment it does until the lists are complete.
   const discovering = discover();
+  let dnsPort: number;
+  let httpPort: number;
+  try {
+    ({ port: dnsPort } = await server.start());
+    ({ port: httpPort } = await http.start());
+  } catch (err) {
+    stopped = true;
+    await discovering;
+    await stopAll();
+    throw err;
+  }
 
   return {
     dnsPort,
