@@ -224,7 +224,7 @@ export class Responder {
       const entry = this.buildEntry(snapshot, { nameKey: question.nameKey, qtype: question.qtype, qclass: QCLASS_IN, edns: question.edns });
       // Every rotation variant, so the first queries do not each encode one.
       const limit = udpLimit(question.edns ? WARM_EDNS_PAYLOAD_SIZE : null, OUR_UDP_PAYLOAD_SIZE);
-      for (let i = 0; i < entry.variantCount; i++) entry.next(limit);
+      for (let i = 0; i < entry.variantCount; i++) entry.fitted(i, limit);
       this.store(key, entry);
       this.warmBytes += entry.chargedBytes(key);
     } catch (error) {
