@@ -93,6 +93,8 @@ export interface ReachabilityVerdicts {
   excluded: Map<ClusterId, string>;
   /** Set when the fail-safe held back every exclusion. */
   failSafe?: string;
+  /** With the fail-safe: the clusters it held back, with what they would have been excluded for. */
+  heldBack?: Map<ClusterId, string>;
 }
 
 /**
@@ -109,7 +111,7 @@ export function verdicts(judged: ReadonlyMap<ClusterId, readonly SourceVerdict[]
   if (judged.size >= 2 && excluded.size === judged.size) {
     const names = [...excluded.keys()];
     const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
-    return { excluded: new Map(), failSafe: `fail-safe: every probed cluster (${shown}) is unreachable from here, so this cluster's own network is suspected; none is excluded` };
+    return { excluded: new Map(), failSafe: `fail-safe: every probed cluster (${shown}) is unreachable from here, so this cluster's own network is suspected; none is excluded`, heldBack: excluded };
   }
   return { excluded };
 }

@@ -137,4 +137,9 @@ export interface ImportedSlice extends ServiceRef {
    * line; they are not in `endpoints`. Shown by `explain`.
    */
   rejectedAddresses?: string;
+  /**
+   * A reachability fact that did not exclude the cluster (the fail-safe held the exclusion back),
+   * written by the importer as an annotation. Shown by `explain`.
+   */
+  reachabilityNote?: string;
 }

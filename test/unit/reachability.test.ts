@@ -82,6 +82,7 @@ describe('verdicts and the fail-safe', () => {
     expect(verdicts(new Map([['west', [down('a')]], ['north', [down('b')]]]))).toEqual({
       excluded: new Map(),
       failSafe: "fail-safe: every probed cluster (north, west) is unreachable from here, so this cluster's own network is suspected; none is excluded",
+      heldBack: new Map([['north', 'b'], ['west', 'a']]),
     });
   });
 
