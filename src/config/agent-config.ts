@@ -6,6 +6,7 @@ import type { AddressPolicy } from '../model/address-policy.ts';
 import { ALLOWED_CIDRS_FLAG, parseAllowedCidrs, parseClusterId, parseListen } from './validate.ts';
 import { BROKER_CONTEXT_FLAG, CONTEXT_FLAG } from './kube-flags.ts';
 import { LOG_FORMAT_FLAG, type LogFormat } from './log-format.ts';
+import { PROBE_FLAGS, probeConfigFrom, type ProbeConfig } from './probe-flags.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -27,6 +28,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   ALLOWED_CIDRS_FLAG,
   { name: 'skew-tolerance', kind: 'int', env: 'CLUSTERSET_DNS_SKEW_TOLERANCE', metavar: 'SECONDS', min: 0, max: 3600, default: 30, help: 'clock skew tolerated between clusters: an export time further in the future is refused' },
   LOG_FORMAT_FLAG,
+  ...PROBE_FLAGS,
 ];
 
 export interface AgentConfig {
@@ -51,6 +53,8 @@ export interface AgentConfig {
   addressPolicy: AddressPolicy;
   skewToleranceMs: number;
   logFormat: LogFormat;
+  /** Reachability probes of the other clusters (--probe-*). */
+  probe: ProbeConfig;
 }
 
 function parseNamespace(raw: string, what: string): string {
@@ -84,6 +88,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     addressPolicy: parseAllowedCidrs(v['allowed-cidrs'] as string[]),
     skewToleranceMs: (v['skew-tolerance'] as number) * 1000,
     logFormat: v['log-format'] as LogFormat,
+    probe: probeConfigFrom(v),
   };
   if (v['broker-kubeconfig'] !== undefined) config.brokerKubeconfig = v['broker-kubeconfig'] as string;
   if (v['context'] !== undefined) config.context = v['context'] as string;

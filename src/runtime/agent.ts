@@ -12,6 +12,7 @@ import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
 import { PublishedPropertiesSource } from '../agent/published-properties.ts';
+import { DEFAULT_PROBE_SETTINGS, ReachabilityMonitor, type ProbeSettings } from '../agent/reachability.ts';
 import { KubeClusterProperties } from '../kube/cluster-properties.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
 import { KubeBrokerStore } from '../kube/broker-store.ts';
@@ -50,6 +51,8 @@ export interface AgentRuntimeOptions {
   brokerKubeconfigPath?: string;
   /** How often that file is checked (default 5 s). */
   credentialsPollMs?: number;
+  /** Reachability probes of the other clusters (default: DEFAULT_PROBE_SETTINGS). */
+  probe?: ProbeSettings;
 }
 
 export interface RunningAgent {
@@ -98,6 +101,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
   let importer: Importer | undefined;
   let lease: LeaseRenewer | undefined;
   let properties: KubeClusterProperties | undefined;
+  let reachability: ReachabilityMonitor | undefined;
   let synced = false;
   let phase = 'discovering the MCS API versions';
   const credentials =
@@ -167,8 +171,10 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     const published = new PublishedPropertiesSource(() => watched?.current() ?? new Map(), logger);
     lease = new LeaseRenewer({ cluster: options.clusterId, broker, durationMs: options.leaseDurationMs, renewMs: options.leaseRenewMs, logger, metrics: metrics.hooks, properties: () => published.current() });
     exporter = new Exporter({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, ...trust });
-    importer = new Importer({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, ...trust });
+    reachability = new ReachabilityMonitor({ cluster: options.clusterId, broker, settings: options.probe ?? DEFAULT_PROBE_SETTINGS, logger, metrics: metrics.reachability });
+    importer = new Importer({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, reachability, ...trust });
     await lease.start();
+    reachability.start();
     exporter.start();
     importer.start();
     // The reconcilers' resync starts from whole exports and ServiceImports; slice sets left half
@@ -204,7 +210,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
       await started.catch(() => undefined);
       // The lease is left to expire, not deleted: a restarting agent must not make its cluster
       // vanish from every other cluster's answers.
-      await Promise.allSettled([exporter?.stop(), importer?.stop(), lease?.stop()]);
+      await Promise.allSettled([exporter?.stop(), importer?.stop(), lease?.stop(), reachability?.stop()]);
       local?.stop();
       broker?.stop();
       properties?.stop();
@@ -247,6 +253,7 @@ export async function startAgentService(config: AgentConfig & { clusterId: strin
     addressPolicy: config.addressPolicy,
     skewToleranceMs: config.skewToleranceMs,
     brokerKubeconfigPath: config.brokerKubeconfig,
+    probe: config.probe,
   });
   const http = createAgentHttp({
     listen: config.httpListen,
