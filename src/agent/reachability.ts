@@ -188,23 +188,28 @@ export class ReachabilityMonitor implements ReachabilityView {
     this.judge();
   }
 
-  private schedule(): void {
+  /**
+   * Rounds start every interval (±10 % so that the agents of a clusterset do not probe in
+   * lockstep), counted from the start of the last one: a round of timeouts does not stretch the
+   * cadence, so a cut path is noticed within interval × failures (plus one interval).
+   */
+  private schedule(startedAt: number): void {
     if (!this.running) return;
-    // ±10 % so that the agents of a clusterset do not probe in lockstep.
-    const delay = this.opts.settings.intervalMs * (0.9 + 0.2 * this.random());
-    this.timer = this.timers.setTimeout(() => void this.tick(), delay);
+    const delay = this.opts.settings.intervalMs * (0.9 + 0.2 * this.random()) - (this.now() - startedAt);
+    this.timer = this.timers.setTimeout(() => void this.tick(), Math.max(0, delay));
   }
 
   private async tick(): Promise<void> {
     this.timer = undefined;
     if (!this.running) return;
+    const startedAt = this.now();
     this.round = this.runRound().catch((err: unknown) => {
       this.opts.metrics?.roundFailed?.();
       this.logger.error({ err }, 'probe round failed; the next one runs as scheduled');
     });
     await this.round;
     this.round = undefined;
-    this.schedule();
+    this.schedule(startedAt);
   }
 
   private async runRound(): Promise<void> {

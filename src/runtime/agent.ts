@@ -14,6 +14,7 @@ import { LeaseRenewer } from '../agent/lease.ts';
 import { PublishedPropertiesSource } from '../agent/published-properties.ts';
 import { DEFAULT_PROBE_SETTINGS, ReachabilityMonitor, type ProbeSettings } from '../agent/reachability.ts';
 import { KubeClusterProperties } from '../kube/cluster-properties.ts';
+import { KubeSubmarinerGateways, submarinerServed } from '../kube/submariner-gateways.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
 import { KubeBrokerStore } from '../kube/broker-store.ts';
 import { describeApiError, discoverAboutVersion, discoverMcsVersion, followKubeConfigFile, serverOf } from '../kube/client.ts';
@@ -102,6 +103,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
   let lease: LeaseRenewer | undefined;
   let properties: KubeClusterProperties | undefined;
   let reachability: ReachabilityMonitor | undefined;
+  let gateways: KubeSubmarinerGateways | undefined;
   let synced = false;
   let phase = 'discovering the MCS API versions';
   const credentials =
@@ -125,7 +127,13 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     });
     if (aboutVersion === undefined) logger.info('about.k8s.io ClusterProperties not served here: this cluster announces no probe targets or topology');
     else properties = new KubeClusterProperties({ kubeConfig: options.local, version: aboutVersion, logger, onRestart: (reason) => metrics.hooks.informerRestart?.('local-clusterproperties', reason), ...backoff });
-    logger.info({ local: serverOf(options.local), localMcs: localVersion, localAbout: aboutVersion ?? null, broker: serverOf(options.broker), brokerMcs: brokerVersion, brokerNamespace: options.brokerNamespace }, 'agent starting');
+    // Submariner's Gateway connections, where the CRD exists here, are a second reachability source.
+    const submariner = await submarinerServed(options.local).catch((err: unknown) => {
+      logger.warn({ err: describeApiError(err) }, 'could not discover submariner.io: Submariner gateway status not read');
+      return false;
+    });
+    if (submariner) gateways = new KubeSubmarinerGateways({ kubeConfig: options.local, logger, onRestart: (reason) => metrics.hooks.informerRestart?.('local-gateways', reason), ...backoff });
+    logger.info({ local: serverOf(options.local), localMcs: localVersion, localAbout: aboutVersion ?? null, submarinerGateways: submariner, broker: serverOf(options.broker), brokerMcs: brokerVersion, brokerNamespace: options.brokerNamespace }, 'agent starting');
     local = new KubeLocalClusterStore({
       kubeConfig: options.local,
       cluster: options.clusterId,
@@ -150,11 +158,12 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     local.start();
     broker.start();
     properties?.start();
+    gateways?.start();
     phase = 'waiting for the local and broker caches to sync';
     // Reconcile nothing before both caches are complete: a partial cache would look like deletions.
     for (;;) {
       try {
-        await Promise.all([local.waitForSync(SYNC_LOG_EVERY_MS), broker.waitForSync(SYNC_LOG_EVERY_MS), properties?.waitForSync(SYNC_LOG_EVERY_MS)]);
+        await Promise.all([local.waitForSync(SYNC_LOG_EVERY_MS), broker.waitForSync(SYNC_LOG_EVERY_MS), properties?.waitForSync(SYNC_LOG_EVERY_MS), gateways?.waitForSync(SYNC_LOG_EVERY_MS)]);
         break;
       } catch (err) {
         if (stopped) throw new Error('stopped');
@@ -171,7 +180,14 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     const published = new PublishedPropertiesSource(() => watched?.current() ?? new Map(), logger);
     lease = new LeaseRenewer({ cluster: options.clusterId, broker, durationMs: options.leaseDurationMs, renewMs: options.leaseRenewMs, logger, metrics: metrics.hooks, properties: () => published.current() });
     exporter = new Exporter({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, ...trust });
-    reachability = new ReachabilityMonitor({ cluster: options.clusterId, broker, settings: options.probe ?? DEFAULT_PROBE_SETTINGS, logger, metrics: metrics.reachability });
+    reachability = new ReachabilityMonitor({
+      cluster: options.clusterId,
+      broker,
+      settings: options.probe ?? DEFAULT_PROBE_SETTINGS,
+      logger,
+      metrics: metrics.reachability,
+      ...(gateways === undefined ? {} : { secondSource: gateways }),
+    });
     importer = new Importer({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, reachability, ...trust });
     await lease.start();
     reachability.start();
@@ -214,6 +230,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
       local?.stop();
       broker?.stop();
       properties?.stop();
+      gateways?.stop();
       logger.info('agent stopped');
     },
   };
