@@ -101,6 +101,24 @@ describe('serve: a cluster whose announced probe target stops answering leaves t
       mkdirSync(join(dir, cluster));
       writeFileSync(join(dir, cluster, 'web.yaml'), web(cluster, ip, (server.address() as { port: number }).port));
     }
+    // api: exported by west alone, so west's exclusion leaves no healthy cluster (EDE says why).
+    writeFileSync(join(dir, 'west', 'api.yaml'), `apiVersion: v1
+kind: Service
+metadata: { name: api, namespace: shop }
+spec:
+  clusterIP: 10.20.0.20
+  ports: [{ name: http, port: 80 }]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: api-west, namespace: shop, labels: { kubernetes.io/service-name: api } }
+addressType: IPv4
+endpoints: [{ addresses: ["10.20.1.20"], conditions: { ready: true } }]
+---
+apiVersion: multicluster.x-k8s.io/v1alpha1
+kind: ServiceExport
+metadata: { name: api, namespace: shop, creationTimestamp: "2024-05-01T09:00:00Z" }
+`);
     mkdirSync(join(dir, 'east'));
     writeFileSync(join(dir, 'east', 'namespace.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: { name: shop }\n');
     dnsPort = await freeDnsPort();
@@ -134,6 +152,11 @@ describe('serve: a cluster whose announced probe target stops answering leaves t
     const west = report.service.clusters.find((c) => c.cluster === 'west')!;
     expect(west.healthy).toBe(false);
     expect(west.reason).toMatch(new RegExp(`^unreachable since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: tcp://127\\.0\\.0\\.1:${westPort} failed ${FAILURES} times \\(connection refused\\)$`));
+    // A service only west exports: NODATA, and the EDE names the reason and since when.
+    const api = await runDig(dnsPort, 'api.shop.svc.clusterset.local', 'A');
+    expect(api.status).toBe('NOERROR');
+    expect(api.answer).toEqual([]);
+    expect(api.ede.map((e) => e.text).join(' ')).toMatch(new RegExp(`no healthy cluster: west: unreachable since \\S+Z: tcp://127\\.0\\.0\\.1:${westPort} failed ${FAILURES} times \\(connection refused\\)`));
   });
 
   it('west comes back after the success threshold once its listener answers again', async () => {

@@ -11,6 +11,7 @@ import type { ExportEndpoints, ExportRecord, ImportedSlice } from '../../src/mod
 import { assembleBrokerExport, brokerSliceName, buildBrokerSlices, exportsOfSlices, parseBrokerSlice, type BrokerSlicePart } from '../../src/kube/kinds/broker-slice.ts';
 import { ANNOTATION_PROBE_TARGETS, ANNOTATION_REGION, buildLease, leaseName, parseLease } from '../../src/kube/kinds/lease.ts';
 import { buildClusterProperty, parseClusterProperty } from '../../src/kube/kinds/cluster-property.ts';
+import { parseSubmarinerGateway } from '../../src/kube/kinds/submariner-gateway.ts';
 import { parseProbeTargets } from '../../src/model/cluster-properties.ts';
 import { assembleSlices, buildImportedSlices, importedSliceObjectName, parseImportedSlice, type ParsedSlice } from '../../src/kube/kinds/mcs-endpoint-slice.ts';
 import { clusterLabelValue, type Parsed } from '../../src/kube/kinds/object-meta.ts';
@@ -421,5 +422,33 @@ describe('each kind refuses what it must', () => {
     const renamed = { ...asServed(obj), metadata: { ...obj!.metadata, name: 'someone-elses' } };
     expect(parseImportedSlice(renamed, true)).toMatchObject({ ok: false, problems: ['name "someone-elses" is not one of ours'] });
     expect(parseImportedSlice(renamed, false).ok).toBe(true);
+  });
+});
+
+describe('Submariner Gateway (read only)', () => {
+  const gw = (status: unknown) => ({ apiVersion: 'submariner.io/v1', kind: 'Gateway', metadata: { name: 'gw-1', namespace: 'submariner-operator' }, status });
+  const conn = (cluster: unknown, status: unknown) => ({ endpoint: { cluster_id: cluster, backend: 'libreswan' }, status, statusMessage: `${String(status)} now` });
+
+  it('reads whether it is active and each connection\'s cluster and state', () => {
+    expect(parseSubmarinerGateway(gw({ haStatus: 'active', connections: [conn('west', 'connected'), conn('north.prod', 'error'), conn('south', 'connecting')] }))).toEqual({
+      ok: true,
+      value: {
+        name: 'gw-1',
+        active: true,
+        connections: [
+          { cluster: 'west', status: 'connected', message: 'connected now' },
+          { cluster: 'north.prod', status: 'error', message: 'error now' },
+          { cluster: 'south', status: 'connecting', message: 'connecting now' },
+        ],
+      },
+    });
+    expect(parseSubmarinerGateway(gw({ haStatus: 'passive', connections: [] }))).toEqual({ ok: true, value: { name: 'gw-1', active: false, connections: [] } });
+  });
+
+  it('refuses what it cannot trust', () => {
+    expect(parseSubmarinerGateway({ metadata: { name: 'x' } })).toEqual({ ok: false, problems: ['status is missing'] });
+    expect(parseSubmarinerGateway(gw({ haStatus: 'active', connections: [conn('a.b.c', 'connected')] }))).toEqual({ ok: false, problems: ['status.connections[0].endpoint.cluster_id "a.b.c" is not a cluster ID'] });
+    expect(parseSubmarinerGateway(gw({ haStatus: 'active', connections: [conn('west', 'up')] }))).toEqual({ ok: false, problems: ['status.connections[0].status "up" is not connected, connecting or error'] });
+    expect(parseSubmarinerGateway(gw({ haStatus: 'active', connections: 'west' }))).toEqual({ ok: false, problems: ['status.connections is not a list'] });
   });
 });
