@@ -84,6 +84,12 @@ function hostProblem(host: string): string | undefined {
   if (b.every((x) => x === 0)) return `host ${ip.ip.canonical} is the unspecified address`;
   if (ip.ip.family === 'IPv4' && (b[0]! >= 224 || b.every((x) => x === 255))) return `host ${ip.ip.canonical} is multicast, broadcast or reserved`;
   if (ip.ip.family === 'IPv6' && b[0] === 0xff) return `host ${ip.ip.canonical} is multicast`;
+  // Link-local holds no other cluster's gateway, but does hold the cloud metadata service: another
+  // member must not make every agent send requests there.
+  if ((ip.ip.family === 'IPv4' && b[0] === 169 && b[1] === 254) || (ip.ip.family === 'IPv6' && b[0] === 0xfe && (b[1]! & 0xc0) === 0x80)) {
+    return `host ${ip.ip.canonical} is link-local`;
+  }
+  // Loopback stays allowed: the embedded default's clusters all live on this machine.
   return undefined;
 }
 
@@ -183,15 +189,29 @@ export function publishedPropertiesFrom(properties: ReadonlyMap<string, string>)
 }
 
 /**
- * The broker validator's check of published properties as they arrive from another cluster (on a
- * lease): every problem is returned, none is repaired (a member must publish what it validated).
+ * Published properties as they arrive from another cluster (on a lease): what is valid is kept, and
+ * every problem named. A bad value costs only itself, never the lease (an agent of a newer version
+ * may announce what this one does not know, and must not turn stale for it).
  */
+export function screenPublishedProperties(p: PublishedProperties): { value: PublishedProperties; problems: string[] } {
+  const problems = publishedPropertiesProblems(p);
+  if (problems.length === 0) return { value: p, problems };
+  const value: PublishedProperties = { probeTargets: [] };
+  if (Array.isArray(p.probeTargets)) {
+    value.probeTargets = p.probeTargets.slice(0, PROPERTY_LIMITS.maxProbeTargets).filter((t) => publishedPropertiesProblems({ probeTargets: [t] }).length === 0);
+  }
+  if (p.region !== undefined && topologyProblem('region', p.region) === undefined) value.region = p.region;
+  if (p.zone !== undefined && topologyProblem('zone', p.zone) === undefined) value.zone = p.zone;
+  return { value, problems };
+}
+
+/** Every problem of published properties from another cluster (screenPublishedProperties keeps the rest). */
 export function publishedPropertiesProblems(p: PublishedProperties): string[] {
   const out: string[] = [];
   if (!Array.isArray(p.probeTargets)) return ['probeTargets is not a list'];
   if (p.probeTargets.length > PROPERTY_LIMITS.maxProbeTargets) out.push(`${p.probeTargets.length} probe targets (at most ${PROPERTY_LIMITS.maxProbeTargets})`);
   for (const t of p.probeTargets.slice(0, PROPERTY_LIMITS.maxProbeTargets)) {
-    const parsed = typeof t?.text === 'string' ? parseProbeTarget(t.text) : ({ ok: false, reason: 'probe target has no text' } as const);
+    const parsed = typeof t?.text === 'string' ? parseProbeTarget(t.text) : ({ ok: false, reason: 'has no text' } as const);
     if (!parsed.ok) out.push(`probe target ${parsed.reason}`);
     else if (parsed.target.text !== t.text || parsed.target.host !== t.host || parsed.target.port !== t.port || parsed.target.path !== t.path || parsed.target.scheme !== t.scheme) {
       out.push(`probe target ${JSON.stringify(t.text)} is not in canonical form`);

@@ -16,7 +16,7 @@ import {
   publishedPropertiesProblems,
   resolveClusterId,
 } from '../../src/model/cluster-properties.ts';
-import { validateLease } from '../../src/model/broker-validation.ts';
+import { screenLeaseProperties, validateLease } from '../../src/model/broker-validation.ts';
 
 describe('probe targets', () => {
   const valid: Array<[string, { scheme: string; host: string; port: number; path: string; text: string }]> = [
@@ -45,6 +45,8 @@ describe('probe targets', () => {
     ['tcp://[::]:80', 'host :: is the unspecified address'],
     ['tcp://224.0.0.1:80', 'host 224.0.0.1 is multicast, broadcast or reserved'],
     ['tcp://[ff02::1]:80', 'host ff02::1 is multicast'],
+    ['http://169.254.169.254:80/latest/meta-data/', 'host 169.254.169.254 is link-local'],
+    ['tcp://[fe80::1]:80', 'host fe80::1 is link-local'],
     ['tcp://under_score:80', 'host "under_score" is neither an IP address nor a DNS name'],
     ['http://10.0.0.5:80/a b', `path "/a b" has characters a request line cannot carry (no spaces, '?' or '#')`],
     ['http://10.0.0.5:80/a?b', `path "/a?b" has characters a request line cannot carry (no spaces, '?' or '#')`],
@@ -107,9 +109,16 @@ describe('published properties', () => {
     expect(publishedPropertiesProblems(mismatched)).toEqual(['probe target "tcp://10.0.0.5:4500" is not in canonical form']);
     const tooMany = { probeTargets: Array.from({ length: 9 }, () => good.probeTargets[0]!) };
     expect(publishedPropertiesProblems(tooMany)).toEqual(['9 probe targets (at most 8)']);
-    expect(validateLease({ cluster: 'west', renewedAt: 1, durationMs: 1000, properties: { probeTargets: [], region: 'a b' } })).toEqual([
-      `published properties: region: "a b" is not a label value (letters, digits, '-', '_', '.')`,
-    ]);
+    // On a lease: the lease stays valid, the bad value goes, the good ones stay.
+    const lease = { cluster: 'west', renewedAt: 1, durationMs: 1000, properties: { probeTargets: [...forged.probeTargets, ...good.probeTargets], region: 'a b', zone: 'z1' } };
+    expect(validateLease(lease)).toEqual([]);
+    expect(screenLeaseProperties(lease)).toEqual({
+      lease: { ...lease, properties: { probeTargets: good.probeTargets, zone: 'z1' } },
+      problems: [
+        'published properties: probe target "tcp://0.0.0.0:1": host 0.0.0.0 is the unspecified address',
+        `published properties: region: "a b" is not a label value (letters, digits, '-', '_', '.')`,
+      ],
+    });
   });
 });
 

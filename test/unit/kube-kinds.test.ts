@@ -385,10 +385,15 @@ describe('each kind refuses what it must', () => {
     expect(parseLease({ ...lease, spec: { ...lease['spec'], renewTime: 'soon' } })).toMatchObject({ ok: false, problems: ['spec.renewTime is not a time'] });
   });
 
-  it('a lease whose probe-target annotation does not parse', () => {
+  it('a probe target that does not parse costs only itself, never the lease', () => {
     const lease = buildLease({ cluster: 'east', renewedAt: Date.parse('2024-05-01T10:00:00Z'), durationMs: 30_000 }, 'b');
-    lease.metadata.annotations = { [ANNOTATION_PROBE_TARGETS]: 'tcp://0.0.0.0:1' };
-    expect(parseLease(lease)).toEqual({ ok: false, problems: [`annotation ${ANNOTATION_PROBE_TARGETS}: probe.clusterset-dns.io: "tcp://0.0.0.0:1": host 0.0.0.0 is the unspecified address`] });
+    lease.metadata.annotations = { [ANNOTATION_PROBE_TARGETS]: 'tcp://0.0.0.0:1,tcp://10.0.0.5:4500' };
+    const parsed = parseLease(lease);
+    expect(parsed).toMatchObject({
+      ok: true,
+      value: { cluster: 'east', properties: { probeTargets: [expect.objectContaining({ text: 'tcp://10.0.0.5:4500' })] } },
+      propertyProblems: [`annotation ${ANNOTATION_PROBE_TARGETS}: probe.clusterset-dns.io: "tcp://0.0.0.0:1": host 0.0.0.0 is the unspecified address`],
+    });
   });
 
   it('a ClusterProperty of another kind or version, with no string value or a name that is not one', () => {

@@ -48,7 +48,11 @@ function propertyAnnotations(p: PublishedProperties | undefined): Record<string,
   return out;
 }
 
-/** The published properties on a lease's annotations (undefined when none is set). */
+/**
+ * The published properties on a lease's annotations (undefined when none is set). Targets that do
+ * not parse are left out, with their problems in `out` (the broker validator's to report: they
+ * never cost the lease itself).
+ */
 function readProperties(annotations: Record<string, unknown>, out: string[]): PublishedProperties | undefined {
   const targets = annotations[ANNOTATION_PROBE_TARGETS];
   const region = annotations[ANNOTATION_REGION];
@@ -66,7 +70,7 @@ function readProperties(annotations: Record<string, unknown>, out: string[]): Pu
   return p;
 }
 
-export function parseLease(obj: unknown): Parsed<ClusterLease> {
+export function parseLease(obj: unknown): Parsed<ClusterLease> & { propertyProblems?: string[] } {
   const out: string[] = [];
   const m = meta(obj);
   checkManaged(m, out);
@@ -79,9 +83,10 @@ export function parseLease(obj: unknown): Parsed<ClusterLease> {
   const renew = str(spec['renewTime']);
   const renewedAt = renew === undefined ? Number.NaN : Date.parse(renew);
   if (!Number.isFinite(renewedAt)) out.push('spec.renewTime is not a time');
-  const properties = readProperties(m.annotations, out);
+  const propertyProblems: string[] = [];
+  const properties = readProperties(m.annotations, propertyProblems);
   if (out.length > 0 || cluster === undefined) return { ok: false, problems: out };
   const lease: ClusterLease = { cluster, renewedAt, durationMs: (seconds as number) * 1000 };
   if (properties !== undefined) lease.properties = properties;
-  return { ok: true, value: lease };
+  return propertyProblems.length === 0 ? { ok: true, value: lease } : { ok: true, value: lease, propertyProblems };
 }
