@@ -11,6 +11,7 @@
  *   a loop) is a Problem, never a silent skip.
  * - Every message is bounded: values are previewed, never formatted whole.
  */
+import { PROPERTY_CLUSTER_ID, PROPERTY_LEGACY_CLUSTER_ID } from '../model/cluster-properties.ts';
 import { serviceKey } from '../model/service-key.ts';
 import { lstat, readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -322,6 +323,12 @@ export class DirLoader {
         defaultCreatedAt: (ns, name) => this.defaultCreatedAt(cluster, ns, name),
       });
       const object = `${itemPrefix}${result.description}`;
+      const idProblem = result.status === 'ok' ? clusterIdPropertyProblem(result.object, cluster) : undefined;
+      if (idProblem !== undefined) {
+        // The directory names the cluster here; a property naming another one is a mistake to fix.
+        invalid.push({ severity: 'error', file: path, line, document, object, field: 'spec.value', message: idProblem });
+        return;
+      }
       if (result.status === 'ok') {
         documents.push({ document, line, description: flatCopy(object), object: result.object });
         const o = result.object;
@@ -382,6 +389,13 @@ export class DirLoader {
  */
 function flatCopy(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+/** A cluster-ID ClusterProperty that names another cluster than its directory does. */
+function clusterIdPropertyProblem(o: LocalObject, cluster: ClusterId): string | undefined {
+  if (o.kind !== 'ClusterProperty' || (o.property.name !== PROPERTY_CLUSTER_ID && o.property.name !== PROPERTY_LEGACY_CLUSTER_ID)) return undefined;
+  const value = o.property.value.trim();
+  return value === cluster ? undefined : `spec.value: ${o.property.name} is ${JSON.stringify(value.slice(0, 130))}, but this is the directory of cluster ${cluster}`;
 }
 
 /** A file that cannot be used now: keep the objects of its last good version (fail static). */

@@ -122,6 +122,24 @@ spec: { value: "a zone" }
     ]);
   });
 
+  it('a cluster-ID ClusterProperty must name the cluster of its directory', async () => {
+    await put('west/id.yaml', `apiVersion: about.k8s.io/v1alpha1
+kind: ClusterProperty
+metadata: { name: cluster.clusterset.k8s.io }
+spec: { value: west }
+---
+apiVersion: about.k8s.io/v1alpha1
+kind: ClusterProperty
+metadata: { name: id.k8s.io }
+spec: { value: east }
+`);
+    const r = await loader().load();
+    expect(r.clusters.get('west')!.inputs.properties).toEqual([{ name: 'cluster.clusterset.k8s.io', value: 'west' }]);
+    expect(r.problems.map(formatProblem)).toEqual([
+      `${join(dir, 'west/id.yaml')}:6: document 2 (ClusterProperty id.k8s.io): spec.value: id.k8s.io is "east", but this is the directory of cluster west; object skipped`,
+    ]);
+  });
+
   it('a missing directory is a problem, not a crash', async () => {
     const r = await new DirLoader({ dir: join(dir, 'nope'), defaultCreatedAt: () => 0 }).load();
     expect(r.clusters.size).toBe(0);
