@@ -17,7 +17,7 @@ import { stopChild } from '../harness/procs.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BIN = join(REPO, 'bin/clusterset-dns.js');
-const INTERVAL_S = 0.5;
+const INTERVAL_S = 1;
 const FAILURES = 3;
 const SUCCESSES = 2;
 const NAME = 'web.shop.svc.clusterset.local';
@@ -124,7 +124,7 @@ metadata: { name: api, namespace: shop, creationTimestamp: "2024-05-01T09:00:00Z
     dnsPort = await freeDnsPort();
     httpPort = await freePort();
     child = spawn(process.execPath, [BIN, 'serve', '--from-dir', dir, '--cluster-id', 'east', '--listen', `127.0.0.1:${dnsPort}`, '--http-listen', `127.0.0.1:${httpPort}`,
-      '--workers', '1', '--log-level', 'warn', '--probe-interval', String(INTERVAL_S), '--probe-timeout', '0.25', '--probe-failures', String(FAILURES), '--probe-successes', String(SUCCESSES)], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '--workers', '1', '--log-level', 'warn', '--probe-interval', String(INTERVAL_S), '--probe-timeout', '0.5', '--probe-failures', String(FAILURES), '--probe-successes', String(SUCCESSES)], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     await until(dnsPort, (ips) => ips.length === 2, Date.now(), 30_000);
   });
