@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { ApiException, ApisApi, HttpMethod, KubeConfig, RequestContext, ServerConfiguration, createConfiguration, type Configuration } from '@kubernetes/client-node';
-import { ABOUT_GROUP, MCS_GROUP, PREFERRED_ABOUT_VERSIONS, type AboutVersion } from './objects.ts';
+import { ABOUT_GROUP, MCS_GROUP, pickAboutVersion, type AboutVersion } from './objects.ts';
 
 /** Loads a kubeconfig file, or the in-cluster config (service-account token + CA) when `path` is unset. */
 export function loadKubeConfig(path: string | undefined, what: string): KubeConfig {
@@ -198,8 +198,7 @@ export async function discoverAboutVersion(kc: KubeConfig, timeoutMs = 10_000): 
   const groups = await withTimeout(apis.getAPIVersions(), timeoutMs, 'API discovery');
   const group = groups.groups.find((g) => g.name === ABOUT_GROUP);
   if (group === undefined) return undefined;
-  const served = new Set(group.versions.map((v) => v.version));
-  return PREFERRED_ABOUT_VERSIONS.find((v) => served.has(v));
+  return pickAboutVersion(group.versions.map((v) => v.version));
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

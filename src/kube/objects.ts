@@ -19,6 +19,11 @@ export const PREFERRED_ABOUT_VERSIONS = ['v1', 'v1alpha1'] as const;
 export type AboutVersion = (typeof PREFERRED_ABOUT_VERSIONS)[number];
 export const ABOUT_API_VERSIONS: readonly string[] = PREFERRED_ABOUT_VERSIONS.map((v) => `${ABOUT_GROUP}/${v}`);
 
+/** The about.k8s.io version to read, of those the API serves: v1 where served, else v1alpha1. */
+export function pickAboutVersion(served: readonly string[]): AboutVersion | undefined {
+  return PREFERRED_ABOUT_VERSIONS.find((v) => served.includes(v));
+}
+
 export const KIND_NAMESPACE = 'Namespace';
 export const KIND_SERVICE = 'Service';
 export const KIND_ENDPOINT_SLICE = 'EndpointSlice';

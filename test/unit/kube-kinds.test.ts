@@ -12,6 +12,7 @@ import { assembleBrokerExport, brokerSliceName, buildBrokerSlices, exportsOfSlic
 import { ANNOTATION_PROBE_TARGETS, ANNOTATION_REGION, buildLease, leaseName, parseLease } from '../../src/kube/kinds/lease.ts';
 import { buildClusterProperty, parseClusterProperty } from '../../src/kube/kinds/cluster-property.ts';
 import { parseSubmarinerGateway } from '../../src/kube/kinds/submariner-gateway.ts';
+import { pickAboutVersion } from '../../src/kube/objects.ts';
 import { parseProbeTargets } from '../../src/model/cluster-properties.ts';
 import { assembleSlices, buildImportedSlices, importedSliceObjectName, parseImportedSlice, type ParsedSlice } from '../../src/kube/kinds/mcs-endpoint-slice.ts';
 import { clusterLabelValue, type Parsed } from '../../src/kube/kinds/object-meta.ts';
@@ -311,6 +312,12 @@ describe('leases, ServiceExport status and ServiceImports', () => {
     expect(parseLease(obj)).toEqual({ ok: true, value: lease });
     // Without properties: no annotations at all (an older agent's lease reads the same).
     expect(buildLease({ cluster: 'east', renewedAt: 0, durationMs: 1000 }, 'b').metadata.annotations).toBeUndefined();
+  });
+
+  it('reads about.k8s.io v1 where the API serves it, v1alpha1 otherwise', () => {
+    expect(pickAboutVersion(['v1alpha1', 'v1'])).toBe('v1');
+    expect(pickAboutVersion(['v1alpha1'])).toBe('v1alpha1');
+    expect(pickAboutVersion(['v2alpha1'])).toBeUndefined();
   });
 
   it('a ClusterProperty round-trips in both versions', () => {

@@ -162,6 +162,62 @@ describe('reachability monitor + importer', () => {
   });
 });
 
+describe('probe rounds', () => {
+  /** A monitor over leases of `clusters` clusters with `perCluster` targets each, on a manual clock. */
+  function monitorOf(clusters: number, perCluster: number, probe: (t: ProbeTarget) => Promise<ProbeOutcome>, random: () => number, concurrency = 16) {
+    const t = manualTime(T0, 5);
+    const broker = new MemoryBroker(t.now);
+    for (let c = 0; c < clusters; c++) {
+      const targets = Array.from({ length: perCluster }, (_, i) => `tcp://10.${c}.0.${i + 1}:4500`).join(',');
+      broker.putLease({ cluster: `c${c}`, renewedAt: T0, durationMs: 3_600_000, properties: { probeTargets: parseProbeTargets(targets).targets } });
+    }
+    const monitor = new ReachabilityMonitor({ cluster: 'east', broker: broker.connect(), settings: { ...settings, concurrency }, logger, probe, now: t.now, timers: t.timers, random });
+    return { t, monitor };
+  }
+
+  it('never has more probes in flight than --probe-concurrency', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let done = 0;
+    const gates: Array<() => void> = [];
+    const probe = (target: ProbeTarget): Promise<ProbeOutcome> => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      return new Promise((resolve) => gates.push(() => {
+        inFlight--;
+        done++;
+        resolve({ target: target.text, ok: true, latencyMs: 1 });
+      }));
+    };
+    const { t, monitor } = monitorOf(3, 4, probe, () => 0.5, 5);
+    monitor.start();
+    for (let i = 0; i < 40 && done < 12; i++) {
+      await t.flush();
+      gates.splice(0).forEach((open) => open());
+    }
+    expect(done).toBe(12);
+    expect(most).toBe(5);
+    await monitor.stop();
+  });
+
+  it('rounds start every interval ±10 % (jitter), counted from the start of the last round', async () => {
+    for (const [random, gap] of [[0, 4_500], [0.5, 5_000], [1, 5_500]] as const) {
+      const starts: number[] = [];
+      let now = (): number => 0;
+      const probe = async (target: ProbeTarget): Promise<ProbeOutcome> => {
+        starts.push(now());
+        return { target: target.text, ok: true, latencyMs: 1 };
+      };
+      const { t, monitor } = monitorOf(1, 1, probe, () => random);
+      now = t.now;
+      monitor.start();
+      await t.advance(20_000);
+      await monitor.stop();
+      expect(starts.slice(0, 3).map((s) => s - T0)).toEqual([0, gap, 2 * gap]);
+    }
+  });
+});
+
 describe('probe transport (loopback)', () => {
   const servers: Array<Server | HttpServer> = [];
   afterEach(async () => {
