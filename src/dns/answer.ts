@@ -27,6 +27,7 @@ import {
   type ClusterSetSelection,
   type HeadlessSelection,
 } from '../model/selection.ts';
+import { serviceKey } from '../model/service-key.ts';
 import type { ServiceEntry, Snapshot } from '../model/snapshot.ts';
 import type { ClusterId, IPFamily, ServicePort } from '../model/types.ts';
 import { DEFAULT_MAX_RECORDS, type DnsOptions } from '../config/options.ts';
@@ -170,18 +171,18 @@ class Builder {
     if (stale !== undefined && this.trace.zone !== undefined) {
       this.note(`stale: ${stale.reason} (since ${new Date(stale.since).toISOString()})`, EdeCode.STALE_ANSWER);
     }
-    return {
-      answer: {
-        rcode,
-        authoritative,
-        answer: this.records,
-        authority,
-        additional: this.additional,
-        ede: this.opts.ede ? this.trace.notes.map((n) => ({ ...n })) : [],
-        rotation: this.records.length > 1 ? this.rotation : 'none',
-      },
-      trace: this.trace,
+    const answer: Answer = {
+      rcode,
+      authoritative,
+      answer: this.records,
+      authority,
+      additional: this.additional,
+      ede: this.opts.ede ? this.trace.notes.map((n) => ({ ...n })) : [],
+      rotation: this.records.length > 1 ? this.rotation : 'none',
     };
+    const shape = this.trace.shape;
+    if (shape !== undefined && 'service' in shape && shape.service !== undefined) answer.serviceKey = serviceKey(shape.service);
+    return { answer, trace: this.trace };
   }
 
   /** NOERROR with data, or NODATA (NOERROR, empty answer, SOA in authority) when nothing was added. */

@@ -82,6 +82,12 @@ export interface Answer {
   /** Extended DNS Errors to attach when the query carried OPT and EDE is enabled. */
   ede: Ede[];
   rotation: Rotation;
+  /**
+   * `<namespace>/<name>` of the service the question named, when it named one: the answer then
+   * depends on that service's entry alone (plus the snapshot's stale marker), which lets the server
+   * keep a large cached answer across updates of other services.
+   */
+  serviceKey?: string;
 }
 
 /** A parsed question: labels lowercased (ASCII only), exactly as received otherwise. */

@@ -2,6 +2,7 @@
  * Builds the DNS server's immutable read model from the imported state (ServiceImports + MCS
  * EndpointSlices). Pure: the version and the clock are passed in.
  */
+import { sameServiceEntry } from './service-entry-equal.ts';
 import { serviceKey } from './service-key.ts';
 import { type AddressCheck, type RejectedAddress, checkAddress, summarizeRejections } from './address-policy.ts';
 import type { ImportedState } from './imported-state.ts';
@@ -78,6 +79,10 @@ function screenEndpoint(endpoint: Endpoint, screen: AddressScreen, draft: Backen
  * Every address passes the address policy here too (`screen`): the DNS server reads ServiceImports
  * and MCS EndpointSlices that any MCS implementation may have written, so the last step before an
  * answer checks again. Refusals are reported in `refusals` (and on the backend, for explain).
+ *
+ * With `previous`, every entry equal to the previous snapshot's is that same object, so what is
+ * keyed by entry downstream (the workers' copies, memoised selections, large cached answers)
+ * carries over; `changedServiceKeys` lists the rest.
  */
 export function buildSnapshot(
   state: ImportedState,
@@ -86,6 +91,7 @@ export function buildSnapshot(
   now: number,
   screen: AddressScreen = defaultScreen,
   refusals?: SnapshotRefusal[],
+  previous?: Snapshot,
 ): Snapshot {
   const services = new Map<string, ServiceDraft>();
   const namespaces = new Set<string>();
@@ -141,7 +147,9 @@ export function buildSnapshot(
     // Plain code-unit order (not locale order) so every process sorts alike.
     if (backends.length > 1) backends.sort((a, b) => (a.cluster < b.cluster ? -1 : a.cluster > b.cluster ? 1 : 0));
     service.entry.backends = backends;
-    entries.set(key, service.entry);
+    // An unchanged service keeps the previous snapshot's object (see service-entry-equal.ts).
+    const before = previous?.services.get(key);
+    entries.set(key, before !== undefined && sameServiceEntry(before, service.entry) ? before : service.entry);
   }
 
   const snapshot: Snapshot = {
@@ -170,4 +178,15 @@ function screenVips(ips: string[], screen: AddressScreen, service: string, refus
     else refusals?.push({ service, cluster: '(clusterset VIP)', reason: c.reason });
   }
   return kept;
+}
+
+/**
+ * Keys of the services that differ between two snapshots (added, removed or changed), judged by
+ * entry identity: with `buildSnapshot(..., previous)` an unchanged service keeps its object.
+ */
+export function changedServiceKeys(before: Snapshot, after: Snapshot): string[] {
+  const changed: string[] = [];
+  for (const [key, entry] of after.services) if (before.services.get(key) !== entry) changed.push(key);
+  for (const key of before.services.keys()) if (!after.services.has(key)) changed.push(key);
+  return changed;
 }

@@ -67,13 +67,14 @@ export function startSnapshotFeed(opts: SnapshotFeedOptions): SnapshotFeed {
   let stopped = false;
   const screen = memoisedScreen(opts.addressPolicy ?? DEFAULT_ADDRESS_POLICY);
   let reported = new Set<string>();
-  let latest = build();
+  let latest = build(undefined);
 
-  function build(): Snapshot {
+  /** The next snapshot; services unchanged since `previous` keep their entry objects. */
+  function build(previous: Snapshot | undefined): Snapshot {
     version += 1;
     const started = now();
     const refusals: SnapshotRefusal[] = [];
-    const snapshot = buildSnapshot(opts.source.current(), opts.localCluster, version, started, screen, refusals);
+    const snapshot = buildSnapshot(opts.source.current(), opts.localCluster, version, started, screen, refusals, previous);
     const ended = now();
     notBefore = ended + costFactor * Math.max(0, ended - started);
     report(refusals);
@@ -97,7 +98,7 @@ export function startSnapshotFeed(opts: SnapshotFeedOptions): SnapshotFeed {
     timer = undefined;
     if (stopped) return;
     try {
-      latest = build();
+      latest = build(latest);
       opts.publish(latest);
     } catch (err) {
       // Keep serving the previous snapshot: a bad rebuild must not take answers down.

@@ -4,6 +4,7 @@
  */
 import type { DnsServer, DnsServerOptions, ServerDeps } from './api.ts';
 import type { Snapshot } from '../model/snapshot.ts';
+import { changedServiceKeys } from '../model/snapshot-build.ts';
 import { bindBoth } from './bind-both.ts';
 import { Responder } from './responder.ts';
 import { clusterHealth } from './snapshot-wire.ts';
@@ -77,7 +78,9 @@ function createInProcessServer(options: DnsServerOptions, deps: ServerDeps): Dns
       return { port: listeners.udp.port };
     },
     setSnapshot(snapshot: Snapshot) {
-      responder.setSnapshot(snapshot);
+      // Entries unchanged since the current snapshot are the same objects (buildSnapshot keeps them).
+      const current = responder.currentSnapshot();
+      responder.setSnapshot(snapshot, current === null ? undefined : changedServiceKeys(current, snapshot));
       metrics.setSnapshotInfo({ version: snapshot.version, builtAt: snapshot.builtAt, clusterHealthy: clusterHealth(snapshot) });
     },
     async stop() {

@@ -14,7 +14,9 @@ import type { Snapshot } from '../model/snapshot.ts';
 import type { QueryStats } from '../observability/query-stats.ts';
 import type { QueryLog, QueryLogEntry } from '../observability/query-log.ts';
 import { CachedAnswer, createAnswerCache, DEFAULT_CACHE_BYTES, DEFAULT_NEGATIVE_ENTRIES, type AnswerCache } from './answer-cache.ts';
+import { cacheKey } from './cache-key.ts';
 import { buildErrorReply } from './error-response.ts';
+import { LargeAnswerIndex, isLargeService, largeServiceKeys, warmQuestions, type WarmQuestion } from './large-answers.ts';
 import { labelsOfNameKey, QueryParser, type ParsedQuery } from './query-parser.ts';
 import { OUR_UDP_PAYLOAD_SIZE } from './response-encoder.ts';
 import { MAX_TCP_SIZE, patchResponse, udpLimit } from './response-fit.ts';
@@ -54,6 +56,13 @@ const MAX_DEFERRED_QUERIES = 4096;
 /** Sends a reply computed in a later turn to the client it belongs to (one function per listener). */
 export type DeliverLater = (reply: Buffer, clientAddress: string | undefined, clientPort: number | undefined) => void;
 
+/** What an answer-cache entry is computed from (a parsed query, or a question computed ahead). */
+type QuestionOfKey = Pick<ParsedQuery, 'nameKey' | 'qtype' | 'qclass'> & { edns: unknown };
+
+const QCLASS_IN = 1;
+/** The EDNS payload size large answers are encoded for ahead of queries (dig's and CoreDNS's default). */
+const WARM_EDNS_PAYLOAD_SIZE = 1232;
+
 /** A query whose cache miss waits for its turn. */
 interface DeferredQuery {
   msg: Buffer;
@@ -89,6 +98,17 @@ export class Responder {
   /** Milliseconds of cache-miss work done in this event-loop turn (reset by resetTurn). */
   private turnMissMs = 0;
   private turnResetScheduled = false;
+  /** Cached large answers by service, kept across snapshots when their service is unchanged. */
+  private readonly largeAnswers = new LargeAnswerIndex();
+  /** Large services whose common questions are still to be computed ahead (see large-answers.ts). */
+  private readonly warmQueue: string[] = [];
+  private readonly warmQueued = new Set<string>();
+  private warmCurrent: { questions: WarmQuestion[]; index: number } | null = null;
+  private warmScheduled = false;
+  private warmDone: (() => void) | null = null;
+  /** Bytes computed ahead since the warm-up queue was last empty, at most half the cache budget. */
+  private warmBytes = 0;
+  private readonly warmBudgetBytes: number;
 
   constructor(options: ResponderOptions) {
     this.dns = options.dns;
@@ -97,17 +117,120 @@ export class Responder {
     this.answerFn = options.answerFn ?? realAnswer;
     this.queryLog = options.queryLog;
     this.stats.setZones(this.dns.zones);
+    // Computing ahead never pushes out more than half of what queries put in the cache.
+    this.warmBudgetBytes = (options.cacheMaxBytes ?? DEFAULT_CACHE_BYTES) / 2;
     this.cache = createAnswerCache({
       maxBytes: options.cacheMaxBytes ?? DEFAULT_CACHE_BYTES,
       negativeEntries: options.negativeCacheEntries ?? DEFAULT_NEGATIVE_ENTRIES,
     });
   }
 
-  setSnapshot(snapshot: Snapshot): void {
-    // Versions only grow; if one ever repeats (a restarted source), cached bytes could be stale.
-    if (this.snapshot && snapshot.version <= this.snapshot.version) this.cache.clear();
+  /**
+   * Installs a snapshot. `changed` lists the services that differ from the current snapshot (a
+   * delta); without it every service may have changed. Large answers of unchanged services stay
+   * cached; the large services that changed (or all, without `changed`) are computed ahead in
+   * slices between queries, and `whenWarm` says when that is done.
+   */
+  setSnapshot(snapshot: Snapshot, changed?: readonly string[]): void {
+    const previous = this.snapshot;
+    let recompute: readonly string[] | undefined = changed;
+    if (previous && snapshot.version <= previous.version) {
+      // Versions only grow; if one ever repeats (a restarted source), cached bytes could be stale.
+      this.cache.clear();
+      this.largeAnswers.clear();
+      recompute = undefined;
+    } else if (previous) {
+      if (!this.largeAnswers.carryOver(this.cache, previous, snapshot, changed)) recompute = undefined;
+    } else {
+      recompute = undefined;
+    }
     this.snapshot = snapshot;
     this.parser.setKeyVersion(snapshot.version);
+    this.queueWarm(largeServiceKeys(snapshot, recompute));
+  }
+
+  /** Calls `done` once every queued large service has been computed ahead (at once if none is). */
+  whenWarm(done: () => void): void {
+    if (this.warmCurrent === null && this.warmQueue.length === 0) {
+      this.warmDone = null;
+      done();
+      return;
+    }
+    this.warmDone = done; // a newer snapshot's report supersedes an older one's
+  }
+
+  /** Large answers cached and indexed for carry-over (for tests and the abuse benchmark). */
+  largeAnswerCount(): number {
+    return this.largeAnswers.size;
+  }
+
+  private queueWarm(keys: readonly string[]): void {
+    for (const key of keys) {
+      if (this.warmQueued.has(key)) continue;
+      this.warmQueued.add(key);
+      this.warmQueue.push(key);
+    }
+    if (this.warmQueue.length > 0 && !this.warmScheduled) {
+      this.warmScheduled = true;
+      setImmediate(this.warmTurn);
+    }
+  }
+
+  /** Computes queued warm-up questions for about MISS_TURN_BUDGET_MS, then yields to queries. */
+  private readonly warmTurn = (): void => {
+    this.warmScheduled = false;
+    const snapshot = this.snapshot;
+    if (snapshot === null) return;
+    const started = performance.now();
+    while (performance.now() - started < MISS_TURN_BUDGET_MS) {
+      if (this.warmBytes >= this.warmBudgetBytes) {
+        // The rest is computed on first query, as any other answer.
+        this.logger.debug({ skipped: this.warmQueue.length, budgetBytes: this.warmBudgetBytes }, 'large answers: warm-up budget spent');
+        this.warmQueue.length = 0;
+        this.warmQueued.clear();
+        this.warmCurrent = null;
+        break;
+      }
+      if (this.warmCurrent === null) {
+        const key = this.warmQueue.shift();
+        if (key === undefined) break;
+        this.warmQueued.delete(key);
+        const entry = snapshot.services.get(key);
+        if (entry === undefined || !isLargeService(entry)) continue;
+        this.warmCurrent = { questions: warmQuestions(entry, this.dns.zones, this.dns.clusterNames), index: 0 };
+      }
+      const current = this.warmCurrent;
+      const question = current.questions[current.index++];
+      if (current.index >= current.questions.length) this.warmCurrent = null;
+      if (question !== undefined) this.warmOne(snapshot, question);
+    }
+    this.chargeTurn(performance.now() - started);
+    if (this.warmCurrent !== null || this.warmQueue.length > 0) {
+      this.warmScheduled = true;
+      setImmediate(this.warmTurn);
+      return;
+    }
+    this.warmBytes = 0;
+    const done = this.warmDone;
+    this.warmDone = null;
+    done?.();
+  };
+
+  /** Computes, encodes for the usual UDP sizes and caches one question's answer unless cached. */
+  private warmOne(snapshot: Snapshot, question: WarmQuestion): void {
+    const key = cacheKey({ version: snapshot.version, edns: question.edns, qtype: question.qtype, qclass: QCLASS_IN, nameKey: question.nameKey });
+    if (this.cache.get(key) !== undefined) return;
+    try {
+      const entry = this.buildEntry(snapshot, { nameKey: question.nameKey, qtype: question.qtype, qclass: QCLASS_IN, edns: question.edns });
+      // Every rotation variant, so the first queries do not each encode one.
+      const limit = udpLimit(question.edns ? WARM_EDNS_PAYLOAD_SIZE : null, OUR_UDP_PAYLOAD_SIZE);
+      for (let i = 0; i < entry.variantCount; i++) entry.next(limit);
+      this.store(key, entry);
+      this.warmBytes += entry.chargedBytes(key);
+    } catch (error) {
+      // A query for it would get SERVFAIL and log it; computing ahead is only an optimisation.
+      this.logger.debug({ err: error }, 'computing a large answer ahead failed');
+    }
   }
 
   /** What the answer cache holds (for metrics and the abuse benchmark). */
@@ -321,6 +444,7 @@ export class Responder {
   /** Caches a newly built entry and updates the cache gauges. */
   private store(key: string, entry: CachedAnswer): void {
     this.cache.set(key, entry);
+    this.largeAnswers.note(key, entry);
     this.stats.cacheBytes = this.cache.bytes;
     this.stats.cacheEntries = this.cache.size + this.cache.negativeSize;
   }
@@ -341,7 +465,7 @@ export class Responder {
     return { bytes, rcode: entry.rcode, zone: entry.zoneIndex };
   }
 
-  private buildEntry(snapshot: Snapshot, query: ParsedQuery): CachedAnswer {
+  private buildEntry(snapshot: Snapshot, query: QuestionOfKey): CachedAnswer {
     const question: Question = { labels: labelsOfNameKey(query.nameKey), qtype: query.qtype, qclass: query.qclass };
     const answer = this.answerFn(snapshot, question, this.dns);
     const opt = query.edns ? { ede: this.dns.ede ? answer.ede : [] } : null;

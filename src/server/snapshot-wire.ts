@@ -1,9 +1,16 @@
 /**
  * Snapshot <-> plain JSON-safe object, for shipping the state to DNS worker processes over IPC
  * (Maps and Sets do not survive the default JSON serialization of child-process messages).
+ *
+ * A worker gets the whole snapshot once, then only what changed: the services whose entry is not
+ * the previous snapshot's object (buildSnapshot keeps unchanged entries). With one service of
+ * 100,000 addresses, a whole snapshot is megabytes to serialise, parse and re-index on every
+ * update anywhere, which stalled each worker for ~100 ms; a delta costs what changed, and the
+ * worker's unchanged entries keep their identity, so what it memoised for them stays valid.
  */
 import { serviceKey } from '../model/service-key.ts';
 import { clusterHealthByCluster } from '../model/status-report.ts';
+import { changedServiceKeys } from '../model/snapshot-build.ts';
 import type { ServiceEntry, Snapshot } from '../model/snapshot.ts';
 
 
@@ -15,6 +22,52 @@ export interface SnapshotWire {
   namespaces: string[];
   builtAt: number;
   staleSource?: { reason: string; since: number };
+}
+
+/** The snapshot fields besides its services and namespaces (version, sync state, stale marker, ...). */
+export type SnapshotHeader = Omit<Snapshot, 'services' | 'namespaces'>;
+
+/** What changed since the snapshot of version `baseVersion`; namespaces are sent whole (small). */
+export interface SnapshotDeltaWire {
+  baseVersion: number;
+  /** Every snapshot-wide field, copied as a whole so that a field added later travels too. */
+  header: SnapshotHeader;
+  namespaces: string[];
+  /** New or changed entries. */
+  upserts: ServiceEntry[];
+  /** Keys (`<namespace>/<name>`) of services that are gone. */
+  removals: string[];
+}
+
+export function snapshotDeltaToWire(base: Snapshot, next: Snapshot): SnapshotDeltaWire {
+  const upserts: ServiceEntry[] = [];
+  const removals: string[] = [];
+  for (const key of changedServiceKeys(base, next)) {
+    const entry = next.services.get(key);
+    if (entry === undefined) removals.push(key);
+    else upserts.push(entry);
+  }
+  const { services: _services, namespaces: _namespaces, ...header } = next;
+  return { baseVersion: base.version, header, namespaces: [...next.namespaces], upserts, removals };
+}
+
+/**
+ * `base` with the delta applied, and the keys of the services that changed. Entries not in the
+ * delta are `base`'s own objects. The caller checks that `base` is the delta's base version.
+ */
+export function applySnapshotDelta(base: Snapshot, delta: SnapshotDeltaWire): { snapshot: Snapshot; changed: string[] } {
+  const services = new Map(base.services);
+  const changed: string[] = [];
+  for (const key of delta.removals) {
+    services.delete(key);
+    changed.push(key);
+  }
+  for (const entry of delta.upserts) {
+    const key = serviceKey(entry);
+    services.set(key, entry);
+    changed.push(key);
+  }
+  return { snapshot: { ...delta.header, services, namespaces: new Set(delta.namespaces) }, changed };
 }
 
 export function snapshotToWire(snapshot: Snapshot): SnapshotWire {

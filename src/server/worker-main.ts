@@ -10,7 +10,8 @@ import { createLogger } from '../observability/logger.ts';
 import { createQueryLog } from '../observability/query-log.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import { Responder } from './responder.ts';
-import { snapshotFromWire } from './snapshot-wire.ts';
+import type { Snapshot } from '../model/snapshot.ts';
+import { applySnapshotDelta, snapshotFromWire, type SnapshotDeltaWire, type SnapshotWire } from './snapshot-wire.ts';
 import { listenTcp, type TcpListener } from './tcp-listener.ts';
 import { listenUdp, type UdpListener } from './udp-listener.ts';
 import { isMessage, type FromWorker, type ToWorker, type WorkerInit } from './worker-protocol.ts';
@@ -31,16 +32,37 @@ function runWorker(): void {
   const metrics = createMetrics();
   let responder: Responder | null = null;
   let listeners: { udp: UdpListener; tcp: TcpListener } | null = null;
-  let pendingSnapshot: ToWorker & { type: 'snapshot' } | null = null;
+  /** The newest snapshot received (deltas apply to it), and whether the responder has it yet. */
+  let held: Snapshot | null = null;
+  let heldChanged: readonly string[] | undefined;
   let logger = createLogger({ level: 'info', base: { component: 'dns-worker' } });
 
-  const applySnapshot = (message: ToWorker & { type: 'snapshot' }) => {
-    if (!responder) {
-      pendingSnapshot = message;
+  /** Hands the held snapshot to the responder; reports it installed once its large answers are computed. */
+  const install = () => {
+    if (!responder || !held) return;
+    const snapshot = held;
+    // Changes that arrived before the responder existed are all "everything" to it.
+    responder.setSnapshot(snapshot, heldChanged);
+    heldChanged = [];
+    responder.whenWarm(() => send({ type: 'snapshot-applied', version: snapshot.version }));
+  };
+
+  const receiveWhole = (wire: SnapshotWire) => {
+    held = snapshotFromWire(wire);
+    heldChanged = undefined;
+    install();
+  };
+
+  const receiveDelta = (delta: SnapshotDeltaWire) => {
+    if (!held || held.version !== delta.baseVersion) {
+      logger.warn({ holding: held?.version ?? -1, deltaBase: delta.baseVersion }, 'snapshot delta does not fit the snapshot held; asking for the whole one');
+      send({ type: 'snapshot-resync', holding: held?.version ?? -1, deltaBase: delta.baseVersion });
       return;
     }
-    responder.setSnapshot(snapshotFromWire(message.snapshot));
-    send({ type: 'snapshot-applied', version: message.snapshot.version });
+    const { snapshot, changed } = applySnapshotDelta(held, delta);
+    held = snapshot;
+    heldChanged = responder ? changed : undefined;
+    install();
   };
 
   const init = async (message: WorkerInit) => {
@@ -55,8 +77,8 @@ function runWorker(): void {
     });
     watchPrimary(message.primaryPid);
     responder = current;
-    if (pendingSnapshot) applySnapshot(pendingSnapshot);
-    pendingSnapshot = null;
+    heldChanged = undefined;
+    install();
     try {
       const udp = await listenUdp({ host: message.host, port: message.port, reusePort: true, responder: current, logger });
       try {
@@ -114,7 +136,10 @@ function runWorker(): void {
         void init(raw);
         break;
       case 'snapshot':
-        applySnapshot(raw);
+        receiveWhole(raw.snapshot);
+        break;
+      case 'snapshot-delta':
+        receiveDelta(raw.delta);
         break;
       case 'metrics-request':
         metrics

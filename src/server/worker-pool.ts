@@ -18,7 +18,7 @@ import type { Snapshot } from '../model/snapshot.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
 import { bindBoth } from './bind-both.ts';
 import { answeringSettings } from './server-settings.ts';
-import { clusterHealth, snapshotToWire, type SnapshotWire } from './snapshot-wire.ts';
+import { clusterHealth, snapshotDeltaToWire, snapshotToWire } from './snapshot-wire.ts';
 import { isMessage, type FromWorker, type ToWorker } from './worker-protocol.ts';
 
 const START_TIMEOUT_MS = 30_000;
@@ -43,7 +43,12 @@ interface Slot {
   failures: number;
   /** A snapshot send is in flight; `pending` holds the newest one to send after it. */
   sending: boolean;
-  pending: SnapshotWire | null;
+  pending: Snapshot | null;
+  /**
+   * The last snapshot sent to this worker process (null: none, or a send failed): the next one
+   * goes as a delta against it. IPC keeps order, so the worker holds it when the delta arrives.
+   */
+  sent: Snapshot | null;
   restartTimer: NodeJS.Timeout | null;
   /** When the worker last answered a heartbeat (or started listening). */
   lastPong: number;
@@ -83,7 +88,7 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
   const { logger, metrics } = deps;
   const slots: Slot[] = [];
   let port = options.listen.port;
-  let latest: SnapshotWire | null = null;
+  let latest: Snapshot | null = null;
   let state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   let metricsRequestId = 0;
   const metricsWaiters = new Map<number, (workerId: number, json: MetricsJson) => void>();
@@ -101,21 +106,35 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
     const snapshot = slot.pending;
     slot.pending = null;
     slot.sending = true;
-    const message: ToWorker = { type: 'snapshot', snapshot };
+    const message: ToWorker =
+      slot.sent === null ? { type: 'snapshot', snapshot: snapshotToWire(snapshot) } : { type: 'snapshot-delta', delta: snapshotDeltaToWire(slot.sent, snapshot) };
+    slot.sent = snapshot;
     worker.send(message, undefined, (error: Error | null) => {
       slot.sending = false;
-      if (error) logger.warn({ err: error, slot: slot.index }, 'could not send snapshot to DNS worker');
+      if (error) {
+        // The worker may not hold it: the next send is whole.
+        logger.warn({ err: error, slot: slot.index }, 'could not send snapshot to DNS worker');
+        slot.sent = null;
+        slot.pending ??= latest;
+      }
       sendSnapshot(slot);
     });
   }
 
   function fork(slot: Slot, onListening?: (error?: Error) => void): void {
+    // Workers accept TCP connections themselves from the shared listening socket. Node's default
+    // on Linux (round-robin) accepts every connection in the primary and hands it over IPC, so a
+    // new client waits for the primary's event loop (in `serve`, the whole embedded pipeline) and
+    // for the IPC channel that also carries snapshots; under a connection flood (slowloris
+    // reconnecting) that queue is what a legitimate TCP client met.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: workerEntry(), execArgv: workerExecArgv(settings.cacheBytes), args: [] });
     const worker = cluster.fork();
     slot.worker = worker;
     slot.listening = false;
     slot.startedAt = Date.now();
     slot.sending = false;
+    slot.sent = null; // a new process holds nothing: its first snapshot is whole
     slot.appliedVersion = -1; // a new process has installed nothing yet
     worker.on('message', (raw: unknown) => {
       if (!isMessage<FromWorker>(raw)) return;
@@ -141,6 +160,12 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
           break;
         case 'snapshot-applied':
           slot.appliedVersion = raw.version; // in order: one IPC channel per worker
+          break;
+        case 'snapshot-resync':
+          logger.warn({ slot: slot.index, holding: raw.holding, deltaBase: raw.deltaBase }, 'DNS worker could not apply a snapshot delta; sending the whole snapshot');
+          slot.sent = null;
+          slot.pending = latest;
+          sendSnapshot(slot);
           break;
         case 'pong':
           slot.lastPong = Date.now();
@@ -299,6 +324,7 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
             failures: 0,
             sending: false,
             pending: null,
+            sent: null,
             restartTimer: null,
             lastPong: 0,
             stalledSince: null,
@@ -321,7 +347,7 @@ export function createWorkerPool(options: DnsServerOptions, deps: ServerDeps): D
     },
     setSnapshot(snapshot: Snapshot) {
       metrics.setSnapshotInfo({ version: snapshot.version, builtAt: snapshot.builtAt, clusterHealthy: clusterHealth(snapshot) });
-      latest = snapshotToWire(snapshot);
+      latest = snapshot;
       for (const slot of slots) {
         slot.pending = latest;
         sendSnapshot(slot);

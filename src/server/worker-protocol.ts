@@ -1,7 +1,7 @@
 /** Messages between the primary and DNS worker processes (JSON over the cluster IPC channel). */
 import type { DnsOptions } from '../config/options.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
-import type { SnapshotWire } from './snapshot-wire.ts';
+import type { SnapshotDeltaWire, SnapshotWire } from './snapshot-wire.ts';
 
 export interface WorkerInit {
   type: 'init';
@@ -27,6 +27,8 @@ export interface WorkerInit {
 export type ToWorker =
   | WorkerInit
   | { type: 'snapshot'; snapshot: SnapshotWire }
+  /** What changed since the last snapshot sent to this worker (see snapshot-wire.ts). */
+  | { type: 'snapshot-delta'; delta: SnapshotDeltaWire }
   | { type: 'metrics-request'; id: number }
   /** Heartbeat: answered from the worker's event loop, so a blocked loop stops answering. */
   | { type: 'ping'; seq: number }
@@ -35,7 +37,10 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'listening' }
   | { type: 'bind-error'; message: string }
+  /** Installed, and its large answers computed (see Responder.warmLarge). */
   | { type: 'snapshot-applied'; version: number }
+  /** A delta did not fit what the worker holds (never expected): send the whole snapshot. */
+  | { type: 'snapshot-resync'; holding: number; deltaBase: number }
   | { type: 'pong'; seq: number }
   | { type: 'metrics-response'; id: number; metrics: MetricsJson };
 

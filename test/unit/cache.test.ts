@@ -3,6 +3,7 @@
  * by EDNS presence, qtype and class, and case-insensitively by name; bounded in size.
  */
 import { describe, expect, it } from 'vitest';
+import { Rcode } from '../../src/dns/types.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { QueryStats } from '../../src/observability/query-stats.ts';
 import { buildSnapshot } from '../../src/model/snapshot-build.ts';
@@ -79,16 +80,36 @@ describe('answer cache', () => {
     const responder = new Responder({ dns: OPTIONS, stats, logger, cacheMaxBytes: 64 * 1024 * 1024, negativeCacheEntries: 100 });
     const ask = (spec: QuerySpec) => decodeReply(responder.respond(buildQuery(spec), TRANSPORT_UDP)!);
     responder.setSnapshot(fixtureSnapshot());
+    // Each asked twice: a negative answer is admitted on its second query (the doorkeeper).
     for (let i = 0; i < 500; i++) {
-      ask({ name: `n${i}.shop.svc.clusterset.local`, qtype: 1 }); // unknown service
-      ask({ name: `x.ns${i}.svc.clusterset.local`, qtype: 1 }); // unknown namespace
-      ask({ name: `host${i}.example.org`, qtype: 1 }); // outside every zone
+      for (let twice = 0; twice < 2; twice++) {
+        ask({ name: `n${i}.shop.svc.clusterset.local`, qtype: 1 }); // unknown service
+        ask({ name: `x.ns${i}.svc.clusterset.local`, qtype: 1 }); // unknown namespace
+        ask({ name: `host${i}.example.org`, qtype: 1 }); // outside every zone
+      }
     }
     expect(responder.cacheUsage()).toMatchObject({ entries: 0, negativeEntries: 100 });
     // Old entries were evicted: asking the first name again is a miss.
     const misses = stats.cacheMisses;
     ask({ name: 'n0.shop.svc.clusterset.local', qtype: 1 });
     expect(stats.cacheMisses).toBe(misses + 1);
+  });
+
+  it('a negative answer is cached from its second query on: unique junk names leave the cache empty', () => {
+    const stats = new QueryStats();
+    const responder = new Responder({ dns: OPTIONS, stats, logger, negativeCacheEntries: 1000 });
+    const ask = (spec: QuerySpec) => decodeReply(responder.respond(buildQuery(spec), TRANSPORT_UDP)!);
+    responder.setSnapshot(fixtureSnapshot());
+    for (let i = 0; i < 5000; i++) expect(ask({ name: `junk${i}.shop.svc.clusterset.local`, qtype: 1 }).rcode).toBe(Rcode.NXDOMAIN);
+    // A few false admissions are allowed by the filter (about 5 % at most).
+    expect(responder.cacheUsage().negativeEntries).toBeLessThan(250);
+    const name = 'missing.shop.svc.clusterset.local';
+    ask({ name, qtype: 1 });
+    ask({ name, qtype: 1 });
+    const misses = stats.cacheMisses;
+    const third = ask({ name, qtype: 1 });
+    expect(stats.cacheMisses).toBe(misses);
+    expect(third.rcode).toBe(Rcode.NXDOMAIN);
   });
 
   it('stays within its byte budget under many distinct answers', () => {
