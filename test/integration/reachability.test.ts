@@ -172,6 +172,17 @@ describe('announcing probe targets', () => {
     expect(annotations('east')['clusterset-dns.io/probe-targets']).toBeUndefined();
   });
 
+  it('a changed property reaches the lease with the next renewal', async () => {
+    await apply(admin.west, property('region.topology.clusterset-dns.io', 'west-region-2'));
+    const changedAt = Date.now();
+    await eventually('the new region on west\'s lease', 5_000, async () => {
+      const leases = await list(set!.broker!.kubeConfig, 'coordination.k8s.io/v1', 'Lease', BROKER_NAMESPACE);
+      expect(leases.find((l) => l['spec']?.holderIdentity === 'west')?.['metadata']?.annotations?.['clusterset-dns.io/region']).toBe('west-region-2');
+    }, 100);
+    // Renewals every second: the watch, the renewal and the read fit well within a few seconds.
+    expect(Date.now() - changedAt).toBeLessThan(5_000);
+  });
+
   it('the cluster ID comes from cluster.clusterset.k8s.io (agent credentials), and a mismatch refuses the start', async () => {
     const eastAgentKc = await agentLocalConfig(set!.get('east'));
     await apply(admin.east, property('cluster.clusterset.k8s.io', 'east'));
