@@ -19,7 +19,9 @@ Runs in every member cluster. Exports this cluster's ServiceExported services to
 record, its EndpointSlices and a heartbeat Lease per cluster, in --broker-namespace) and imports
 every cluster's exports back as ServiceImports and MCS EndpointSlices in this cluster. Uses the
 pod's service account unless --kubeconfig is given. If the broker is unreachable, imports stay as
-they are (fail static) and the metric clusterset_dns_agent_broker_reachable says 0.
+they are (fail static) and the metric clusterset_dns_agent_broker_reachable says 0. Publishes this
+cluster's ClusterProperties (probe targets, region, zone) on its lease, and probes every other
+cluster's targets: an unreachable cluster is left out of this cluster's service-wide answers.
 
 Flags:
 ${formatFlags(AGENT_FLAGS)}`;
