@@ -194,11 +194,15 @@ export async function discoverMcsVersion(kc: KubeConfig, timeoutMs = 10_000): Pr
  * otherwise, undefined when the group is not served at all (no CRD installed: nothing to read).
  */
 export async function discoverAboutVersion(kc: KubeConfig, timeoutMs = 10_000): Promise<AboutVersion | undefined> {
+  const served = await servedVersions(kc, ABOUT_GROUP, timeoutMs);
+  return served === undefined ? undefined : pickAboutVersion(served);
+}
+
+/** The versions of an API group the server serves; undefined when it does not serve the group. */
+export async function servedVersions(kc: KubeConfig, groupName: string, timeoutMs = 10_000): Promise<string[] | undefined> {
   const apis = kc.makeApiClient(ApisApi);
   const groups = await withTimeout(apis.getAPIVersions(), timeoutMs, 'API discovery');
-  const group = groups.groups.find((g) => g.name === ABOUT_GROUP);
-  if (group === undefined) return undefined;
-  return pickAboutVersion(group.versions.map((v) => v.version));
+  return groups.groups.find((g) => g.name === groupName)?.versions.map((v) => v.version);
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -6,29 +6,17 @@
  * opinion (every cluster is judged by the probes alone). A projected informer like every other.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import { ApisApi } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ReachabilitySource } from '../agent/reachability.ts';
 import type { SourceVerdict } from '../model/reachability.ts';
+import { servedVersions } from './client.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { KIND_SUBMARINER_GATEWAY, SUBMARINER_GATEWAY_API_VERSION, SUBMARINER_GROUP, parseSubmarinerGateway, type SubmarinerGateway } from './kinds/submariner-gateway.ts';
 import { identityOf } from './informer-cache.ts';
 
 /** Whether the API serves submariner.io/v1 (the Gateway CRD is installed). */
 export async function submarinerServed(kc: KubeConfig, timeoutMs = 10_000): Promise<boolean> {
-  const apis = kc.makeApiClient(ApisApi);
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const groups = await Promise.race([
-      apis.getAPIVersions(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`API discovery timed out after ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-    return groups.groups.some((g) => g.name === SUBMARINER_GROUP && g.versions.some((v) => v.version === 'v1'));
-  } finally {
-    clearTimeout(timer);
-  }
+  return (await servedVersions(kc, SUBMARINER_GROUP, timeoutMs))?.includes('v1') ?? false;
 }
 
 /** Keeps only what the parse reads: haStatus and each connection's cluster, status and message. */
