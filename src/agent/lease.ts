@@ -1,6 +1,7 @@
 /**
  * Heartbeat: renews this cluster's Lease on the broker every renewMs. Importers treat a cluster
- * whose lease expired as stale. The lease also carries the cluster's published properties. Pausing (the embedded default's OFFLINE file) simulates a dead
+ * whose lease expired as stale. The lease also carries the cluster's published properties
+ * (probe targets, region, zone). Pausing (the embedded default's OFFLINE file) simulates a dead
  * agent: the lease is left to expire, not deleted.
  */
 import type { Logger } from 'pino';

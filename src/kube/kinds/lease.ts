@@ -1,7 +1,8 @@
 /**
  * The broker's heartbeat Lease of one cluster (coordination.k8s.io/v1): name, labels, build and
- * parse. The parse checks that the object is the cluster's own heartbeat; what its times and
- * published properties may be is the validator's (model/broker-validation.ts validateLease).
+ * parse. The parse checks that the object is the cluster's own heartbeat; what its times may be
+ * is the validator's (model/broker-validation.ts validateLease), and which published properties
+ * are kept is screenLeaseProperties' there.
  *
  * The cluster's published properties (model/cluster-properties.ts) ride on the lease as
  * annotations, so a change reaches every importer with the next renewal and costs no extra write.
