@@ -13,9 +13,13 @@ import { type ClusterLiveness, type ImportConfig, clusterLiveness, computeServic
 import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
 import { type BrokerChange, type BrokerView, type ImportSink, type LocalChange } from './stores.ts';
 import { claimProblems } from '../model/broker-validation.ts';
+import type { ReachabilityView } from './reachability.ts';
 
 /** Reads the broker, never writes it; writes only the local imports. */
-export type ImporterOptions = ReconcilerOptions<ImportSink, BrokerView>;
+export type ImporterOptions = ReconcilerOptions<ImportSink, BrokerView> & {
+  /** This cluster's probes of the others (unset: every cluster counts as reachable). */
+  reachability?: ReachabilityView;
+};
 
 export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
   private readonly config: ImportConfig;
@@ -24,22 +28,40 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
   private livenessStates = new Map<ClusterId, string>();
   /** Broker objects currently rejected (logged once when they become invalid). */
   private readonly rejected = new Set<string>();
+  private readonly reachability: ReachabilityView | undefined;
+  private unsubscribeReachability: (() => void) | undefined;
 
   constructor(options: ImporterOptions) {
     super('importer', options);
+    this.reachability = options.reachability;
+    const reachability = options.reachability;
     this.config = {
       gcGraceMs: this.gcGraceMs,
       namespaceExists: (ns) => this.local.hasNamespace(ns),
       vipFor: (ref) => this.local.getClusterSetVip(ref)?.ips,
+      ...(reachability === undefined
+        ? {}
+        : {
+            reachability: (cluster: ClusterId) => {
+              const excludedReason = reachability.excludedReason(cluster);
+              const note = reachability.note(cluster);
+              return { ...(excludedReason === undefined ? {} : { excludedReason }), ...(note === undefined ? {} : { note }) };
+            },
+          }),
     };
   }
 
   protected override beforeFirstResync(): void {
     this.refreshLiveness();
+    // A cluster whose path changed: every service it exports is recomputed.
+    this.unsubscribeReachability = this.reachability?.subscribe((changed) => {
+      for (const r of this.broker.listRecords()) if (changed.has(r.cluster)) this.queue.add(serviceKey(r));
+    });
   }
 
   protected override onStop(): void {
     if (this.livenessTimer !== undefined) this.timers.clearTimeout(this.livenessTimer);
+    this.unsubscribeReachability?.();
   }
 
   /** Queues every service known on the broker or already imported locally. */

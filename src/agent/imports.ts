@@ -24,6 +24,11 @@ export interface ImportConfig {
   namespaceExists: (namespace: string) => boolean;
   /** Clusterset VIPs from a user-provided local ServiceImport. */
   vipFor: (ref: ServiceRef) => readonly string[] | undefined;
+  /**
+   * This cluster's own view of the data path to another (agent/reachability.ts): why to exclude
+   * it, or a note when the fail-safe held its exclusion back. Unset: every cluster is reachable.
+   */
+  reachability?: (cluster: ClusterId) => { excludedReason?: string; note?: string };
 }
 
 // Liveness lives in model/liveness.ts (shared by both broker stores); re-exported for callers here.
@@ -70,6 +75,9 @@ export function computeServiceImport(
     const l = liveness(record.cluster);
     const reasons: string[] = [];
     if (l.state === 'stale' || l.state === 'unknown') reasons.push(l.reason);
+    // The same path as a stale lease: the endpoints stay, marked not ready, with the reason.
+    const path = cfg.reachability?.(record.cluster);
+    if (path?.excludedReason !== undefined) reasons.push(path.excludedReason);
     const typeConflict = aggregate.excluded.get(record.cluster);
     if (typeConflict !== undefined) reasons.push(typeConflict);
     const ep = endpointsByCluster.get(record.cluster);
@@ -83,6 +91,7 @@ export function computeServiceImport(
       ports: (ep?.ports ?? record.ports).map((p) => ({ ...p })),
     };
     if (excluded) slice.excludedReason = reasons.join('; ');
+    if (path?.note !== undefined) slice.reachabilityNote = path.note;
     slices.push(slice);
   }
   return { service, slices, aggregate };

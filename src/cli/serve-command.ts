@@ -18,8 +18,10 @@ const SERVE_HELP = `Usage: clusterset-dns serve --from-dir DIR --cluster-id ID [
 
 Runs the whole pipeline in one process from YAML files: DIR has one sub-directory per member
 cluster (its name is the cluster ID) holding Namespace, Service, EndpointSlice, ServiceExport and
-optional ServiceImport (spec.ips) objects. Edits are picked up within a second; a file named
-OFFLINE in a cluster directory stops that cluster's lease renewals.
+optional ServiceImport (spec.ips) and ClusterProperty objects. Edits are picked up within a second;
+a file named OFFLINE in a cluster directory stops that cluster's lease renewals. A cluster that
+announces probe targets (ClusterProperty probe.clusterset-dns.io) leaves service-wide answers while
+they stop answering (--probe-*).
 
 Flags:
 ${formatFlags(SERVE_FLAGS)}`;

@@ -6,11 +6,12 @@ import type { AddressPolicy } from '../model/address-policy.ts';
 import { ALLOWED_CIDRS_FLAG, parseAllowedCidrs, parseClusterId, parseListen } from './validate.ts';
 import { BROKER_CONTEXT_FLAG, CONTEXT_FLAG } from './kube-flags.ts';
 import { LOG_FORMAT_FLAG, type LogFormat } from './log-format.ts';
+import { PROBE_FLAGS, probeConfigFrom, type ProbeConfig } from './probe-flags.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export const AGENT_FLAGS: readonly FlagSpec[] = [
-  { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'this cluster\'s ID: one or two DNS labels (required)' },
+  { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'this cluster\'s ID: one or two DNS labels (default: the ClusterProperty cluster.clusterset.k8s.io, or id.k8s.io; a mismatch with them refuses to start)' },
   { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of this cluster (default: $KUBECONFIG, ~/.kube/config, in a pod its service account)' },
   CONTEXT_FLAG,
   { name: 'broker-kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the broker API server (required unless --broker-context is given)' },
@@ -27,10 +28,12 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   ALLOWED_CIDRS_FLAG,
   { name: 'skew-tolerance', kind: 'int', env: 'CLUSTERSET_DNS_SKEW_TOLERANCE', metavar: 'SECONDS', min: 0, max: 3600, default: 30, help: 'clock skew tolerated between clusters: an export time further in the future is refused' },
   LOG_FORMAT_FLAG,
+  ...PROBE_FLAGS,
 ];
 
 export interface AgentConfig {
-  clusterId: string;
+  /** Undefined: taken from this cluster's ClusterProperty at start (runtime/cluster-id.ts). */
+  clusterId?: string;
   /** Undefined: in-cluster config. */
   kubeconfig?: string;
   context?: string;
@@ -50,6 +53,8 @@ export interface AgentConfig {
   addressPolicy: AddressPolicy;
   skewToleranceMs: number;
   logFormat: LogFormat;
+  /** Reachability probes of the other clusters (--probe-*). */
+  probe: ProbeConfig;
 }
 
 function parseNamespace(raw: string, what: string): string {
@@ -61,7 +66,6 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
   const parsed = parseArgs('agent', argv, AGENT_FLAGS, env);
   if (parsed.help) return { help: true };
   const v = parsed.values;
-  if (v['cluster-id'] === undefined) throw new UsageError('agent: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)');
   if (v['broker-kubeconfig'] === undefined && v['broker-context'] === undefined) {
     throw new UsageError('agent: --broker-kubeconfig FILE or --broker-context NAME is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG, CLUSTERSET_DNS_BROKER_CONTEXT)');
   }
@@ -72,7 +76,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
   }
   const namespaces = (v['namespaces'] as string[]).map((ns) => parseNamespace(ns, '--namespaces'));
   const config: AgentConfig = {
-    clusterId: parseClusterId(v['cluster-id'] as string, '--cluster-id'),
+    ...(v['cluster-id'] === undefined ? {} : { clusterId: parseClusterId(v['cluster-id'] as string, '--cluster-id') }),
     brokerNamespace: parseNamespace(v['broker-namespace'] as string, '--broker-namespace'),
     leaseDurationMs,
     leaseRenewMs,
@@ -84,6 +88,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
     addressPolicy: parseAllowedCidrs(v['allowed-cidrs'] as string[]),
     skewToleranceMs: (v['skew-tolerance'] as number) * 1000,
     logFormat: v['log-format'] as LogFormat,
+    probe: probeConfigFrom(v),
   };
   if (v['broker-kubeconfig'] !== undefined) config.brokerKubeconfig = v['broker-kubeconfig'] as string;
   if (v['context'] !== undefined) config.context = v['context'] as string;

@@ -4,7 +4,7 @@
  * up front). Precedence: flag, then environment, then default.
  */
 
-export type FlagKind = 'string' | 'int' | 'enum' | 'list' | 'negated-bool' | 'bool';
+export type FlagKind = 'string' | 'int' | 'decimal' | 'enum' | 'list' | 'negated-bool' | 'bool';
 
 export interface FlagSpec {
   /** Long name without dashes, e.g. `listen`; for `negated-bool`, the positive name (`ede` → `--no-ede`). */
@@ -16,7 +16,7 @@ export interface FlagSpec {
   default?: string | number | boolean | string[];
   /** For `enum`. */
   choices?: readonly string[];
-  /** For `int`. */
+  /** For `int` and `decimal`. */
   min?: number;
   max?: number;
   /** Placeholder in help, e.g. `HOST:PORT`. */
@@ -55,6 +55,15 @@ function convert(spec: FlagSpec, raw: string, source: string): string | number |
       }
       const n = Number(raw);
       const min = spec.min ?? Number.MIN_SAFE_INTEGER;
+      const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+      if (n < min || n > max) throw new UsageError(`${source} must be from ${min} to ${max}, got ${n}`);
+      return n;
+    }
+    case 'decimal': {
+      // Seconds with fractions (`0.5`); no exponents, no signs other than none.
+      if (!/^\d+(\.\d+)?$/.test(raw.trim())) throw new UsageError(`${source} must be a number like 5 or 0.5, got ${JSON.stringify(raw)}`);
+      const n = Number(raw);
+      const min = spec.min ?? 0;
       const max = spec.max ?? Number.MAX_SAFE_INTEGER;
       if (n < min || n > max) throw new UsageError(`${source} must be from ${min} to ${max}, got ${n}`);
       return n;

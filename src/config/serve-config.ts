@@ -1,4 +1,5 @@
 /** The `serve` command's flags (each with an environment equivalent) and its validated config. */
+import { PROBE_FLAGS, probeConfigFrom, type ProbeConfig } from './probe-flags.ts';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_DNS_OPTIONS, DEFAULT_MAX_RECORDS, type DnsOptions, type ListenAddress, type PanicMode, type SelectionPolicy } from './options.ts';
 import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
@@ -43,6 +44,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   ...DNS_SERVER_FLAGS,
   { name: 'lease-duration', kind: 'int', env: 'CLUSTERSET_DNS_LEASE_DURATION', metavar: 'SECONDS', min: 1, max: 3600, default: 10, help: 'cluster lease duration; an OFFLINE cluster goes stale after it' },
   { name: 'lease-renew', kind: 'int', env: 'CLUSTERSET_DNS_LEASE_RENEW', metavar: 'SECONDS', min: 1, max: 3600, default: 2, help: 'lease renewal interval (less than --lease-duration)' },
+  ...PROBE_FLAGS,
 ];
 
 export interface DnsServerConfig {
@@ -76,6 +78,8 @@ export interface ServeConfig extends DnsServerConfig {
   clusterId: string;
   leaseDurationMs: number;
   leaseRenewMs: number;
+  /** Reachability probes of the other clusters' announced targets (--probe-*); unset in hand-built configs: defaults. */
+  probe?: ProbeConfig;
 }
 
 function parseWorkers(raw: string, cores: number): number {
@@ -152,6 +156,7 @@ export function parseServeConfig(
       clusterId: parseClusterId(v['cluster-id'] as string, '--cluster-id'),
       leaseDurationMs,
       leaseRenewMs,
+      probe: probeConfigFrom(v),
     },
   };
 }

@@ -45,7 +45,7 @@ export interface ExplainReport {
     vips: string[];
     ports: ServicePort[];
     /** Health of every cluster backing the service, whatever the question asked. */
-    clusters: Array<{ cluster: string; healthy: boolean; reason: string; refusedAddresses?: string }>;
+    clusters: Array<{ cluster: string; healthy: boolean; reason: string; refusedAddresses?: string; reachabilityNote?: string }>;
   } | null;
   snapshot: {
     version: number;
@@ -172,6 +172,8 @@ export function explain(snapshot: Snapshot, name: string, qtype: number | string
               ...pickHealth(clusterHealth(b)),
               // Addresses of this cluster the address policy refused: never served, say why.
               ...(b.rejectedAddresses === undefined ? {} : { refusedAddresses: b.rejectedAddresses }),
+              // The importer's fail-safe held this cluster's exclusion back: say so.
+              ...(b.reachabilityNote === undefined ? {} : { reachabilityNote: b.reachabilityNote }),
             })),
           },
     snapshot: {
@@ -310,6 +312,7 @@ export function formatExplain(report: ExplainReport): string {
     for (const c of svc.clusters) {
       lines.push(`    ${c.healthy ? 'healthy  ' : 'unhealthy'} ${c.cluster}: ${c.reason}`);
       if (c.refusedAddresses !== undefined) lines.push(`              refused addresses (never served): ${c.refusedAddresses}`);
+      if (c.reachabilityNote !== undefined) lines.push(`              reachability: ${c.reachabilityNote}`);
     }
   }
   for (const s of report.selections) {

@@ -21,7 +21,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerPublisher, BrokerView } from '../agent/stores.ts';
 import { BrokerSight } from '../model/broker-sight.ts';
-import { validateExport, validateLease } from '../model/broker-validation.ts';
+import { screenLeaseProperties, validateExport, validateLease } from '../model/broker-validation.ts';
 import { ALL_GRANTED, GRANTS_CONFIGMAP, type NamespaceGrants, parseGrants } from '../model/namespace-grants.ts';
 import { clusterServiceKey, serviceKey } from '../model/service-key.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
@@ -296,8 +296,12 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
       const parsed = parseLease(obj);
       const problems = parsed.ok ? validateLease(parsed.value) : parsed.problems;
       if (parsed.ok && problems.length === 0) {
-        next = parsed.value;
-        this.rejected.delete(key);
+        // Bad published properties are left out and reported once; the lease itself still counts.
+        const screened = screenLeaseProperties(parsed.value);
+        const propertyProblems = [...(parsed.propertyProblems ?? []), ...screened.problems];
+        next = screened.lease;
+        if (propertyProblems.length > 0) this.reject('lease', key, obj.metadata?.resourceVersion ?? '', propertyProblems);
+        else this.rejected.delete(key);
       } else this.reject('lease', key, obj.metadata?.resourceVersion ?? '', problems);
     } else this.rejected.delete(key);
     // An update (or a relist) with the same claim is not a renewal: only a lease that is gone is forgotten.

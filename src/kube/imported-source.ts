@@ -43,6 +43,7 @@ export function shrinkSlice(obj: KubernetesObject): Shrunk<ImportedSlice> {
   const slice: ImportedSlice = { ...p.ref, sourceCluster: p.cluster, sliceName: obj.metadata?.name ?? '', endpoints: p.endpoints, ports: p.ports };
   if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
   if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
+  if (p.reachabilityNote !== undefined) slice.reachabilityNote = p.reachabilityNote;
   return { metadata: {}, parsed: { ok: true, value: slice } };
 }
 

@@ -357,10 +357,11 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
     if (byCluster === undefined) return [];
     const out: ImportedSlice[] = [];
     for (const [cluster, set] of byCluster) {
-      const { endpoints, ports, excludedReason, rejectedAddresses } = assembleSlices([...set.values()]);
+      const { endpoints, ports, excludedReason, rejectedAddresses, reachabilityNote } = assembleSlices([...set.values()]);
       const slice: ImportedSlice = { ...ref, sourceCluster: cluster, sliceName: importedSliceName(ref, cluster), endpoints, ports };
       if (excludedReason !== undefined) slice.excludedReason = excludedReason;
       if (rejectedAddresses !== undefined) slice.rejectedAddresses = rejectedAddresses;
+      if (reachabilityNote !== undefined) slice.reachabilityNote = reachabilityNote;
       out.push(slice);
     }
     return out;

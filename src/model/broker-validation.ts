@@ -10,6 +10,7 @@
  * Claimed times are the exception: whether an export time lies in the future depends on when it
  * is judged, so claimProblems() runs at use time, with the judge's clock.
  */
+import { screenPublishedProperties } from './cluster-properties.ts';
 import { parseIp } from './ip.ts';
 import { isDns1035Label, isDnsLabel, isValidClusterId } from './names.ts';
 import { clusterServiceKey } from './service-key.ts';
@@ -134,6 +135,17 @@ export function validateLease(l: ClusterLease): string[] {
     out.push(`durationMs must be 1-${BROKER_LIMITS.maxLeaseDurationMs}`);
   }
   return out;
+}
+
+/**
+ * A valid lease's published properties, screened: the lease with only the valid ones, and the
+ * problems of the others (reported like a rejection, but the lease still counts).
+ */
+export function screenLeaseProperties(l: ClusterLease): { lease: ClusterLease; problems: string[] } {
+  if (l.properties === undefined) return { lease: l, problems: [] };
+  const { value, problems } = screenPublishedProperties(l.properties);
+  if (problems.length === 0) return { lease: l, problems };
+  return { lease: { ...l, properties: value }, problems: problems.map((p) => `published properties: ${p}`) };
 }
 
 /** Ports of any object (member-side ServiceImports and MCS slices use the same rules). */

@@ -123,6 +123,7 @@ export function buildSnapshot(
       if (served !== undefined) backend.endpoints.push(served);
     }
     if (slice.rejectedAddresses !== undefined && slice.rejectedAddresses !== '') draft.importerRefused = slice.rejectedAddresses;
+    if (slice.reachabilityNote !== undefined && slice.reachabilityNote !== '') backend.reachabilityNote = slice.reachabilityNote;
     for (const port of slice.ports) {
       if (!backend.ports.some((p) => samePort(p, port))) backend.ports.push(port);
     }

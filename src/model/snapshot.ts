@@ -14,6 +14,8 @@ export interface ClusterBackend {
   excludedReason?: string;
   /** Addresses refused by the address policy (by the importer or the DNS feed), one bounded line. */
   rejectedAddresses?: string;
+  /** A reachability fact that did not exclude the cluster (the importer's fail-safe). */
+  reachabilityNote?: string;
 }
 
 export interface ServiceEntry {

@@ -3,6 +3,7 @@
  * the kube room translates objects into these on arrival (as CoreDNS shrinks objects to small
  * internal types), and the DNS side reads only these.
  */
+import type { PublishedProperties } from './cluster-properties.ts';
 
 export type ClusterId = string;
 export type IPFamily = 'IPv4' | 'IPv6';
@@ -97,6 +98,11 @@ export interface ClusterLease {
   /** Epoch ms of the last renewal. */
   renewedAt: number;
   durationMs: number;
+  /**
+   * What the cluster publishes about itself (model/cluster-properties.ts: probe targets, region,
+   * zone), carried on its lease so every importer knows it. Absent: nothing announced.
+   */
+  properties?: PublishedProperties;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,4 +137,9 @@ export interface ImportedSlice extends ServiceRef {
    * line; they are not in `endpoints`. Shown by `explain`.
    */
   rejectedAddresses?: string;
+  /**
+   * A reachability fact that did not exclude the cluster (the fail-safe held the exclusion back),
+   * written by the importer as an annotation. Shown by `explain`.
+   */
+  reachabilityNote?: string;
 }

@@ -1,19 +1,23 @@
 /**
  * The agent's Prometheus metrics: its own prom-client Registry, adapted to the reconcilers'
  * AgentMetrics hooks and the kube stores' hooks. Every label set is bounded (reconciler, outcome,
- * object kind, informer resource, restart reason) — never a service, cluster or IP.
+ * object kind, informer resource, restart reason) — never a service or IP. The reachability
+ * metrics are per cluster: bounded by the number of clusters, and a cluster's series are removed
+ * when it is no longer probed.
  */
 import promClient from 'prom-client';
 import type { Registry as RegistryT } from 'prom-client';
+import type { ReachabilityMetrics } from '../agent/reachability.ts';
 import type { KubeStoreMetrics } from '../kube/broker-store.ts';
 import { createApiMetrics } from './api-metrics.ts';
 import { informerRestartCounter } from './metrics.ts';
 
-const { Counter, Gauge, Registry, collectDefaultMetrics } = promClient;
+const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = promClient;
 
 export interface AgentMetricsRegistry {
   readonly registry: RegistryT;
   readonly hooks: KubeStoreMetrics;
+  readonly reachability: ReachabilityMetrics;
   render(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -73,6 +77,7 @@ export function createAgentMetrics(options: AgentMetricsOptions = {}): AgentMetr
   const api = createApiMetrics(registry);
   return {
     registry,
+    reachability: createReachabilityMetrics(registry),
     hooks: {
       reconciled: (reconciler, outcome) => reconciles.inc({ reconciler, outcome }),
       queueDepth: (reconciler, depth) => queueDepth.set({ reconciler }, depth),
@@ -86,6 +91,51 @@ export function createAgentMetrics(options: AgentMetricsOptions = {}): AgentMetr
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
+
+function createReachabilityMetrics(registry: RegistryT): ReachabilityMetrics {
+  const reachable = new Gauge({
+    name: 'clusterset_dns_agent_cluster_reachable',
+    help: 'Per probed cluster: 1 while its announced probe targets answer from here, 0 while it is unreachable (hysteresis: --probe-failures, --probe-successes).',
+    labelNames: ['cluster'],
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'clusterset_dns_agent_probe_duration_seconds',
+    help: 'Probe latency per probed cluster and outcome (ok, error): a TCP connect, or an HTTP answer.',
+    labelNames: ['cluster', 'outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const transitions = new Counter({
+    name: 'clusterset_dns_agent_reachability_transitions_total',
+    help: 'Per probed cluster: changes of its reachability, by the state it changed to (reachable, unreachable).',
+    labelNames: ['cluster', 'to'],
+    registers: [registry],
+  });
+  const failSafe = new Gauge({
+    name: 'clusterset_dns_agent_reachability_fail_safe',
+    help: '1 while every probed cluster is unreachable at once: this cluster\'s own network is suspected and no cluster is excluded.',
+    registers: [registry],
+  });
+  failSafe.set(0);
+  const roundFailures = new Counter({
+    name: 'clusterset_dns_agent_probe_round_failures_total',
+    help: 'Probe rounds that threw (logged); the next round runs as scheduled.',
+    registers: [registry],
+  });
+  return {
+    clusterReachable: (cluster, up) => reachable.set({ cluster }, up ? 1 : 0),
+    probeLatency: (cluster, seconds, outcome) => latency.observe({ cluster, outcome }, seconds),
+    transition: (cluster, to) => transitions.inc({ cluster, to }),
+    failSafe: (on) => failSafe.set(on ? 1 : 0),
+    roundFailed: () => roundFailures.inc(),
+    forgetCluster: (cluster) => {
+      reachable.remove({ cluster });
+      for (const outcome of ['ok', 'error']) latency.remove({ cluster, outcome });
+      for (const to of ['reachable', 'unreachable']) transitions.remove({ cluster, to });
     },
   };
 }

@@ -45,6 +45,8 @@ export async function startServe(config: ServeConfig, deps: ServeDeps): Promise<
     leaseRenewMs: config.leaseRenewMs,
     logger,
     metrics: agentMetrics.hooks,
+    reachabilityMetrics: agentMetrics.reachability,
+    ...(config.probe === undefined ? {} : { probe: config.probe }),
     ...(config.addressPolicy === undefined ? {} : { addressPolicy: config.addressPolicy }),
     onProblems: (problems) => embeddedMetrics.setFileProblems(problems),
     onReload: (outcome, filesRead) => embeddedMetrics.reloaded(outcome, filesRead),

@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
+import { DEFAULT_PROBE_SETTINGS, ReachabilityMonitor, type ProbeSettings, type ReachabilityMetrics } from '../agent/reachability.ts';
+import { PublishedPropertiesSource } from '../agent/published-properties.ts';
 import type { AgentMetrics } from '../agent/stores.ts';
 import type { AddressPolicy } from '../model/address-policy.ts';
 import { canaryTimeoutMs } from '../model/broker-sight.ts';
@@ -44,6 +46,9 @@ export interface EmbeddedOptions {
   onProblems?: (problems: readonly Problem[]) => void;
   /** Hears every reload's outcome and how many files it read (for a metric). */
   onReload?: (outcome: 'ok' | 'error', filesRead: number) => void;
+  /** The local cluster probes the other clusters' announced targets with these settings (default: the agent's defaults). */
+  probe?: ProbeSettings;
+  reachabilityMetrics?: ReachabilityMetrics;
 }
 
 /** File names listed in one reload log record at most. */
@@ -180,7 +185,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     const connection = broker.connect({ cluster, canaryTimeoutMs: canaryTimeout });
     // The agent components add their own `cluster` binding.
     const memberLogger = options.logger;
-    const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: leaseDurationMs, renewMs: leaseRenewMs, logger: memberLogger, now, ...(options.metrics ? { metrics: options.metrics } : {}) });
+    const published = new PublishedPropertiesSource(() => store.clusterProperties(), memberLogger);
+    const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: leaseDurationMs, renewMs: leaseRenewMs, logger: memberLogger, now, properties: () => published.current(), ...(options.metrics ? { metrics: options.metrics } : {}) });
     const exporter = new Exporter({ cluster, local: store, broker: connection, logger: memberLogger, gcGraceMs, now, ...policy, ...(options.metrics ? { metrics: options.metrics } : {}) });
     store.replaceInputs(loaded.inputs);
     // The first lease is written even for an OFFLINE cluster: it simulates an agent that ran and
@@ -311,7 +317,17 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   // The importer's own connection (fault injection cuts it alone); its cluster's lease, renewed
   // through the member's connection, dates the start of an outage as in production.
   const importerConnection = broker.connect({ cluster: options.localCluster, canaryTimeoutMs: canaryTimeout });
+  // The same probing as the production agent: the other clusters' targets, from this process.
+  const reachability = new ReachabilityMonitor({
+    cluster: options.localCluster,
+    broker: importerConnection,
+    settings: options.probe ?? DEFAULT_PROBE_SETTINGS,
+    logger: options.logger,
+    ...(options.reachabilityMetrics === undefined ? {} : { metrics: options.reachabilityMetrics }),
+  });
+  reachability.start();
   const importer = new Importer({
+    reachability,
     cluster: options.localCluster,
     local: localMember.store,
     broker: importerConnection,
@@ -412,6 +428,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
       unsubscribeStore();
       unsubscribeBroker();
       await importer.stop();
+      await reachability.stop();
       importerConnection.close();
       for (const m of members.values()) {
         await m.exporter.stop();

@@ -11,6 +11,7 @@
  *   a loop) is a Problem, never a silent skip.
  * - Every message is bounded: values are previewed, never formatted whole.
  */
+import { PROPERTY_CLUSTER_ID, PROPERTY_LEGACY_CLUSTER_ID } from '../model/cluster-properties.ts';
 import { serviceKey } from '../model/service-key.ts';
 import { lstat, readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -322,6 +323,12 @@ export class DirLoader {
         defaultCreatedAt: (ns, name) => this.defaultCreatedAt(cluster, ns, name),
       });
       const object = `${itemPrefix}${result.description}`;
+      const idProblem = result.status === 'ok' ? clusterIdPropertyProblem(result.object, cluster) : undefined;
+      if (idProblem !== undefined) {
+        // The directory names the cluster here; a property naming another one is a mistake to fix.
+        invalid.push({ severity: 'error', file: path, line, document, object, field: 'spec.value', message: idProblem });
+        return;
+      }
       if (result.status === 'ok') {
         documents.push({ document, line, description: flatCopy(object), object: result.object });
         const o = result.object;
@@ -384,6 +391,13 @@ function flatCopy(text: string): string {
   return Buffer.from(text, 'utf8').toString('utf8');
 }
 
+/** A cluster-ID ClusterProperty that names another cluster than its directory does. */
+function clusterIdPropertyProblem(o: LocalObject, cluster: ClusterId): string | undefined {
+  if (o.kind !== 'ClusterProperty' || (o.property.name !== PROPERTY_CLUSTER_ID && o.property.name !== PROPERTY_LEGACY_CLUSTER_ID)) return undefined;
+  const value = o.property.value.trim();
+  return value === cluster ? undefined : `spec.value: ${o.property.name} is ${JSON.stringify(value.slice(0, 130))}, but this is the directory of cluster ${cluster}`;
+}
+
 /** A file that cannot be used now: keep the objects of its last good version (fail static). */
 function keepLastGood(previous: FileEntry | undefined, problem: Problem, symlink: boolean, version: string): FileEntry {
   const documents = previous?.documents ?? [];
@@ -392,7 +406,7 @@ function keepLastGood(previous: FileEntry | undefined, problem: Problem, symlink
 }
 
 /** The identity of an object for duplicate detection, and the namespace it implies. */
-function keyOf(o: LocalObject): { key?: string; namespace: string } {
+function keyOf(o: LocalObject): { key?: string; namespace?: string } {
   switch (o.kind) {
     case 'Namespace':
       return { namespace: o.name };
@@ -404,6 +418,9 @@ function keyOf(o: LocalObject): { key?: string; namespace: string } {
       return { key: `ServiceExport/${serviceKey(o.serviceExport)}`, namespace: o.serviceExport.namespace };
     case 'ServiceImport':
       return { key: `ServiceImport/${serviceKey(o.vip)}`, namespace: o.vip.namespace };
+    case 'ClusterProperty':
+      // Cluster-scoped: implies no namespace.
+      return { key: `ClusterProperty/${o.property.name}` };
   }
 }
 
@@ -424,16 +441,18 @@ class Assembly {
     const affected = new Set<string>();
     for (const doc of before?.documents ?? []) {
       const { key, namespace } = keyOf(doc.object);
-      const n = (this.namespaceRefs.get(namespace) ?? 0) - 1;
-      if (n <= 0) this.namespaceRefs.delete(namespace);
-      else this.namespaceRefs.set(namespace, n);
+      if (namespace !== undefined) {
+        const n = (this.namespaceRefs.get(namespace) ?? 0) - 1;
+        if (n <= 0) this.namespaceRefs.delete(namespace);
+        else this.namespaceRefs.set(namespace, n);
+      }
       if (key === undefined) continue;
       this.contributors.get(key)?.delete(file);
       affected.add(key);
     }
     for (const doc of after?.documents ?? []) {
       const { key, namespace } = keyOf(doc.object);
-      this.namespaceRefs.set(namespace, (this.namespaceRefs.get(namespace) ?? 0) + 1);
+      if (namespace !== undefined) this.namespaceRefs.set(namespace, (this.namespaceRefs.get(namespace) ?? 0) + 1);
       if (key === undefined) continue;
       let c = this.contributors.get(key);
       if (c === undefined) this.contributors.set(key, (c = new Map()));
@@ -466,6 +485,7 @@ class Assembly {
       else if (o.kind === 'EndpointSlice') inputs.endpointSlices.push(o.slice);
       else if (o.kind === 'ServiceExport') inputs.serviceExports.push(o.serviceExport);
       else if (o.kind === 'ServiceImport') inputs.vips.push(o.vip);
+      else if (o.kind === 'ClusterProperty') inputs.properties.push(o.property);
     }
     return inputs;
   }

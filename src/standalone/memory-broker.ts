@@ -15,7 +15,7 @@
 import { serviceKey } from '../model/service-key.ts';
 import type { BrokerChange, BrokerConnectivity, BrokerPublisher, BrokerView } from '../agent/stores.ts';
 import { BrokerSight } from '../model/broker-sight.ts';
-import { validateEndpoints, validateLease, validateRecord } from '../model/broker-validation.ts';
+import { validateEndpoints, screenLeaseProperties, validateLease, validateRecord } from '../model/broker-validation.ts';
 import { ALL_GRANTED, type NamespaceGrants } from '../model/namespace-grants.ts';
 import type { ClusterId, ClusterLease, ExportEndpoints, ExportRecord, ServiceRef } from '../model/types.ts';
 
@@ -143,7 +143,10 @@ export class MemoryBroker {
       this.removeLease(lease.cluster);
       return;
     }
-    this.leases.set(lease.cluster, lease);
+    // Bad published properties are left out and reported; the lease itself still counts.
+    const screened = screenLeaseProperties(lease);
+    this.valid('lease', `lease/${lease.cluster}`, screened.problems);
+    this.leases.set(lease.cluster, screened.lease);
     this.emit({ kind: 'Lease', cluster: lease.cluster });
   }
   removeLease(cluster: ClusterId): void {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { answer } from '../../src/dns/answer.ts';
 import { explain, ExplainInputError, formatExplain, parseDottedName, parseQType } from '../../src/dns/explain.ts';
 import { QClass, QType } from '../../src/dns/types.ts';
-import { OPTIONS, STALE_WEST, fixtureSnapshot } from '../helpers/dns-fixture.ts';
+import { OPTIONS, STALE_WEST, fixtureSnapshot, fixtureState } from '../helpers/dns-fixture.ts';
 
 const snap = fixtureSnapshot();
 
@@ -23,6 +23,20 @@ describe('explain', () => {
     const dns = answer(snap, { labels: report.name.split('.'), qtype: QType.A, qclass: QClass.IN }, OPTIONS);
     expect(report.result).toMatchObject({ rcode: 'NOERROR', authoritative: true, answer: dns.answer, authority: dns.authority, ede: dns.ede });
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
+  });
+
+  it('shows a reachability note the fail-safe left on a cluster it did not exclude', () => {
+    const note = "fail-safe: every probed cluster (eu.prod, west) is unreachable from here, so this cluster's own network is suspected; none is excluded; held back: unreachable since 2026-01-01T00:04:00.000Z: tcp://10.0.0.5:4500 failed 3 times (connection refused)";
+    const state = fixtureSnapshot();
+    const withNote = fixtureSnapshot({
+      slices: fixtureState().slices.map((s) => (s.name === 'web' && s.sourceCluster === 'eu.prod' ? { ...s, reachabilityNote: note } : s)),
+    });
+    const report = explain(withNote, 'web.shop.svc.clusterset.local', 'A', OPTIONS);
+    expect(report.service?.clusters.find((c) => c.cluster === 'eu.prod')).toMatchObject({ healthy: true, reachabilityNote: note });
+    expect(report.service?.clusters.find((c) => c.cluster === 'east')?.reachabilityNote).toBeUndefined();
+    expect(formatExplain(report)).toContain(`              reachability: ${note}`);
+    // Without the note, nothing is said.
+    expect(formatExplain(explain(state, 'web.shop.svc.clusterset.local', 'A', OPTIONS))).not.toContain('reachability:');
   });
 
   it('lists every headless endpoint, included or excluded, with the reason', () => {

@@ -32,6 +32,7 @@ describe('agent flags', () => {
       addressPolicy: { allowed: [] },
       skewToleranceMs: 30_000,
       logFormat: 'auto',
+      probe: { intervalMs: 5_000, timeoutMs: 2_000, failures: 3, successes: 2, concurrency: 16 },
     });
   });
 
@@ -54,6 +55,11 @@ describe('agent flags', () => {
       CLUSTERSET_DNS_LOG_FORMAT: 'text',
       CLUSTERSET_DNS_CONTEXT: 'east-admin',
       CLUSTERSET_DNS_BROKER_CONTEXT: 'broker',
+      CLUSTERSET_DNS_PROBE_INTERVAL: '0.5',
+      CLUSTERSET_DNS_PROBE_TIMEOUT: '0.25',
+      CLUSTERSET_DNS_PROBE_FAILURES: '4',
+      CLUSTERSET_DNS_PROBE_SUCCESSES: '1',
+      CLUSTERSET_DNS_PROBE_CONCURRENCY: '3',
     }).config;
     expect(config).toEqual({
       clusterId: 'east.prod',
@@ -73,11 +79,15 @@ describe('agent flags', () => {
       logFormat: 'text',
       context: 'east-admin',
       brokerContext: 'broker',
+      probe: { intervalMs: 500, timeoutMs: 250, failures: 4, successes: 1, concurrency: 3 },
     });
   });
 
+  it('without --cluster-id leaves the ID to the ClusterProperty (resolved at start)', () => {
+    expect(parseAgentConfig(agentBase.slice(2), {}).config?.clusterId).toBeUndefined();
+  });
+
   const failures: Array<{ argv: string[]; message: string }> = [
-    { argv: ['--broker-kubeconfig', '/b'], message: 'agent: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)' },
     { argv: ['--cluster-id', 'east'], message: 'agent: --broker-kubeconfig FILE or --broker-context NAME is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG, CLUSTERSET_DNS_BROKER_CONTEXT)' },
     { argv: [...agentBase.slice(2), '--cluster-id', 'a.b.c'], message: `--cluster-id must be one or two lowercase DNS labels (a-z, 0-9, '-', at most 63 each), got "a.b.c"` },
     { argv: [...agentBase, '--lease-renew', '30', '--lease-duration', '30'], message: '--lease-renew (30s) must be shorter than --lease-duration (30s)' },
@@ -86,6 +96,10 @@ describe('agent flags', () => {
     { argv: [...agentBase, '--lease-duration', '0'], message: '--lease-duration must be from 1 to 3600, got 0' },
     { argv: [...agentBase, '--allowed-cidrs', '10.1.0.0/8'], message: '--allowed-cidrs: "10.1.0.0/8": host bits are set (did you mean 10.0.0.0/8?)' },
     { argv: [...agentBase, '--allowed-cidrs', '10.0.0.0'], message: '--allowed-cidrs: "10.0.0.0" is not a CIDR (address/prefix)' },
+    { argv: [...agentBase, '--probe-interval', '1e3'], message: '--probe-interval must be a number like 5 or 0.5, got "1e3"' },
+    { argv: [...agentBase, '--probe-interval', '0.05'], message: '--probe-interval must be from 0.1 to 3600, got 0.05' },
+    { argv: [...agentBase, '--probe-interval', '1', '--probe-timeout', '1.5'], message: '--probe-timeout (1.5s) must not be longer than --probe-interval (1s)' },
+    { argv: [...agentBase, '--probe-failures', '0'], message: '--probe-failures must be from 1 to 100, got 0' },
     { argv: [...agentBase, '--listen', ':53'], message: 'unknown flag --listen for "agent" (see: clusterset-dns agent --help)' },
   ];
   for (const f of failures) {
@@ -99,8 +113,8 @@ describe('dns flags', () => {
     expect(config).toMatchObject({ clusterId: 'west', kubeconfig: '/k', listen: { host: '127.0.0.1', port: 53 }, workers: 0, dns: { zones: ['cs.example'] } });
   });
 
-  it('needs a cluster ID and rejects serve-only flags', () => {
-    expect(() => parseDnsConfig([], {})).toThrow('dns: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)');
+  it('leaves the cluster ID to the ClusterProperty when no flag is given, and rejects serve-only flags', () => {
+    expect(parseDnsConfig([], {}).config?.clusterId).toBeUndefined();
     expect(() => parseDnsConfig(['--cluster-id', 'west', '--from-dir', 'x'], {})).toThrow('unknown flag --from-dir for "dns" (see: clusterset-dns dns --help)');
   });
 });

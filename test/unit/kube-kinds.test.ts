@@ -9,7 +9,11 @@ import { validateExport } from '../../src/model/broker-validation.ts';
 import { isDnsSubdomain } from '../../src/model/names.ts';
 import type { ExportEndpoints, ExportRecord, ImportedSlice } from '../../src/model/types.ts';
 import { assembleBrokerExport, brokerSliceName, buildBrokerSlices, exportsOfSlices, parseBrokerSlice, type BrokerSlicePart } from '../../src/kube/kinds/broker-slice.ts';
-import { buildLease, leaseName, parseLease } from '../../src/kube/kinds/lease.ts';
+import { ANNOTATION_PROBE_TARGETS, ANNOTATION_REGION, buildLease, leaseName, parseLease } from '../../src/kube/kinds/lease.ts';
+import { buildClusterProperty, parseClusterProperty } from '../../src/kube/kinds/cluster-property.ts';
+import { parseSubmarinerGateway } from '../../src/kube/kinds/submariner-gateway.ts';
+import { pickAboutVersion } from '../../src/kube/objects.ts';
+import { parseProbeTargets } from '../../src/model/cluster-properties.ts';
 import { assembleSlices, buildImportedSlices, importedSliceObjectName, parseImportedSlice, type ParsedSlice } from '../../src/kube/kinds/mcs-endpoint-slice.ts';
 import { clusterLabelValue, type Parsed } from '../../src/kube/kinds/object-meta.ts';
 import { buildExportStatus, readExportConditions } from '../../src/kube/kinds/service-export-status.ts';
@@ -296,6 +300,34 @@ describe('leases, ServiceExport status and ServiceImports', () => {
     expect(parseLease(obj)).toEqual({ ok: true, value: lease });
   });
 
+  it('a lease carries the published properties as annotations, and reads them back', () => {
+    const properties = { probeTargets: parseProbeTargets('tcp://10.0.0.5:4500,http://[fd00::5]:8080/healthz').targets, region: 'eu-west-1', zone: 'eu-west-1a' };
+    const lease = { cluster: 'east', renewedAt: Date.parse('2024-05-01T10:00:00.123Z'), durationMs: 30_000, properties };
+    const obj = buildLease(lease, 'clusterset-broker');
+    expect(obj.metadata.annotations).toEqual({
+      [ANNOTATION_PROBE_TARGETS]: 'tcp://10.0.0.5:4500,http://[fd00::5]:8080/healthz',
+      [ANNOTATION_REGION]: 'eu-west-1',
+      'clusterset-dns.io/zone': 'eu-west-1a',
+    });
+    expect(parseLease(obj)).toEqual({ ok: true, value: lease });
+    // Without properties: no annotations at all (an older agent's lease reads the same).
+    expect(buildLease({ cluster: 'east', renewedAt: 0, durationMs: 1000 }, 'b').metadata.annotations).toBeUndefined();
+  });
+
+  it('reads about.k8s.io v1 where the API serves it, v1alpha1 otherwise', () => {
+    expect(pickAboutVersion(['v1alpha1', 'v1'])).toBe('v1');
+    expect(pickAboutVersion(['v1alpha1'])).toBe('v1alpha1');
+    expect(pickAboutVersion(['v2alpha1'])).toBeUndefined();
+  });
+
+  it('a ClusterProperty round-trips in both versions', () => {
+    for (const version of ['v1alpha1', 'v1'] as const) {
+      const obj = buildClusterProperty({ name: 'probe.clusterset-dns.io', value: 'tcp://10.0.0.5:4500' }, version);
+      expect(obj.apiVersion).toBe(`about.k8s.io/${version}`);
+      expect(parseClusterProperty(obj)).toEqual({ ok: true, value: { name: 'probe.clusterset-dns.io', value: 'tcp://10.0.0.5:4500' } });
+    }
+  });
+
   it('export conditions carry observedGeneration and second-precision times', () => {
     const status = buildExportStatus(
       { namespace: 'shop', name: 'web' },
@@ -360,6 +392,26 @@ describe('each kind refuses what it must', () => {
     expect(parseLease({ ...lease, spec: { ...lease['spec'], renewTime: 'soon' } })).toMatchObject({ ok: false, problems: ['spec.renewTime is not a time'] });
   });
 
+  it('a probe target that does not parse costs only itself, never the lease', () => {
+    const lease = buildLease({ cluster: 'east', renewedAt: Date.parse('2024-05-01T10:00:00Z'), durationMs: 30_000 }, 'b');
+    lease.metadata.annotations = { [ANNOTATION_PROBE_TARGETS]: 'tcp://0.0.0.0:1,tcp://10.0.0.5:4500' };
+    const parsed = parseLease(lease);
+    expect(parsed).toMatchObject({
+      ok: true,
+      value: { cluster: 'east', properties: { probeTargets: [expect.objectContaining({ text: 'tcp://10.0.0.5:4500' })] } },
+      propertyProblems: [`annotation ${ANNOTATION_PROBE_TARGETS}: probe.clusterset-dns.io: "tcp://0.0.0.0:1": host 0.0.0.0 is the unspecified address`],
+    });
+  });
+
+  it('a ClusterProperty of another kind or version, with no string value or a name that is not one', () => {
+    const good = buildClusterProperty({ name: 'id.k8s.io', value: 'east' });
+    expect(parseClusterProperty({ ...good, apiVersion: 'about.k8s.io/v2' })).toEqual({ ok: false, problems: ['apiVersion "about.k8s.io/v2" is not about.k8s.io/v1 or about.k8s.io/v1alpha1'] });
+    expect(parseClusterProperty({ ...good, kind: 'Property' })).toEqual({ ok: false, problems: ['kind "Property" is not ClusterProperty'] });
+    expect(parseClusterProperty({ ...good, spec: { value: 5 } })).toEqual({ ok: false, problems: ['spec.value is not a string'] });
+    expect(parseClusterProperty({ ...good, metadata: { name: 'Bad_Name' } })).toEqual({ ok: false, problems: ['metadata.name "Bad_Name" is not a DNS subdomain'] });
+    expect(parseClusterProperty({ ...good, spec: { value: 'x'.repeat(128_001) } })).toEqual({ ok: false, problems: ['spec.value is longer than 128000 characters'] });
+  });
+
   it('a ServiceImport with a port the validator refuses, or a cluster ID that is not one', () => {
     const { object, status } = buildImportedServiceImport({ namespace: 'shop', name: 'web', type: 'ClusterSetIP', ips: [], ports: [{ name: 'http', protocol: 'TCP', port: 80 }], sessionAffinity: 'None', ipFamilies: ['IPv4'], clusters: ['east'] }, 'v1beta1');
     const bad = JSON.parse(JSON.stringify({ ...object, status: status['status'] })) as Record<string, any>;
@@ -382,5 +434,33 @@ describe('each kind refuses what it must', () => {
     const renamed = { ...asServed(obj), metadata: { ...obj!.metadata, name: 'someone-elses' } };
     expect(parseImportedSlice(renamed, true)).toMatchObject({ ok: false, problems: ['name "someone-elses" is not one of ours'] });
     expect(parseImportedSlice(renamed, false).ok).toBe(true);
+  });
+});
+
+describe('Submariner Gateway (read only)', () => {
+  const gw = (status: unknown) => ({ apiVersion: 'submariner.io/v1', kind: 'Gateway', metadata: { name: 'gw-1', namespace: 'submariner-operator' }, status });
+  const conn = (cluster: unknown, status: unknown) => ({ endpoint: { cluster_id: cluster, backend: 'libreswan' }, status, statusMessage: `${String(status)} now` });
+
+  it('reads whether it is active and each connection\'s cluster and state', () => {
+    expect(parseSubmarinerGateway(gw({ haStatus: 'active', connections: [conn('west', 'connected'), conn('north.prod', 'error'), conn('south', 'connecting')] }))).toEqual({
+      ok: true,
+      value: {
+        name: 'gw-1',
+        active: true,
+        connections: [
+          { cluster: 'west', status: 'connected', message: 'connected now' },
+          { cluster: 'north.prod', status: 'error', message: 'error now' },
+          { cluster: 'south', status: 'connecting', message: 'connecting now' },
+        ],
+      },
+    });
+    expect(parseSubmarinerGateway(gw({ haStatus: 'passive', connections: [] }))).toEqual({ ok: true, value: { name: 'gw-1', active: false, connections: [] } });
+  });
+
+  it('refuses what it cannot trust', () => {
+    expect(parseSubmarinerGateway({ metadata: { name: 'x' } })).toEqual({ ok: false, problems: ['status is missing'] });
+    expect(parseSubmarinerGateway(gw({ haStatus: 'active', connections: [conn('a.b.c', 'connected')] }))).toEqual({ ok: false, problems: ['status.connections[0].endpoint.cluster_id "a.b.c" is not a cluster ID'] });
+    expect(parseSubmarinerGateway(gw({ haStatus: 'active', connections: [conn('west', 'up')] }))).toEqual({ ok: false, problems: ['status.connections[0].status "up" is not connected, connecting or error'] });
+    expect(parseSubmarinerGateway(gw({ haStatus: 'active', connections: 'west' }))).toEqual({ ok: false, problems: ['status.connections is not a list'] });
   });
 });

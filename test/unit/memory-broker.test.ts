@@ -56,6 +56,17 @@ describe('in-memory broker: one validator on arrival', () => {
   });
 });
 
+describe('in-memory broker: published properties on a lease', () => {
+  it('a bad one is left out and reported; the lease and the good ones still count', () => {
+    const { broker: b, rejected } = broker();
+    const good = { scheme: 'tcp' as const, host: '10.0.0.5', port: 4500, path: '', text: 'tcp://10.0.0.5:4500' };
+    const metadata = { scheme: 'http' as const, host: '169.254.169.254', port: 80, path: '/', text: 'http://169.254.169.254:80/' };
+    b.putLease({ cluster: 'west', renewedAt: 1, durationMs: 10_000, properties: { probeTargets: [metadata, good], region: 'eu-1' } });
+    expect(b.getLease('west')).toEqual({ cluster: 'west', renewedAt: 1, durationMs: 10_000, properties: { probeTargets: [good], region: 'eu-1' } });
+    expect(rejected).toEqual([['lease', 'lease/west', ['published properties: probe target "http://169.254.169.254:80/": host 169.254.169.254 is link-local']]]);
+  });
+});
+
 describe('in-memory broker: an export is refused whole', () => {
   it('invalid endpoints take the valid record with them (one object on a Kube broker)', () => {
     const { broker: b, rejected } = broker();

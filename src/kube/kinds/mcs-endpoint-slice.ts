@@ -14,6 +14,8 @@ import { assembleParts, chunkOf, familySuffix, readSliceBody, sliceObject, split
 export const ANNOTATION_EXCLUDED_REASON = 'clusterset-dns.io/excluded-reason';
 /** Addresses of that cluster the importer refused, and why (one bounded line). */
 export const ANNOTATION_REJECTED_ADDRESSES = 'clusterset-dns.io/rejected-addresses';
+/** A reachability fact that did not exclude the cluster (the fail-safe held the exclusion back). */
+export const ANNOTATION_REACHABILITY_NOTE = 'clusterset-dns.io/reachability-note';
 
 /** An imported MCS EndpointSlice (in the service's namespace), per family and chunk. */
 export function importedSliceObjectName(ref: ServiceRef, cluster: ClusterId, family: IPFamily, chunk: number): string {
@@ -32,6 +34,7 @@ export function buildImportedSlices(slice: ImportedSlice): KubeObject[] {
   const annotations: Record<string, string> = { ...cm.annotations };
   if (slice.excludedReason !== undefined) annotations[ANNOTATION_EXCLUDED_REASON] = slice.excludedReason;
   if (slice.rejectedAddresses !== undefined) annotations[ANNOTATION_REJECTED_ADDRESSES] = slice.rejectedAddresses;
+  if (slice.reachabilityNote !== undefined) annotations[ANNOTATION_REACHABILITY_NOTE] = slice.reachabilityNote;
   return splitEndpoints(slice.endpoints).map((part) =>
     sliceObject(importedSliceObjectName(slice, slice.sourceCluster, part.family, part.chunk), slice.namespace, part, slice.ports, labels, annotations),
   );
@@ -41,6 +44,7 @@ export function buildImportedSlices(slice: ImportedSlice): KubeObject[] {
 export interface ParsedSlice extends ParsedSliceBody {
   excludedReason?: string;
   rejectedAddresses?: string;
+  reachabilityNote?: string;
 }
 
 /**
@@ -69,16 +73,28 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
   if (reason !== undefined) value.excludedReason = reason;
   const refused = str(m.annotations[ANNOTATION_REJECTED_ADDRESSES]);
   if (refused !== undefined) value.rejectedAddresses = refused;
+  const note = str(m.annotations[ANNOTATION_REACHABILITY_NOTE]);
+  if (note !== undefined) value.reachabilityNote = note;
   return { ok: true, value };
 }
 
 /** Reassembles one (service, cluster) set: endpoints, ports, and the set's exclusion and refusals. */
-export function assembleSlices(parts: readonly ParsedSlice[]): { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string } {
+export function assembleSlices(parts: readonly ParsedSlice[]): AssembledSlices {
   const { endpoints, ports, sorted } = assembleParts(parts);
-  const result: { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string } = { endpoints, ports };
+  const result: AssembledSlices = { endpoints, ports };
   const reason = sorted.find((p) => p.excludedReason !== undefined)?.excludedReason;
   if (reason !== undefined) result.excludedReason = reason;
   const refused = sorted.find((p) => p.rejectedAddresses !== undefined)?.rejectedAddresses;
   if (refused !== undefined) result.rejectedAddresses = refused;
+  const note = sorted.find((p) => p.reachabilityNote !== undefined)?.reachabilityNote;
+  if (note !== undefined) result.reachabilityNote = note;
   return result;
+}
+
+export interface AssembledSlices {
+  endpoints: Endpoint[];
+  ports: ServicePort[];
+  excludedReason?: string;
+  rejectedAddresses?: string;
+  reachabilityNote?: string;
 }

@@ -1,0 +1,120 @@
+/**
+ * Submariner's view of the data path, as a second reachability source (agent/reachability.ts):
+ * where the `submariner.io/v1` Gateway CRD exists in the local cluster, the active Gateway's
+ * connections say, per remote cluster, whether the tunnel is `connected` (reachable) or
+ * `connecting` / `error` (unreachable) — the rule Lighthouse applies. No active gateway: no
+ * opinion (every cluster is judged by the probes alone). A projected informer like every other.
+ */
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { ReachabilitySource } from '../agent/reachability.ts';
+import type { SourceVerdict } from '../model/reachability.ts';
+import { servedVersions } from './client.ts';
+import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
+import { KIND_SUBMARINER_GATEWAY, SUBMARINER_GATEWAY_API_VERSION, SUBMARINER_GROUP, parseSubmarinerGateway, type SubmarinerGateway } from './kinds/submariner-gateway.ts';
+import { identityOf } from './informer-cache.ts';
+
+/** Whether the API serves submariner.io/v1 (the Gateway CRD is installed). */
+export async function submarinerServed(kc: KubeConfig, timeoutMs = 10_000): Promise<boolean> {
+  return (await servedVersions(kc, SUBMARINER_GROUP, timeoutMs))?.includes('v1') ?? false;
+}
+
+/** Keeps only what the parse reads: haStatus and each connection's cluster, status and message. */
+function gatewayOnly(obj: KubernetesObject): KubernetesObject {
+  const status = (obj as { status?: { haStatus?: unknown; connections?: unknown } }).status;
+  const connections = Array.isArray(status?.connections)
+    ? status.connections.map((c: { endpoint?: { cluster_id?: unknown }; status?: unknown; statusMessage?: unknown }) => ({ endpoint: { cluster_id: c?.endpoint?.cluster_id }, status: c?.status, statusMessage: c?.statusMessage }))
+    : status?.connections;
+  return { metadata: identityOf(obj), ...(status === undefined ? {} : { status: { haStatus: status.haStatus, connections } }) } as KubernetesObject;
+}
+
+export interface KubeSubmarinerGatewaysOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  onRestart?: (reason: InformerRestartReason) => void;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class KubeSubmarinerGateways implements ReachabilitySource {
+  private readonly informer: Informer;
+  private readonly gateways = new Map<string, SubmarinerGateway>();
+  private readonly listeners = new Set<() => void>();
+  private readonly logger: Logger;
+  private readonly rejected = new Map<string, string>();
+
+  constructor(options: KubeSubmarinerGatewaysOptions) {
+    this.logger = options.logger.child({ component: 'submariner-gateways' });
+    this.informer = new Informer({
+      kubeConfig: options.kubeConfig,
+      resource: { apiVersion: SUBMARINER_GATEWAY_API_VERSION, kind: KIND_SUBMARINER_GATEWAY, plural: 'gateways' },
+      project: gatewayOnly,
+      onEvent: (t, o) => this.onEvent(t, o),
+      logger: this.logger,
+      ...(options.onRestart === undefined ? {} : { onRestart: options.onRestart }),
+      ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
+      ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
+    });
+  }
+
+  start(): void {
+    this.informer.start();
+  }
+
+  stop(): void {
+    this.informer.stop();
+    this.listeners.clear();
+  }
+
+  async waitForSync(timeoutMs: number): Promise<void> {
+    await this.informer.waitForSync(timeoutMs);
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The active gateway's connections (the first active by name, should there be two). */
+  verdicts(): ReadonlyMap<string, SourceVerdict> {
+    const active = [...this.gateways.values()].filter((g) => g.active).sort((a, b) => (a.name < b.name ? -1 : 1))[0];
+    const out = new Map<string, SourceVerdict>();
+    for (const c of active?.connections ?? []) {
+      // Stable text (no statusMessage, which changes with every retry): it goes into imported objects.
+      out.set(c.cluster, c.status === 'connected' ? { reachable: true } : { reachable: false, reason: `Submariner gateway ${active!.name}: connection to ${c.cluster} is ${c.status}` });
+    }
+    return out;
+  }
+
+  private onEvent(type: InformerEventType, obj: KubernetesObject): void {
+    const key = objectKey(obj);
+    if (type === 'DELETED') {
+      this.gateways.delete(key);
+      this.rejected.delete(key);
+    } else {
+      const parsed = parseSubmarinerGateway(obj);
+      if (parsed.ok) {
+        const before = this.gateways.get(key);
+        this.gateways.set(key, parsed.value);
+        this.rejected.delete(key);
+        for (const c of parsed.value.connections) {
+          const was = before?.connections.find((b) => b.cluster === c.cluster);
+          if (parsed.value.active && was?.status !== c.status) this.logger.info({ gateway: parsed.value.name, sourceCluster: c.cluster, status: c.status, message: c.message }, 'Submariner connection state');
+        }
+      } else {
+        this.gateways.delete(key);
+        if (this.rejected.get(key) !== obj.metadata?.resourceVersion) {
+          this.rejected.set(key, obj.metadata?.resourceVersion ?? '');
+          this.logger.warn({ object: key, problems: parsed.problems }, 'ignoring a Submariner Gateway that does not parse');
+        }
+      }
+    }
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch (err) {
+        this.logger.error({ err }, 'submariner listener threw');
+      }
+    }
+  }
+}
