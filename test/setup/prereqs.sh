@@ -10,6 +10,8 @@ command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
 command -v nsd >/dev/null 2>&1 || [ -x /usr/sbin/nsd ] || need+=(nsd)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# `ip netns` for the reachability test's data paths (test/helpers/netns.ts).
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || need+=(iproute2)
 # Headless Debian chromium for the status-page test (test/e2e/status-page.test.ts).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
