@@ -47,9 +47,6 @@ export function shrinkSlice(obj: KubernetesObject): Shrunk<ImportedSlice> {
   return { metadata: {}, parsed: { ok: true, value: slice } };
 }
 
-/** Objects per page when the DNS server lists MCS EndpointSlices. */
-const SLICE_PAGE_SIZE = 2_000;
-
 export class KubeImportedStateSource implements ImportedStateSource {
   private readonly opts: KubeImportedSourceOptions;
   private readonly logger: Logger;
@@ -86,10 +83,6 @@ export class KubeImportedStateSource implements ImportedStateSource {
     });
     this.slices = new Informer({
       ...common,
-      // The longest list a DNS server reads at start (services × clusters slices). Served from the
-      // apiserver's watch cache, 50,000 slices took 3.9–5.0 s in pages of 500 and 2.1–2.6 s in
-      // pages of 1,000–2,000 (bench:scale, load ~5); a page of 2,000 is ~4 MB of JSON held at once.
-      pageSize: SLICE_PAGE_SIZE,
       resource: { apiVersion: DISCOVERY_API_VERSION, kind: KIND_ENDPOINT_SLICE, plural: 'endpointslices', labelSelector: LABEL_MCS_SERVICE_NAME },
       project: shrinkSlice,
       onEvent: (t, o) => this.onSlice(t, o),
