@@ -63,6 +63,9 @@ export function computeServiceImport(
     ipFamilies: aggregate.ipFamilies,
     clusters: aggregate.clusters,
   };
+  // The DNS server reads only the imported objects: the service's policy and each cluster's
+  // weight travel on them.
+  if (aggregate.policy !== undefined) service.policy = aggregate.policy;
 
   const endpointsByCluster = new Map(endpoints.map((e) => [e.cluster, e]));
   const slices: ImportedSlice[] = [];
@@ -83,6 +86,7 @@ export function computeServiceImport(
       ports: (ep?.ports ?? record.ports).map((p) => ({ ...p })),
     };
     if (excluded) slice.excludedReason = reasons.join('; ');
+    if (record.weight !== undefined) slice.weight = record.weight;
     slices.push(slice);
   }
   return { service, slices, aggregate };

@@ -12,7 +12,7 @@ import type { ImportedState, ImportedStateSource } from '../model/imported-state
 import type { ImportedService, ImportedSlice } from '../model/types.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { LABEL_MCS_SERVICE_NAME } from './labels.ts';
-import { parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
+import { importedSliceOf, parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
 import { mcsApiVersion } from './kinds/object-meta.ts';
 import { parseImportedServiceImport } from './kinds/service-import.ts';
 import { DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, KIND_SERVICE_IMPORT } from './objects.ts';
@@ -39,11 +39,7 @@ export function shrinkImport(obj: KubernetesObject): Shrunk<ImportedService> {
 export function shrinkSlice(obj: KubernetesObject): Shrunk<ImportedSlice> {
   const parsed = parseImportedSlice(obj, false);
   if (!parsed.ok) return { metadata: {}, parsed };
-  const p = parsed.value;
-  const slice: ImportedSlice = { ...p.ref, sourceCluster: p.cluster, sliceName: obj.metadata?.name ?? '', endpoints: p.endpoints, ports: p.ports };
-  if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
-  if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
-  return { metadata: {}, parsed: { ok: true, value: slice } };
+  return { metadata: {}, parsed: { ok: true, value: importedSliceOf(parsed.value, obj.metadata?.name ?? '') } };
 }
 
 export class KubeImportedStateSource implements ImportedStateSource {

@@ -15,7 +15,7 @@ import { listAllPages, type ListPage } from './list-pages.ts';
 import { LABEL_MCS_SERVICE_NAME, LABEL_SOURCE_NAMESPACE } from './labels.ts';
 import { exportsOfSlices } from './kinds/broker-slice.ts';
 import { parseLease } from './kinds/lease.ts';
-import { parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
+import { importedSliceOf, parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
 import { readExportConditions } from './kinds/service-export-status.ts';
 import { parseImportedServiceImport } from './kinds/service-import.ts';
 import { MCS_GROUP } from './objects.ts';
@@ -67,9 +67,7 @@ export async function readMemberForStatus(kc: KubeConfig, mcsVersion: string, ti
       continue;
     }
     const name = (obj as { metadata?: { name?: unknown } }).metadata?.name;
-    const slice: ImportedSlice = { ...p.value.ref, sourceCluster: p.value.cluster, sliceName: typeof name === 'string' ? name : '', endpoints: p.value.endpoints, ports: p.value.ports };
-    if (p.value.excludedReason !== undefined) slice.excludedReason = p.value.excludedReason;
-    sliceList.push(slice);
+    sliceList.push(importedSliceOf(p.value, typeof name === 'string' ? name : ''));
   }
   const localExports = exports.flatMap((obj) => {
     const m = (obj as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;

@@ -101,6 +101,7 @@ export function buildSnapshot(
       ports: svc.ports,
       backends: [],
     };
+    if (svc.policy !== undefined) entry.policy = svc.policy;
     const draft: ServiceDraft = { entry, drafts: [] };
     for (const cluster of svc.clusters) draftFor(draft, cluster);
     services.set(serviceKey(svc), draft);
@@ -120,6 +121,9 @@ export function buildSnapshot(
     for (const port of slice.ports) {
       if (!backend.ports.some((p) => samePort(p, port))) backend.ports.push(port);
     }
+    // Every slice of a cluster carries its weight; should two disagree, the lower one holds, so a
+    // drain (0) half-written across a cluster's slices already drains.
+    if (slice.weight !== undefined) backend.weight = backend.weight === undefined ? slice.weight : Math.min(backend.weight, slice.weight);
     const reason = slice.excludedReason;
     if (reason !== undefined && reason !== '') {
       if (draft.reasons === undefined) draft.reasons = [reason];

@@ -2,6 +2,7 @@
  * The DNS server's read model: an immutable snapshot of every imported service, rebuilt (or
  * patched) when the imported state changes. The DNS room answers only from this.
  */
+import type { PolicyName } from './traffic-policy.ts';
 import type { ClusterId, Endpoint, ImportType, ServicePort } from './types.ts';
 
 /** One source cluster's backends for one service, merged across that cluster's MCS slices. */
@@ -14,6 +15,11 @@ export interface ClusterBackend {
   excludedReason?: string;
   /** Addresses refused by the address policy (by the importer or the DNS feed), one bounded line. */
   rejectedAddresses?: string;
+  /** 0-1000; undefined means DEFAULT_WEIGHT. 0 drains the cluster from service-wide answers. */
+  weight?: number;
+  /** The cluster's region and zone (ClusterProperties), for policy `nearest`. */
+  region?: string;
+  zone?: string;
 }
 
 export interface ServiceEntry {
@@ -26,6 +32,8 @@ export interface ServiceEntry {
   ports: ServicePort[];
   /** Backends sorted by cluster ID, so every answer is deterministic before rotation. */
   backends: ClusterBackend[];
+  /** The service's own policy (annotation); undefined: the server's --policy applies. */
+  policy?: PolicyName;
 }
 
 export interface Snapshot {

@@ -5,7 +5,8 @@
  * so the three can never disagree. The callers collect the inputs (in memory for `serve`, from the
  * API for a real cluster); nothing here does IO.
  */
-import { clusterHealth, selectClusterSetIPs, selectHeadless, type ClusterDecision, type SelectionOptions } from './selection.ts';
+import { clusterHealth, effectivePolicy, selectClusterSetIPs, selectHeadless, weightOf, type ClusterDecision, type SelectionOptions } from './selection.ts';
+import type { PolicyName, PolicySource } from './traffic-policy.ts';
 import type { ServiceEntry, Snapshot } from './snapshot.ts';
 import type { ClusterId, IPFamily } from './types.ts';
 
@@ -84,6 +85,10 @@ export interface ServiceClusterStatus {
   reason: string;
   readyEndpoints: number;
   endpoints: number;
+  /** The cluster's weight for this service (0-1000; 0 drains it). */
+  weight: number;
+  region?: string;
+  zone?: string;
 }
 
 export interface ServiceStatus {
@@ -92,6 +97,9 @@ export interface ServiceStatus {
   type: ServiceEntry['type'];
   vips: string[];
   ports: string[];
+  /** The policy answers follow, and whether the service's annotation or --policy chose it. */
+  policy: PolicyName;
+  policySource: PolicySource;
   clusters: ServiceClusterStatus[];
   conflicts: Array<{ reason: string; winner: ClusterId; details: string[] }>;
   /** Conditions of the local cluster's ServiceExport of this service, if it exports it. */
@@ -137,7 +145,7 @@ function servingDecisions(service: ServiceEntry, localCluster: ClusterId, select
     // Answers are the VIP; a cluster serves behind it when it is healthy.
     for (const b of service.backends) {
       const h = clusterHealth(b);
-      out.set(b.cluster, { cluster: b.cluster, healthy: h.healthy, included: h.healthy, reason: h.healthy ? `${h.reason}, behind the VIP` : `unhealthy: ${h.reason}`, addresses: [], known: [] });
+      out.set(b.cluster, { cluster: b.cluster, healthy: h.healthy, included: h.healthy, reason: h.healthy ? `${h.reason}, behind the VIP` : `unhealthy: ${h.reason}`, addresses: [], known: [], weight: weightOf(b) });
     }
     return out;
   }
@@ -173,8 +181,12 @@ export function buildStatusReport(inputs: StatusInputs, filter: StatusFilter = {
       const h = clusterHealth(b);
       const d = decisions.get(b.cluster);
       involved.add(b.cluster);
-      return { id: b.cluster, serving: d?.included ?? false, reason: d?.reason ?? h.reason, readyEndpoints: h.readyEndpoints, endpoints: h.totalEndpoints };
+      const status: ServiceClusterStatus = { id: b.cluster, serving: d?.included ?? false, reason: d?.reason ?? h.reason, readyEndpoints: h.readyEndpoints, endpoints: h.totalEndpoints, weight: weightOf(b) };
+      if (b.region !== undefined) status.region = b.region;
+      if (b.zone !== undefined) status.zone = b.zone;
+      return status;
     });
+    const policy = effectivePolicy(service, inputs.selection);
     const key = `${service.namespace}/${service.name}`;
     const conflict = conflictsByKey.get(key);
     const conflicts = conflict === undefined ? [] : conflict.reasons.map((reason) => ({ reason, winner: conflict.winner, details: conflict.details }));
@@ -185,6 +197,8 @@ export function buildStatusReport(inputs: StatusInputs, filter: StatusFilter = {
       type: service.type,
       vips: [...service.vips],
       ports: service.ports.map((p) => `${p.name === '' ? '' : `${p.name} `}${p.port}/${p.protocol}`),
+      policy: policy.policy,
+      policySource: policy.source,
       clusters,
       conflicts,
       exportConditions: exportsByKey.get(key)?.conditions ?? [],

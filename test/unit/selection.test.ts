@@ -50,9 +50,9 @@ describe('selectClusterSetIPs', () => {
     expect(s.addresses).toEqual(['10.1.0.1']);
     expect(s.outcome).toBe('selected');
     expect(s.clusters).toEqual([
-      { cluster: 'east', healthy: true, included: true, reason: 'local cluster, healthy (local-first)', addresses: ['10.1.0.1'], known: ['10.1.0.1'] },
-      { cluster: 'north', healthy: true, included: false, reason: 'not needed: local cluster east is healthy (local-first)', addresses: [], known: ['10.4.0.1'] },
-      { cluster: 'west', healthy: false, included: false, reason: 'unhealthy: lease expired 63s ago', addresses: [], known: ['10.2.0.1'] },
+      { cluster: 'east', healthy: true, included: true, reason: 'local cluster, healthy (local-first)', addresses: ['10.1.0.1'], known: ['10.1.0.1'], weight: 100 },
+      { cluster: 'north', healthy: true, included: false, reason: 'not needed: local cluster east is healthy (local-first)', addresses: [], known: ['10.4.0.1'], weight: 100 },
+      { cluster: 'west', healthy: false, included: false, reason: 'unhealthy: lease expired 63s ago', addresses: [], known: ['10.2.0.1'], weight: 100 },
     ]);
   });
 

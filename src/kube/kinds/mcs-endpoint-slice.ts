@@ -6,7 +6,8 @@
 import { validateEndpointList, validatePorts } from '../../model/broker-validation.ts';
 import { isDns1035Label } from '../../model/names.ts';
 import type { ClusterId, Endpoint, IPFamily, ImportedSlice, ServicePort, ServiceRef } from '../../model/types.ts';
-import { LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, MANAGED_BY_VALUE } from '../labels.ts';
+import { parseWeight } from '../../model/traffic-policy.ts';
+import { ANNOTATION_WEIGHT, LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, MANAGED_BY_VALUE } from '../labels.ts';
 import { boundedName, clusterMeta, meta, sourceCluster, str, type KubeObject, type Parsed } from './object-meta.ts';
 import { assembleParts, chunkOf, familySuffix, readSliceBody, sliceObject, splitEndpoints, type ParsedSliceBody } from './slice-body.ts';
 
@@ -32,6 +33,7 @@ export function buildImportedSlices(slice: ImportedSlice): KubeObject[] {
   const annotations: Record<string, string> = { ...cm.annotations };
   if (slice.excludedReason !== undefined) annotations[ANNOTATION_EXCLUDED_REASON] = slice.excludedReason;
   if (slice.rejectedAddresses !== undefined) annotations[ANNOTATION_REJECTED_ADDRESSES] = slice.rejectedAddresses;
+  if (slice.weight !== undefined) annotations[ANNOTATION_WEIGHT] = String(slice.weight);
   return splitEndpoints(slice.endpoints).map((part) =>
     sliceObject(importedSliceObjectName(slice, slice.sourceCluster, part.family, part.chunk), slice.namespace, part, slice.ports, labels, annotations),
   );
@@ -41,6 +43,7 @@ export function buildImportedSlices(slice: ImportedSlice): KubeObject[] {
 export interface ParsedSlice extends ParsedSliceBody {
   excludedReason?: string;
   rejectedAddresses?: string;
+  weight?: number;
 }
 
 /**
@@ -55,6 +58,9 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
   const cluster = sourceCluster(m, out);
   const body = readSliceBody(obj, m, out);
   if (body !== undefined) out.push(...validatePorts(body.ports), ...validateEndpointList(body.endpoints));
+  const weightText = m.annotations[ANNOTATION_WEIGHT];
+  const weight = weightText === undefined ? undefined : parseWeight(typeof weightText === 'string' ? weightText : String(weightText));
+  if (weight !== undefined && !weight.ok) out.push(`annotation ${ANNOTATION_WEIGHT}: ${weight.message}`);
   if (out.length > 0 || name === undefined || cluster === undefined || body === undefined) return { ok: false, problems: out };
   const ref = { namespace: m.namespace, name };
   let chunk = 0;
@@ -69,13 +75,25 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
   if (reason !== undefined) value.excludedReason = reason;
   const refused = str(m.annotations[ANNOTATION_REJECTED_ADDRESSES]);
   if (refused !== undefined) value.rejectedAddresses = refused;
+  if (weight?.ok === true) value.weight = weight.value;
   return { ok: true, value };
 }
 
+/** One parsed slice as the DNS side's model value (readers that do not reassemble sets). */
+export function importedSliceOf(p: ParsedSlice, sliceName: string): ImportedSlice {
+  const slice: ImportedSlice = { ...p.ref, sourceCluster: p.cluster, sliceName, endpoints: p.endpoints, ports: p.ports };
+  if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
+  if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
+  if (p.weight !== undefined) slice.weight = p.weight;
+  return slice;
+}
+
 /** Reassembles one (service, cluster) set: endpoints, ports, and the set's exclusion and refusals. */
-export function assembleSlices(parts: readonly ParsedSlice[]): { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string } {
+export function assembleSlices(parts: readonly ParsedSlice[]): { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string; weight?: number } {
   const { endpoints, ports, sorted } = assembleParts(parts);
-  const result: { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string } = { endpoints, ports };
+  const result: { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string; weight?: number } = { endpoints, ports };
+  const weight = sorted.find((p) => p.weight !== undefined)?.weight;
+  if (weight !== undefined) result.weight = weight;
   const reason = sorted.find((p) => p.excludedReason !== undefined)?.excludedReason;
   if (reason !== undefined) result.excludedReason = reason;
   const refused = sorted.find((p) => p.rejectedAddresses !== undefined)?.rejectedAddresses;
