@@ -8,7 +8,7 @@
  */
 import { addressFamily, endpointLabel } from './endpoint-name.ts';
 import { Reasons, summarizeClusters } from './reasons.ts';
-import type { ClusterBackend, ServiceEntry } from './snapshot.ts';
+import type { ClusterBackend, Place, ServiceEntry } from './snapshot.ts';
 import { DEFAULT_WEIGHT, type PolicyName, type PolicySource } from './traffic-policy.ts';
 import type { ClusterId, IPFamily } from './types.ts';
 
@@ -20,12 +20,6 @@ export type PanicModeName = 'nodata' | 'all';
 export interface SelectionOptions {
   policy: SelectionPolicyName;
   panicMode: PanicModeName;
-}
-
-/** Where a cluster is (ClusterProperties region/zone); either may be unknown. */
-export interface Place {
-  region?: string;
-  zone?: string;
 }
 
 export interface ClusterHealth {
@@ -55,7 +49,13 @@ export interface EndpointDecision {
   label: string;
   addresses: string[];
   ready: boolean;
+  /** Served by its cluster-specific names (`<host>.<cluster>.<svc>…`, `<cluster>.<svc>…`). */
   included: boolean;
+  /**
+   * Its cluster is drained (weight 0) while another healthy cluster is not: left out of
+   * service-wide answers, still served by its cluster-specific names.
+   */
+  drained: boolean;
   reason: string;
 }
 
@@ -361,8 +361,11 @@ export function selectHeadless(service: ServiceEntry): HeadlessSelection {
   const endpoints: EndpointDecision[] = [];
   const healthReasons: Array<{ cluster: ClusterId; reason: string }> = [];
   let served = 0;
+  // Weight 0 drains a cluster from service-wide answers while another healthy cluster is not drained.
+  const drainable = service.backends.some((b) => weightOf(b) > 0 && clusterHealth(b).healthy);
   for (const backend of service.backends) {
     const health = clusterHealth(backend);
+    const drained = drainable && health.healthy && weightOf(backend) === 0;
     healthReasons.push({ cluster: backend.cluster, reason: health.reason });
     const clusterAddresses: string[] = [];
     const known: string[] = [];
@@ -384,14 +387,15 @@ export function selectHeadless(service: ServiceEntry): HeadlessSelection {
         addresses: [...endpoint.addresses],
         ready: endpoint.ready,
         included,
-        reason,
+        drained: included && drained,
+        reason: included && drained ? Reasons.endpointDrained() : reason,
       });
     }
     clusters.push({
       cluster: backend.cluster,
       healthy: health.healthy,
       included: health.healthy,
-      reason: health.healthy ? health.reason : Reasons.unhealthy(health.reason),
+      reason: !health.healthy ? Reasons.unhealthy(health.reason) : drained ? `${health.reason}; ${Reasons.drainedServiceWide()}` : health.reason,
       addresses: clusterAddresses,
       known,
       weight: weightOf(backend),

@@ -5,6 +5,12 @@
 import type { PolicyName } from './traffic-policy.ts';
 import type { ClusterId, Endpoint, ImportType, ServicePort } from './types.ts';
 
+/** Where a cluster is (its region and zone ClusterProperties); either may be unknown. */
+export interface Place {
+  region?: string;
+  zone?: string;
+}
+
 /** One source cluster's backends for one service, merged across that cluster's MCS slices. */
 export interface ClusterBackend {
   cluster: ClusterId;
@@ -48,6 +54,8 @@ export interface Snapshot {
   namespaces: ReadonlySet<string>;
   /** Epoch ms when this snapshot was built (for the snapshot-age metric and explain). */
   builtAt: number;
+  /** The local cluster's region and zone (policy `nearest`); empty when unknown. */
+  localPlace?: Place;
   /** Set when the source of the state is known to be unreachable (fail static): why and since when. */
   staleSource?: { reason: string; since: number };
 }

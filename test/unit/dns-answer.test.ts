@@ -182,7 +182,7 @@ describe('ClusterSetIP with VIP, and dual stack', () => {
       qname: `_grpc._tcp.api.shop.svc.${Z}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_grpc._tcp.api.shop.svc.${Z}. 5 SRV 0 1 8080 api.shop.svc.${Z}.`],
+      answer: [`_grpc._tcp.api.shop.svc.${Z}. 5 SRV 0 100 8080 api.shop.svc.${Z}.`],
       extra: [`api.shop.svc.${Z}. 5 A 242.0.0.1`, `api.shop.svc.${Z}. 5 AAAA fd00:242::1`],
     },
     { qname: `east.api.shop.svc.${Z}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`east.api.shop.svc.${Z}. 5 A 10.1.0.20`] },
@@ -258,7 +258,7 @@ describe('headless services and <host>.<cluster>.<svc>', () => {
   });
 });
 
-const srvWeb = (target: string, port: number): string => `${target}. 5 SRV 0 1 ${port} ${target}.`;
+const srvWeb = (target: string, port: number): string => `${target}. 5 SRV 0 100 ${port} ${target}.`;
 describe('SRV', () => {
   const web = `web.shop.svc.${Z}`;
   run([
@@ -266,28 +266,28 @@ describe('SRV', () => {
       qname: `_http._tcp.${web}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_http._tcp.${web}. 5 SRV 0 1 80 ${web}.`],
+      answer: [`_http._tcp.${web}. 5 SRV 0 100 80 ${web}.`],
       extra: [`${web}. 5 A 10.1.0.10`],
     },
     {
       qname: `_http._tcp.east.${web}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_http._tcp.east.${web}. 5 SRV 0 1 80 east.${web}.`],
+      answer: [`_http._tcp.east.${web}. 5 SRV 0 100 80 east.${web}.`],
       extra: [`east.${web}. 5 A 10.1.0.10`],
     },
     {
       qname: `_metrics._tcp.eu.prod.${web}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_metrics._tcp.eu.prod.${web}. 5 SRV 0 1 9090 eu.prod.${web}.`],
+      answer: [`_metrics._tcp.eu.prod.${web}. 5 SRV 0 100 9090 eu.prod.${web}.`],
       extra: [`eu.prod.${web}. 5 A 10.3.0.10`],
     },
     {
       qname: web,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`${web}. 5 SRV 0 1 80 ${web}.`, `${web}. 5 SRV 0 1 9090 ${web}.`],
+      answer: [`${web}. 5 SRV 0 100 80 ${web}.`, `${web}. 5 SRV 0 100 9090 ${web}.`],
       extra: [`${web}. 5 A 10.1.0.10`],
     },
     {
@@ -302,9 +302,9 @@ describe('SRV', () => {
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
       answer: [
-        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 1 15432 db-0.east.db.shop.svc.${Z}.`,
-        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 1 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
-        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 1 5432 db-5.eu.prod.db.shop.svc.${Z}.`,
+        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 100 15432 db-0.east.db.shop.svc.${Z}.`,
+        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 100 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
+        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 100 5432 db-5.eu.prod.db.shop.svc.${Z}.`,
       ],
       extra: [
         `db-0.east.db.shop.svc.${Z}. 5 A 10.1.1.1`,
@@ -318,8 +318,8 @@ describe('SRV', () => {
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
       answer: [
-        `_postgres._tcp.east.db.shop.svc.${Z}. 5 SRV 0 1 15432 db-0.east.db.shop.svc.${Z}.`,
-        `_postgres._tcp.east.db.shop.svc.${Z}. 5 SRV 0 1 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
+        `_postgres._tcp.east.db.shop.svc.${Z}. 5 SRV 0 100 15432 db-0.east.db.shop.svc.${Z}.`,
+        `_postgres._tcp.east.db.shop.svc.${Z}. 5 SRV 0 100 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
       ],
       extra: [`db-0.east.db.shop.svc.${Z}. 5 A 10.1.1.1`, `10-1-1-2.east.db.shop.svc.${Z}. 5 A 10.1.1.2`],
     },
@@ -328,9 +328,9 @@ describe('SRV', () => {
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
       answer: [
-        `db.shop.svc.${Z}. 5 SRV 0 1 15432 db-0.east.db.shop.svc.${Z}.`,
-        `db.shop.svc.${Z}. 5 SRV 0 1 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
-        `db.shop.svc.${Z}. 5 SRV 0 1 5432 db-5.eu.prod.db.shop.svc.${Z}.`,
+        `db.shop.svc.${Z}. 5 SRV 0 100 15432 db-0.east.db.shop.svc.${Z}.`,
+        `db.shop.svc.${Z}. 5 SRV 0 100 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
+        `db.shop.svc.${Z}. 5 SRV 0 100 5432 db-5.eu.prod.db.shop.svc.${Z}.`,
       ],
       extra: [
         `db-0.east.db.shop.svc.${Z}. 5 A 10.1.1.1`,
@@ -353,7 +353,7 @@ describe('SRV', () => {
       qname: `_http._tcp.down.shop.svc.${Z}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_http._tcp.down.shop.svc.${Z}. 5 SRV 0 1 80 down.shop.svc.${Z}.`],
+      answer: [`_http._tcp.down.shop.svc.${Z}. 5 SRV 0 100 80 down.shop.svc.${Z}.`],
       ede: ['no healthy cluster'],
     },
   ]);

@@ -43,7 +43,7 @@ describe('explain', () => {
     expect(report.notes[0]?.text).toMatch(/^no healthy cluster: east: no ready endpoints/);
     expect(report.selections[0]?.outcome).toBe('panic-nodata');
     const text = formatExplain(report);
-    expect(text).toContain('selection IPv4 (policy local-first, outcome panic-nodata)');
+    expect(text).toContain('selection IPv4 (policy local-first from global, outcome panic-nodata)');
     expect(text).toContain('(not sent: EDE off)');
   });
 
@@ -59,7 +59,7 @@ describe('explain', () => {
     expect(text.split('\n')[0]).toBe('_postgres._tcp.db.shop.svc.clusterset.local. SRV');
     expect(text).toContain('name:      SRV name for port postgres/TCP of shop/db');
     expect(text).toMatch(/- db-2\.east\s+10\.1\.1\.3\s+excluded: not ready/);
-    expect(text).toContain('_postgres._tcp.db.shop.svc.clusterset.local.\t5\tIN\tSRV\t0 1 15432 db-0.east.db.shop.svc.clusterset.local.');
+    expect(text).toContain('_postgres._tcp.db.shop.svc.clusterset.local.\t5\tIN\tSRV\t0 100 15432 db-0.east.db.shop.svc.clusterset.local.');
     expect(text).toContain('additional:');
   });
 });
