@@ -1,10 +1,11 @@
 /**
  * Heartbeat: renews this cluster's Lease on the broker every renewMs. Importers treat a cluster
- * whose lease expired as stale. Pausing (the embedded default's OFFLINE file) simulates a dead
+ * whose lease expired as stale. The lease also carries the cluster's published properties. Pausing (the embedded default's OFFLINE file) simulates a dead
  * agent: the lease is left to expire, not deleted.
  */
 import type { Logger } from 'pino';
-import type { ClusterId } from '../model/types.ts';
+import type { PublishedProperties } from '../model/cluster-properties.ts';
+import type { ClusterId, ClusterLease } from '../model/types.ts';
 import type { AgentMetrics, BrokerPublisher } from './stores.ts';
 import { type Clock, type Timers, realTimers } from './timers.ts';
 
@@ -17,6 +18,11 @@ export interface LeaseRenewerOptions {
   now?: Clock;
   timers?: Timers;
   metrics?: AgentMetrics;
+  /**
+   * What this cluster publishes about itself (probe targets, region, zone), read at every
+   * renewal: a change reaches the broker with the next renewal, with no write of its own.
+   */
+  properties?: () => PublishedProperties;
 }
 
 export class LeaseRenewer {
@@ -89,7 +95,10 @@ export class LeaseRenewer {
 
   private async renew(): Promise<void> {
     try {
-      await this.opts.broker.applyLease({ cluster: this.opts.cluster, renewedAt: this.now(), durationMs: this.opts.durationMs });
+      const lease: ClusterLease = { cluster: this.opts.cluster, renewedAt: this.now(), durationMs: this.opts.durationMs };
+      const properties = this.opts.properties?.();
+      if (properties !== undefined && (properties.probeTargets.length > 0 || properties.region !== undefined || properties.zone !== undefined)) lease.properties = properties;
+      await this.opts.broker.applyLease(lease);
       this.opts.metrics?.leaseRenewal?.('ok');
       if (this.failing) this.logger.info('lease renewal recovered');
       this.failing = false;

@@ -7,12 +7,13 @@ import { formatFlags } from '../config/flags.ts';
 import { createAgentMetrics } from '../observability/agent-metrics.ts';
 import { createLogger, registerBuildInfo } from '../observability/index.ts';
 import { startAgentService } from '../runtime/agent.ts';
+import { clusterIdAtStart } from '../runtime/cluster-id.ts';
 import type { Io } from './io.ts';
 import { brokerCredentials, clusterCredentials } from './kube-credentials.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { VERSION } from './version.ts';
 
-const AGENT_HELP = `Usage: clusterset-dns agent --cluster-id ID --broker-kubeconfig FILE [flags]
+const AGENT_HELP = `Usage: clusterset-dns agent [--cluster-id ID] --broker-kubeconfig FILE [flags]
 
 Runs in every member cluster. Exports this cluster's ServiceExported services to the broker (one
 record, its EndpointSlices and a heartbeat Lease per cluster, in --broker-namespace) and imports
@@ -34,7 +35,8 @@ export async function runAgent(argv: readonly string[], env: Readonly<Record<str
   const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat });
   const metrics = createAgentMetrics();
   registerBuildInfo(metrics.registry, VERSION, 'agent');
-  const running = await startAgentService(config, { local, broker, logger, metrics });
+  const clusterId = await clusterIdAtStart(local, config.clusterId, logger);
+  const running = await startAgentService({ ...config, clusterId }, { local, broker, logger, metrics });
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');
   await running.stop();

@@ -5,13 +5,14 @@
 import { DNS_FLAGS, parseDnsConfig } from '../config/dns-config.ts';
 import { formatFlags } from '../config/flags.ts';
 import { createLogger, createMetrics, registerBuildInfo, resolveLogFormat } from '../observability/index.ts';
+import { clusterIdAtStart } from '../runtime/cluster-id.ts';
 import { startDns } from '../runtime/dns.ts';
 import type { Io } from './io.ts';
 import { clusterCredentials } from './kube-credentials.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { VERSION } from './version.ts';
 
-const DNS_HELP = `Usage: clusterset-dns dns --cluster-id ID [--kubeconfig FILE] [flags]
+const DNS_HELP = `Usage: clusterset-dns dns [--cluster-id ID] [--kubeconfig FILE] [flags]
 
 Answers clusterset.local (and any --zone) from this cluster's ServiceImports and MCS
 EndpointSlices. Point the cluster's CoreDNS at it with a forward stub for the zone. Uses the pod's
@@ -31,8 +32,9 @@ export async function runDns(argv: readonly string[], env: Readonly<Record<strin
   const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
   const metrics = createMetrics();
   registerBuildInfo(metrics.registry, VERSION, 'dns');
-  const running = await startDns({ clusterId: config.clusterId, kubeConfig, server: config, logger, logFormat: resolveLogFormat(config.logFormat ?? 'auto', io.stdout), metrics });
-  logger.info({ dns: `${config.listen.host}:${running.dnsPort}`, http: `${config.httpListen.host}:${running.httpPort}`, cluster: config.clusterId }, 'clusterset-dns dns serving');
+  const clusterId = await clusterIdAtStart(kubeConfig, config.clusterId, logger);
+  const running = await startDns({ clusterId, kubeConfig, server: config, logger, logFormat: resolveLogFormat(config.logFormat ?? 'auto', io.stdout), metrics });
+  logger.info({ dns: `${config.listen.host}:${running.dnsPort}`, http: `${config.httpListen.host}:${running.httpPort}`, cluster: clusterId }, 'clusterset-dns dns serving');
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');
   await running.stop();

@@ -10,7 +10,7 @@ import { LOG_FORMAT_FLAG, type LogFormat } from './log-format.ts';
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export const AGENT_FLAGS: readonly FlagSpec[] = [
-  { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'this cluster\'s ID: one or two DNS labels (required)' },
+  { name: 'cluster-id', kind: 'string', env: 'CLUSTERSET_DNS_CLUSTER_ID', metavar: 'ID', help: 'this cluster\'s ID: one or two DNS labels (default: the ClusterProperty cluster.clusterset.k8s.io, or id.k8s.io; a mismatch with them refuses to start)' },
   { name: 'kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of this cluster (default: $KUBECONFIG, ~/.kube/config, in a pod its service account)' },
   CONTEXT_FLAG,
   { name: 'broker-kubeconfig', kind: 'string', env: 'CLUSTERSET_DNS_BROKER_KUBECONFIG', metavar: 'FILE', help: 'kubeconfig of the broker API server (required unless --broker-context is given)' },
@@ -30,7 +30,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
 ];
 
 export interface AgentConfig {
-  clusterId: string;
+  /** Undefined: taken from this cluster's ClusterProperty at start (runtime/cluster-id.ts). */
+  clusterId?: string;
   /** Undefined: in-cluster config. */
   kubeconfig?: string;
   context?: string;
@@ -61,7 +62,6 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
   const parsed = parseArgs('agent', argv, AGENT_FLAGS, env);
   if (parsed.help) return { help: true };
   const v = parsed.values;
-  if (v['cluster-id'] === undefined) throw new UsageError('agent: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)');
   if (v['broker-kubeconfig'] === undefined && v['broker-context'] === undefined) {
     throw new UsageError('agent: --broker-kubeconfig FILE or --broker-context NAME is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG, CLUSTERSET_DNS_BROKER_CONTEXT)');
   }
@@ -72,7 +72,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
   }
   const namespaces = (v['namespaces'] as string[]).map((ns) => parseNamespace(ns, '--namespaces'));
   const config: AgentConfig = {
-    clusterId: parseClusterId(v['cluster-id'] as string, '--cluster-id'),
+    ...(v['cluster-id'] === undefined ? {} : { clusterId: parseClusterId(v['cluster-id'] as string, '--cluster-id') }),
     brokerNamespace: parseNamespace(v['broker-namespace'] as string, '--broker-namespace'),
     leaseDurationMs,
     leaseRenewMs,

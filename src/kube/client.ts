@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { ApiException, ApisApi, HttpMethod, KubeConfig, RequestContext, ServerConfiguration, createConfiguration, type Configuration } from '@kubernetes/client-node';
-import { MCS_GROUP } from './objects.ts';
+import { ABOUT_GROUP, MCS_GROUP, PREFERRED_ABOUT_VERSIONS, type AboutVersion } from './objects.ts';
 
 /** Loads a kubeconfig file, or the in-cluster config (service-account token + CA) when `path` is unset. */
 export function loadKubeConfig(path: string | undefined, what: string): KubeConfig {
@@ -187,6 +187,19 @@ export async function discoverMcsVersion(kc: KubeConfig, timeoutMs = 10_000): Pr
     throw new Error(`${MCS_GROUP} is served in versions ${[...served].join(', ')}; clusterset-dns needs v1beta1 or v1alpha1`);
   }
   return version;
+}
+
+/**
+ * Which ClusterProperty version (`about.k8s.io/<v>`) the cluster serves: v1 when served, v1alpha1
+ * otherwise, undefined when the group is not served at all (no CRD installed: nothing to read).
+ */
+export async function discoverAboutVersion(kc: KubeConfig, timeoutMs = 10_000): Promise<AboutVersion | undefined> {
+  const apis = kc.makeApiClient(ApisApi);
+  const groups = await withTimeout(apis.getAPIVersions(), timeoutMs, 'API discovery');
+  const group = groups.groups.find((g) => g.name === ABOUT_GROUP);
+  if (group === undefined) return undefined;
+  const served = new Set(group.versions.map((v) => v.version));
+  return PREFERRED_ABOUT_VERSIONS.find((v) => served.has(v));
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -34,3 +34,13 @@ export function withoutBulkMetadata(obj: KubernetesObject): KubernetesObject {
   }
   return { ...body, metadata: m };
 }
+
+/** A ClusterProperty's value and identity (its name is the property's name). */
+export function clusterPropertyOnly(obj: KubernetesObject): KubernetesObject {
+  const spec = (obj as { spec?: { value?: unknown } }).spec;
+  const out: KubernetesObject & { spec?: { value: unknown } } = { metadata: identityOf(obj) };
+  if (obj.apiVersion !== undefined) out.apiVersion = obj.apiVersion;
+  if (obj.kind !== undefined) out.kind = obj.kind;
+  if (spec !== undefined && spec !== null && typeof spec === 'object') out.spec = { value: spec.value };
+  return out;
+}

@@ -3,7 +3,9 @@
  * small model types, with validation. Never throws on bad input: every problem is returned as a
  * field error with an exact path (`spec.ports[1].port: must be 1-65535, got 70000`).
  */
+import { publishedPropertiesFrom, type ClusterPropertyValue } from '../model/cluster-properties.ts';
 import { parseIp } from '../model/ip.ts';
+import { parseClusterProperty } from './kinds/cluster-property.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
 import { previewValue } from '../model/bounded-text.ts';
 import { isDns1035Label, isDnsLabel, isDnsSubdomain } from '../model/names.ts';
@@ -21,6 +23,7 @@ import { ANNOTATION_POLICY, ANNOTATION_WEIGHT, LABEL_SERVICE_NAME } from './labe
 import {
   CORE_API_VERSION,
   DISCOVERY_API_VERSION,
+  KIND_CLUSTER_PROPERTY,
   KIND_ENDPOINT_SLICE,
   KIND_NAMESPACE,
   KIND_SERVICE,
@@ -45,7 +48,8 @@ export type LocalObject =
   | { kind: 'Service'; service: LocalService }
   | { kind: 'EndpointSlice'; slice: LocalEndpointSlice }
   | { kind: 'ServiceExport'; serviceExport: LocalServiceExport }
-  | { kind: 'ServiceImport'; vip: ClusterSetVip };
+  | { kind: 'ServiceImport'; vip: ClusterSetVip }
+  | { kind: 'ClusterProperty'; property: ClusterPropertyValue };
 
 export type TranslateResult =
   /** `description` names the object for messages: `Service shop/web`. */
@@ -203,7 +207,7 @@ function describe(obj: UnknownObject): string {
   if (meta === null || typeof meta !== 'object') return `${kind} (no metadata)`;
   const m = meta as UnknownObject;
   const name = typeof m['name'] === 'string' ? m['name'] : '(no name)';
-  if (kind === KIND_NAMESPACE) return `${kind} ${name}`;
+  if (kind === KIND_NAMESPACE || kind === KIND_CLUSTER_PROPERTY) return `${kind} ${name}`;
   const ns = typeof m['namespace'] === 'string' ? m['namespace'] : 'default';
   return `${kind} ${ns}/${name}`;
 }
@@ -240,6 +244,9 @@ export function translateObject(input: unknown, options: TranslateOptions): Tran
       break;
     case KIND_SERVICE_IMPORT:
       object = readServiceImport(r, obj);
+      break;
+    case KIND_CLUSTER_PROPERTY:
+      object = readClusterProperty(r, obj);
       break;
     default:
       if (typeof kind !== 'string') {
@@ -484,4 +491,15 @@ function readServiceImport(r: Reader, obj: UnknownObject): LocalObject {
     }
   });
   return { kind: 'ServiceImport', vip: { namespace: meta.namespace, name: meta.name, ips } };
+}
+
+/** The kind's own parse, plus the meaning of the names we read (a bad probe target is an error here). */
+function readClusterProperty(r: Reader, obj: UnknownObject): LocalObject | undefined {
+  const parsed = parseClusterProperty(obj);
+  if (!parsed.ok) {
+    for (const p of parsed.problems) r.fail('', p);
+    return undefined;
+  }
+  for (const p of publishedPropertiesFrom(new Map([[parsed.value.name, parsed.value.value]])).problems) r.fail('spec.value', p);
+  return { kind: 'ClusterProperty', property: parsed.value };
 }

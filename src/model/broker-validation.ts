@@ -10,6 +10,7 @@
  * Claimed times are the exception: whether an export time lies in the future depends on when it
  * is judged, so claimProblems() runs at use time, with the judge's clock.
  */
+import { publishedPropertiesProblems } from './cluster-properties.ts';
 import { parseIp } from './ip.ts';
 import { isDns1035Label, isDnsLabel, isValidClusterId } from './names.ts';
 import { clusterServiceKey } from './service-key.ts';
@@ -136,6 +137,7 @@ export function validateLease(l: ClusterLease): string[] {
   if (!Number.isFinite(l.durationMs) || l.durationMs <= 0 || l.durationMs > BROKER_LIMITS.maxLeaseDurationMs) {
     out.push(`durationMs must be 1-${BROKER_LIMITS.maxLeaseDurationMs}`);
   }
+  if (l.properties !== undefined) out.push(...publishedPropertiesProblems(l.properties).map((p) => `published properties: ${p}`));
   return out;
 }
 

@@ -28,6 +28,8 @@ interface Observation {
   durationMs: number;
   /** When this importer saw the claim change, shifted forward by time spent blind since. */
   observedAt: number;
+  /** The cluster's published properties as last seen (no bearing on liveness). */
+  properties: ClusterLease['properties'];
 }
 
 export interface LeaseObserverOptions {
@@ -56,11 +58,13 @@ export class LeaseObserver {
     const now = this.now();
     const before = this.seen.get(claim.cluster);
     if (before === undefined) {
-      this.seen.set(claim.cluster, { claimedRenewedAt: claim.renewedAt, durationMs: claim.durationMs, observedAt: firstSight(claim, now, this.skewToleranceMs) });
+      this.seen.set(claim.cluster, { claimedRenewedAt: claim.renewedAt, durationMs: claim.durationMs, observedAt: firstSight(claim, now, this.skewToleranceMs), properties: claim.properties });
       return true;
     }
+    // Properties follow every sighting; only a changed claim is a renewal.
+    before.properties = claim.properties;
     if (before.claimedRenewedAt === claim.renewedAt && before.durationMs === claim.durationMs) return false;
-    this.seen.set(claim.cluster, { claimedRenewedAt: claim.renewedAt, durationMs: claim.durationMs, observedAt: now });
+    this.seen.set(claim.cluster, { claimedRenewedAt: claim.renewedAt, durationMs: claim.durationMs, observedAt: now, properties: claim.properties });
     return true;
   }
 
@@ -87,7 +91,8 @@ export class LeaseObserver {
   /** The lease with `renewedAt` = when it was observed (the only time liveness may use). */
   get(cluster: ClusterId): ClusterLease | undefined {
     const o = this.seen.get(cluster);
-    return o === undefined ? undefined : { cluster, renewedAt: o.observedAt, durationMs: o.durationMs };
+    if (o === undefined) return undefined;
+    return o.properties === undefined ? { cluster, renewedAt: o.observedAt, durationMs: o.durationMs } : { cluster, renewedAt: o.observedAt, durationMs: o.durationMs, properties: o.properties };
   }
 
   list(): ClusterLease[] {

@@ -3,6 +3,7 @@
  * the kube room translates objects into these on arrival (as CoreDNS shrinks objects to small
  * internal types), and the DNS side reads only these.
  */
+import type { PublishedProperties } from './cluster-properties.ts';
 
 import type { PolicyName } from './traffic-policy.ts';
 
@@ -110,6 +111,11 @@ export interface ClusterLease {
   /** Epoch ms of the last renewal. */
   renewedAt: number;
   durationMs: number;
+  /**
+   * What the cluster publishes about itself (model/cluster-properties.ts: probe targets, region,
+   * zone), carried on its lease so every importer knows it. Absent: nothing announced.
+   */
+  properties?: PublishedProperties;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ import { canaryTimeoutMs } from '../model/broker-sight.ts';
 import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
+import { PublishedPropertiesSource } from '../agent/published-properties.ts';
+import { KubeClusterProperties } from '../kube/cluster-properties.ts';
 import type { AgentConfig } from '../config/agent-config.ts';
 import { KubeBrokerStore } from '../kube/broker-store.ts';
-import { describeApiError, discoverMcsVersion, followKubeConfigFile, serverOf } from '../kube/client.ts';
+import { describeApiError, discoverAboutVersion, discoverMcsVersion, followKubeConfigFile, serverOf } from '../kube/client.ts';
 import { KubeLocalClusterStore } from '../kube/local-cluster-store.ts';
 import { createAgentMetrics, type AgentMetricsRegistry } from '../observability/agent-metrics.ts';
 import { createAgentHttp } from './agent-http.ts';
@@ -95,6 +97,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
   let exporter: Exporter | undefined;
   let importer: Importer | undefined;
   let lease: LeaseRenewer | undefined;
+  let properties: KubeClusterProperties | undefined;
   let synced = false;
   let phase = 'discovering the MCS API versions';
   const credentials =
@@ -112,7 +115,13 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
       discoverUntil(options.broker, 'broker', logger, () => stopped),
     ]);
     if (stopped) throw new Error('stopped');
-    logger.info({ local: serverOf(options.local), localMcs: localVersion, broker: serverOf(options.broker), brokerMcs: brokerVersion, brokerNamespace: options.brokerNamespace }, 'agent starting');
+    const aboutVersion = await discoverAboutVersion(options.local).catch((err: unknown) => {
+      logger.warn({ err: describeApiError(err) }, 'could not discover about.k8s.io: no ClusterProperties are published');
+      return undefined;
+    });
+    if (aboutVersion === undefined) logger.info('about.k8s.io ClusterProperties not served here: this cluster announces no probe targets or topology');
+    else properties = new KubeClusterProperties({ kubeConfig: options.local, version: aboutVersion, logger, onRestart: (reason) => metrics.hooks.informerRestart?.('local-clusterproperties', reason), ...backoff });
+    logger.info({ local: serverOf(options.local), localMcs: localVersion, localAbout: aboutVersion ?? null, broker: serverOf(options.broker), brokerMcs: brokerVersion, brokerNamespace: options.brokerNamespace }, 'agent starting');
     local = new KubeLocalClusterStore({
       kubeConfig: options.local,
       cluster: options.clusterId,
@@ -136,11 +145,12 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
     });
     local.start();
     broker.start();
+    properties?.start();
     phase = 'waiting for the local and broker caches to sync';
     // Reconcile nothing before both caches are complete: a partial cache would look like deletions.
     for (;;) {
       try {
-        await Promise.all([local.waitForSync(SYNC_LOG_EVERY_MS), broker.waitForSync(SYNC_LOG_EVERY_MS)]);
+        await Promise.all([local.waitForSync(SYNC_LOG_EVERY_MS), broker.waitForSync(SYNC_LOG_EVERY_MS), properties?.waitForSync(SYNC_LOG_EVERY_MS)]);
         break;
       } catch (err) {
         if (stopped) throw new Error('stopped');
@@ -153,7 +163,9 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
       ...(options.addressPolicy === undefined ? {} : { addressPolicy: options.addressPolicy }),
       ...(options.skewToleranceMs === undefined ? {} : { skewToleranceMs: options.skewToleranceMs }),
     };
-    lease = new LeaseRenewer({ cluster: options.clusterId, broker, durationMs: options.leaseDurationMs, renewMs: options.leaseRenewMs, logger, metrics: metrics.hooks });
+    const watched = properties;
+    const published = new PublishedPropertiesSource(() => watched?.current() ?? new Map(), logger);
+    lease = new LeaseRenewer({ cluster: options.clusterId, broker, durationMs: options.leaseDurationMs, renewMs: options.leaseRenewMs, logger, metrics: metrics.hooks, properties: () => published.current() });
     exporter = new Exporter({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, ...trust });
     importer = new Importer({ cluster: options.clusterId, local, broker, logger, gcGraceMs: options.gcGraceMs, metrics: metrics.hooks, queue, resyncMs: options.resyncMs, ...trust });
     await lease.start();
@@ -195,6 +207,7 @@ export function startAgent(options: AgentRuntimeOptions): RunningAgent {
       await Promise.allSettled([exporter?.stop(), importer?.stop(), lease?.stop()]);
       local?.stop();
       broker?.stop();
+      properties?.stop();
       logger.info('agent stopped');
     },
   };
@@ -215,7 +228,8 @@ export interface RunningAgentService {
 }
 
 /** The agent as `clusterset-dns agent` runs it: the reconcilers and their HTTP endpoints. */
-export async function startAgentService(config: AgentConfig, deps: AgentServiceDeps): Promise<RunningAgentService> {
+/** `config.clusterId` resolved (runtime/cluster-id.ts clusterIdAtStart). */
+export async function startAgentService(config: AgentConfig & { clusterId: string }, deps: AgentServiceDeps): Promise<RunningAgentService> {
   const { local, broker, logger, metrics } = deps;
   const agent = startAgent({
     clusterId: config.clusterId,

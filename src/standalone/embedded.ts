@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { Exporter } from '../agent/exporter.ts';
 import { Importer } from '../agent/importer.ts';
 import { LeaseRenewer } from '../agent/lease.ts';
+import { PublishedPropertiesSource } from '../agent/published-properties.ts';
 import type { AgentMetrics } from '../agent/stores.ts';
 import type { AddressPolicy } from '../model/address-policy.ts';
 import { canaryTimeoutMs } from '../model/broker-sight.ts';
@@ -180,7 +181,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
     const connection = broker.connect({ cluster, canaryTimeoutMs: canaryTimeout });
     // The agent components add their own `cluster` binding.
     const memberLogger = options.logger;
-    const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: leaseDurationMs, renewMs: leaseRenewMs, logger: memberLogger, now, ...(options.metrics ? { metrics: options.metrics } : {}) });
+    const published = new PublishedPropertiesSource(() => store.clusterProperties(), memberLogger);
+    const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: leaseDurationMs, renewMs: leaseRenewMs, logger: memberLogger, now, properties: () => published.current(), ...(options.metrics ? { metrics: options.metrics } : {}) });
     const exporter = new Exporter({ cluster, local: store, broker: connection, logger: memberLogger, gcGraceMs, now, ...policy, ...(options.metrics ? { metrics: options.metrics } : {}) });
     store.replaceInputs(loaded.inputs);
     // The first lease is written even for an OFFLINE cluster: it simulates an agent that ran and

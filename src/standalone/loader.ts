@@ -392,7 +392,7 @@ function keepLastGood(previous: FileEntry | undefined, problem: Problem, symlink
 }
 
 /** The identity of an object for duplicate detection, and the namespace it implies. */
-function keyOf(o: LocalObject): { key?: string; namespace: string } {
+function keyOf(o: LocalObject): { key?: string; namespace?: string } {
   switch (o.kind) {
     case 'Namespace':
       return { namespace: o.name };
@@ -404,6 +404,9 @@ function keyOf(o: LocalObject): { key?: string; namespace: string } {
       return { key: `ServiceExport/${serviceKey(o.serviceExport)}`, namespace: o.serviceExport.namespace };
     case 'ServiceImport':
       return { key: `ServiceImport/${serviceKey(o.vip)}`, namespace: o.vip.namespace };
+    case 'ClusterProperty':
+      // Cluster-scoped: implies no namespace.
+      return { key: `ClusterProperty/${o.property.name}` };
   }
 }
 
@@ -424,16 +427,18 @@ class Assembly {
     const affected = new Set<string>();
     for (const doc of before?.documents ?? []) {
       const { key, namespace } = keyOf(doc.object);
-      const n = (this.namespaceRefs.get(namespace) ?? 0) - 1;
-      if (n <= 0) this.namespaceRefs.delete(namespace);
-      else this.namespaceRefs.set(namespace, n);
+      if (namespace !== undefined) {
+        const n = (this.namespaceRefs.get(namespace) ?? 0) - 1;
+        if (n <= 0) this.namespaceRefs.delete(namespace);
+        else this.namespaceRefs.set(namespace, n);
+      }
       if (key === undefined) continue;
       this.contributors.get(key)?.delete(file);
       affected.add(key);
     }
     for (const doc of after?.documents ?? []) {
       const { key, namespace } = keyOf(doc.object);
-      this.namespaceRefs.set(namespace, (this.namespaceRefs.get(namespace) ?? 0) + 1);
+      if (namespace !== undefined) this.namespaceRefs.set(namespace, (this.namespaceRefs.get(namespace) ?? 0) + 1);
       if (key === undefined) continue;
       let c = this.contributors.get(key);
       if (c === undefined) this.contributors.set(key, (c = new Map()));
@@ -466,6 +471,7 @@ class Assembly {
       else if (o.kind === 'EndpointSlice') inputs.endpointSlices.push(o.slice);
       else if (o.kind === 'ServiceExport') inputs.serviceExports.push(o.serviceExport);
       else if (o.kind === 'ServiceImport') inputs.vips.push(o.vip);
+      else if (o.kind === 'ClusterProperty') inputs.properties.push(o.property);
     }
     return inputs;
   }

@@ -7,6 +7,7 @@
 import { serviceKey } from '../model/service-key.ts';
 import type { ExportCondition, ExportSource, ImportSink, LocalChange } from '../agent/stores.ts';
 import { deepEqual } from '../model/equal.ts';
+import type { ClusterPropertyValue } from '../model/cluster-properties.ts';
 import type { ClusterSetVip } from '../model/local-objects.ts';
 import type {
   ClusterId,
@@ -25,10 +26,12 @@ export interface ClusterInputs {
   endpointSlices: LocalEndpointSlice[];
   serviceExports: LocalServiceExport[];
   vips: ClusterSetVip[];
+  /** KEP-2149 ClusterProperties (cluster ID, probe targets, topology). */
+  properties: ClusterPropertyValue[];
 }
 
 export function emptyInputs(): ClusterInputs {
-  return { namespaces: [], services: [], endpointSlices: [], serviceExports: [], vips: [] };
+  return { namespaces: [], services: [], endpointSlices: [], serviceExports: [], vips: [], properties: [] };
 }
 
 export class MemoryLocalCluster implements ExportSource, ImportSink {
@@ -39,6 +42,7 @@ export class MemoryLocalCluster implements ExportSource, ImportSink {
   private slices = new Map<string, Map<string, LocalEndpointSlice>>();
   private exports = new Map<string, LocalServiceExport>();
   private vips = new Map<string, ClusterSetVip>();
+  private properties: ReadonlyMap<string, string> = new Map();
   private readonly conditions = new Map<string, ExportCondition[]>();
   private readonly importedServices = new Map<string, ImportedService>();
   private readonly importedSlices = new Map<string, Map<ClusterId, ImportedSlice>>();
@@ -83,7 +87,14 @@ export class MemoryLocalCluster implements ExportSource, ImportSink {
     this.exports = exports;
     this.vips = vips;
     this.slices = slices;
+    // Read by the lease renewer at each renewal: no change event needed.
+    this.properties = new Map(inputs.properties.map((p) => [p.name, p.value]));
     for (const c of changes) this.emit(c);
+  }
+
+  /** The cluster's ClusterProperties (name → value), as its directory declares them. */
+  clusterProperties(): ReadonlyMap<string, string> {
+    return this.properties;
   }
 
   subscribe(listener: (change: LocalChange) => void): () => void {

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { Exporter } from '../../src/agent/exporter.ts';
 import { Importer } from '../../src/agent/importer.ts';
 import { LeaseRenewer } from '../../src/agent/lease.ts';
+import { PublishedPropertiesSource } from '../../src/agent/published-properties.ts';
+import { PROPERTY_PROBE_TARGETS, PROPERTY_REGION, PROPERTY_ZONE } from '../../src/model/cluster-properties.ts';
 import type { LocalService } from '../../src/model/types.ts';
 import { MemoryBroker } from '../../src/standalone/memory-broker.ts';
 import { type ClusterInputs, MemoryLocalCluster, emptyInputs } from '../../src/standalone/memory-cluster.ts';
@@ -368,6 +370,46 @@ describe('lease renewer', () => {
     await t.advance(1_000);
     expect(outcomes).toEqual(['error', 'error', 'ok']);
     expect(broker.getLease('east')?.renewedAt).toBe(T0 + 2_000);
+    await lease.stop();
+  });
+});
+
+describe('published properties ride on the lease', () => {
+  it('a property change reaches every other connection with the next renewal, with no write of its own', async () => {
+    const t = fakeTime();
+    const broker = new MemoryBroker(t.now);
+    const store = new MemoryLocalCluster('west');
+    const writes: number[] = [];
+    const conn = broker.connect({ cluster: 'west' });
+    const counting = { applyLease: async (l: Parameters<typeof conn.applyLease>[0]) => { writes.push(t.now()); await conn.applyLease(l); } };
+    const published = new PublishedPropertiesSource(() => store.clusterProperties(), logger);
+    const lease = new LeaseRenewer({ cluster: 'west', broker: counting, durationMs: 10_000, renewMs: 2_000, logger, now: t.now, timers: t.timers, properties: () => published.current() });
+    store.replaceInputs(inputs({ properties: [{ name: PROPERTY_PROBE_TARGETS, value: 'tcp://10.0.0.5:4500' }, { name: PROPERTY_REGION, value: 'eu-west-1' }] }));
+    await lease.start();
+    const east = broker.connect();
+    expect(east.getLease('west')?.properties).toEqual({ probeTargets: [expect.objectContaining({ text: 'tcp://10.0.0.5:4500' })], region: 'eu-west-1' });
+    store.replaceInputs(inputs({ properties: [{ name: PROPERTY_PROBE_TARGETS, value: 'tcp://10.0.0.6:4500,http://10.0.0.6:80/healthz' }] }));
+    await t.advance(1_000);
+    expect(east.getLease('west')?.properties?.probeTargets.map((p) => p.text)).toEqual(['tcp://10.0.0.5:4500']);
+    await t.advance(1_000);
+    expect(east.getLease('west')?.properties).toEqual({ probeTargets: [expect.objectContaining({ text: 'tcp://10.0.0.6:4500' }), expect.objectContaining({ text: 'http://10.0.0.6:80/healthz' })] });
+    // One write per renewal, whether or not anything changed.
+    expect(writes).toEqual([T0, T0 + 2_000]);
+    store.replaceInputs(inputs({}));
+    await t.advance(2_000);
+    expect(east.getLease('west')?.properties).toBeUndefined();
+    await lease.stop();
+  });
+
+  it('a bad property value is left out; the valid ones are still published', async () => {
+    const t = fakeTime();
+    const broker = new MemoryBroker(t.now);
+    const store = new MemoryLocalCluster('west');
+    const published = new PublishedPropertiesSource(() => store.clusterProperties(), logger);
+    store.replaceInputs(inputs({ properties: [{ name: PROPERTY_PROBE_TARGETS, value: 'udp://10.0.0.5:1,tcp://10.0.0.5:2' }, { name: PROPERTY_ZONE, value: 'not a zone' }] }));
+    const lease = new LeaseRenewer({ cluster: 'west', broker: broker.connect({ cluster: 'west' }), durationMs: 10_000, renewMs: 2_000, logger, now: t.now, timers: t.timers, properties: () => published.current() });
+    await lease.start();
+    expect(broker.getLease('west')?.properties).toEqual({ probeTargets: [expect.objectContaining({ text: 'tcp://10.0.0.5:2' })] });
     await lease.stop();
   });
 });

@@ -76,8 +76,11 @@ describe('agent flags', () => {
     });
   });
 
+  it('without --cluster-id leaves the ID to the ClusterProperty (resolved at start)', () => {
+    expect(parseAgentConfig(agentBase.slice(2), {}).config?.clusterId).toBeUndefined();
+  });
+
   const failures: Array<{ argv: string[]; message: string }> = [
-    { argv: ['--broker-kubeconfig', '/b'], message: 'agent: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)' },
     { argv: ['--cluster-id', 'east'], message: 'agent: --broker-kubeconfig FILE or --broker-context NAME is required (or CLUSTERSET_DNS_BROKER_KUBECONFIG, CLUSTERSET_DNS_BROKER_CONTEXT)' },
     { argv: [...agentBase.slice(2), '--cluster-id', 'a.b.c'], message: `--cluster-id must be one or two lowercase DNS labels (a-z, 0-9, '-', at most 63 each), got "a.b.c"` },
     { argv: [...agentBase, '--lease-renew', '30', '--lease-duration', '30'], message: '--lease-renew (30s) must be shorter than --lease-duration (30s)' },
@@ -99,8 +102,8 @@ describe('dns flags', () => {
     expect(config).toMatchObject({ clusterId: 'west', kubeconfig: '/k', listen: { host: '127.0.0.1', port: 53 }, workers: 0, dns: { zones: ['cs.example'] } });
   });
 
-  it('needs a cluster ID and rejects serve-only flags', () => {
-    expect(() => parseDnsConfig([], {})).toThrow('dns: --cluster-id ID is required (or CLUSTERSET_DNS_CLUSTER_ID)');
+  it('leaves the cluster ID to the ClusterProperty when no flag is given, and rejects serve-only flags', () => {
+    expect(parseDnsConfig([], {}).config?.clusterId).toBeUndefined();
     expect(() => parseDnsConfig(['--cluster-id', 'west', '--from-dir', 'x'], {})).toThrow('unknown flag --from-dir for "dns" (see: clusterset-dns dns --help)');
   });
 });

@@ -9,7 +9,9 @@ import { validateExport } from '../../src/model/broker-validation.ts';
 import { isDnsSubdomain } from '../../src/model/names.ts';
 import type { ExportEndpoints, ExportRecord, ImportedSlice } from '../../src/model/types.ts';
 import { assembleBrokerExport, brokerSliceName, buildBrokerSlices, exportsOfSlices, parseBrokerSlice, type BrokerSlicePart } from '../../src/kube/kinds/broker-slice.ts';
-import { buildLease, leaseName, parseLease } from '../../src/kube/kinds/lease.ts';
+import { ANNOTATION_PROBE_TARGETS, ANNOTATION_REGION, buildLease, leaseName, parseLease } from '../../src/kube/kinds/lease.ts';
+import { buildClusterProperty, parseClusterProperty } from '../../src/kube/kinds/cluster-property.ts';
+import { parseProbeTargets } from '../../src/model/cluster-properties.ts';
 import { assembleSlices, buildImportedSlices, importedSliceObjectName, parseImportedSlice, type ParsedSlice } from '../../src/kube/kinds/mcs-endpoint-slice.ts';
 import { clusterLabelValue, type Parsed } from '../../src/kube/kinds/object-meta.ts';
 import { buildExportStatus, readExportConditions } from '../../src/kube/kinds/service-export-status.ts';
@@ -296,6 +298,28 @@ describe('leases, ServiceExport status and ServiceImports', () => {
     expect(parseLease(obj)).toEqual({ ok: true, value: lease });
   });
 
+  it('a lease carries the published properties as annotations, and reads them back', () => {
+    const properties = { probeTargets: parseProbeTargets('tcp://10.0.0.5:4500,http://[fd00::5]:8080/healthz').targets, region: 'eu-west-1', zone: 'eu-west-1a' };
+    const lease = { cluster: 'east', renewedAt: Date.parse('2024-05-01T10:00:00.123Z'), durationMs: 30_000, properties };
+    const obj = buildLease(lease, 'clusterset-broker');
+    expect(obj.metadata.annotations).toEqual({
+      [ANNOTATION_PROBE_TARGETS]: 'tcp://10.0.0.5:4500,http://[fd00::5]:8080/healthz',
+      [ANNOTATION_REGION]: 'eu-west-1',
+      'clusterset-dns.io/zone': 'eu-west-1a',
+    });
+    expect(parseLease(obj)).toEqual({ ok: true, value: lease });
+    // Without properties: no annotations at all (an older agent's lease reads the same).
+    expect(buildLease({ cluster: 'east', renewedAt: 0, durationMs: 1000 }, 'b').metadata.annotations).toBeUndefined();
+  });
+
+  it('a ClusterProperty round-trips in both versions', () => {
+    for (const version of ['v1alpha1', 'v1'] as const) {
+      const obj = buildClusterProperty({ name: 'probe.clusterset-dns.io', value: 'tcp://10.0.0.5:4500' }, version);
+      expect(obj.apiVersion).toBe(`about.k8s.io/${version}`);
+      expect(parseClusterProperty(obj)).toEqual({ ok: true, value: { name: 'probe.clusterset-dns.io', value: 'tcp://10.0.0.5:4500' } });
+    }
+  });
+
   it('export conditions carry observedGeneration and second-precision times', () => {
     const status = buildExportStatus(
       { namespace: 'shop', name: 'web' },
@@ -358,6 +382,21 @@ describe('each kind refuses what it must', () => {
     const otherHolder = { ...lease, spec: { ...lease['spec'], holderIdentity: 'west' } };
     expect(parseLease(otherHolder)).toMatchObject({ ok: false, problems: ['spec.holderIdentity "west" is not east'] });
     expect(parseLease({ ...lease, spec: { ...lease['spec'], renewTime: 'soon' } })).toMatchObject({ ok: false, problems: ['spec.renewTime is not a time'] });
+  });
+
+  it('a lease whose probe-target annotation does not parse', () => {
+    const lease = buildLease({ cluster: 'east', renewedAt: Date.parse('2024-05-01T10:00:00Z'), durationMs: 30_000 }, 'b');
+    lease.metadata.annotations = { [ANNOTATION_PROBE_TARGETS]: 'tcp://0.0.0.0:1' };
+    expect(parseLease(lease)).toEqual({ ok: false, problems: [`annotation ${ANNOTATION_PROBE_TARGETS}: probe.clusterset-dns.io: "tcp://0.0.0.0:1": host 0.0.0.0 is the unspecified address`] });
+  });
+
+  it('a ClusterProperty of another kind or version, with no string value or a name that is not one', () => {
+    const good = buildClusterProperty({ name: 'id.k8s.io', value: 'east' });
+    expect(parseClusterProperty({ ...good, apiVersion: 'about.k8s.io/v2' })).toEqual({ ok: false, problems: ['apiVersion "about.k8s.io/v2" is not about.k8s.io/v1 or about.k8s.io/v1alpha1'] });
+    expect(parseClusterProperty({ ...good, kind: 'Property' })).toEqual({ ok: false, problems: ['kind "Property" is not ClusterProperty'] });
+    expect(parseClusterProperty({ ...good, spec: { value: 5 } })).toEqual({ ok: false, problems: ['spec.value is not a string'] });
+    expect(parseClusterProperty({ ...good, metadata: { name: 'Bad_Name' } })).toEqual({ ok: false, problems: ['metadata.name "Bad_Name" is not a DNS subdomain'] });
+    expect(parseClusterProperty({ ...good, spec: { value: 'x'.repeat(128_001) } })).toEqual({ ok: false, problems: ['spec.value is longer than 128000 characters'] });
   });
 
   it('a ServiceImport with a port the validator refuses, or a cluster ID that is not one', () => {

@@ -99,6 +99,29 @@ spec:
     expect((await l.load()).clusters.get('east')!.inputs.serviceExports[0]!.createdAt).toBe(Date.parse('2024-01-01T00:00:00Z'));
   });
 
+  it('ClusterProperties load (cluster-scoped: they imply no namespace); a bad probe target is an error naming it', async () => {
+    await put(
+      'west/properties.yaml',
+      `apiVersion: about.k8s.io/v1alpha1
+kind: ClusterProperty
+metadata: { name: probe.clusterset-dns.io }
+spec: { value: "tcp://127.0.0.1:4500" }
+---
+apiVersion: about.k8s.io/v1alpha1
+kind: ClusterProperty
+metadata: { name: zone.topology.clusterset-dns.io }
+spec: { value: "a zone" }
+`,
+    );
+    const r = await loader().load();
+    const west = r.clusters.get('west')!.inputs;
+    expect(west.properties).toEqual([{ name: 'probe.clusterset-dns.io', value: 'tcp://127.0.0.1:4500' }]);
+    expect(west.namespaces).not.toContain('');
+    expect(r.problems.map(formatProblem)).toEqual([
+      `${join(dir, 'west/properties.yaml')}:6: document 2 (ClusterProperty zone.topology.clusterset-dns.io): spec.value: zone.topology.clusterset-dns.io: "a zone" is not a label value (letters, digits, '-', '_', '.'); object skipped`,
+    ]);
+  });
+
   it('a missing directory is a problem, not a crash', async () => {
     const r = await new DirLoader({ dir: join(dir, 'nope'), defaultCreatedAt: () => 0 }).load();
     expect(r.clusters.size).toBe(0);
