@@ -5,6 +5,7 @@
  * has passed; clusters whose type conflicts with the aggregated service are excluded the same way.
  */
 import { serviceKey } from '../model/service-key.ts';
+import type { Place } from '../model/snapshot.ts';
 import { type ServiceAggregate, aggregateService } from '../model/aggregate.ts';
 import type {
   ClusterId,
@@ -24,6 +25,8 @@ export interface ImportConfig {
   namespaceExists: (namespace: string) => boolean;
   /** Clusterset VIPs from a user-provided local ServiceImport. */
   vipFor: (ref: ServiceRef) => readonly string[] | undefined;
+  /** Where a source cluster is (the region and zone it publishes on its lease); {} when unknown. */
+  placeOf?: (cluster: ClusterId) => Place;
 }
 
 // Liveness lives in model/liveness.ts (shared by both broker stores); re-exported for callers here.
@@ -87,6 +90,9 @@ export function computeServiceImport(
     };
     if (excluded) slice.excludedReason = reasons.join('; ');
     if (record.weight !== undefined) slice.weight = record.weight;
+    const place = cfg.placeOf?.(record.cluster) ?? {};
+    if (place.region !== undefined) slice.region = place.region;
+    if (place.zone !== undefined) slice.zone = place.zone;
     slices.push(slice);
   }
   return { service, slices, aggregate };

@@ -357,12 +357,7 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
     if (byCluster === undefined) return [];
     const out: ImportedSlice[] = [];
     for (const [cluster, set] of byCluster) {
-      const { endpoints, ports, excludedReason, rejectedAddresses, weight } = assembleSlices([...set.values()]);
-      const slice: ImportedSlice = { ...ref, sourceCluster: cluster, sliceName: importedSliceName(ref, cluster), endpoints, ports };
-      if (excludedReason !== undefined) slice.excludedReason = excludedReason;
-      if (rejectedAddresses !== undefined) slice.rejectedAddresses = rejectedAddresses;
-      if (weight !== undefined) slice.weight = weight;
-      out.push(slice);
+      out.push({ ...ref, sourceCluster: cluster, sliceName: importedSliceName(ref, cluster), ...assembleSlices([...set.values()]) });
     }
     return out;
   }

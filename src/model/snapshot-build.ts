@@ -124,6 +124,8 @@ export function buildSnapshot(
     // Every slice of a cluster carries its weight; should two disagree, the lower one holds, so a
     // drain (0) half-written across a cluster's slices already drains.
     if (slice.weight !== undefined) backend.weight = backend.weight === undefined ? slice.weight : Math.min(backend.weight, slice.weight);
+    if (slice.region !== undefined) backend.region = slice.region;
+    if (slice.zone !== undefined) backend.zone = slice.zone;
     const reason = slice.excludedReason;
     if (reason !== undefined && reason !== '') {
       if (draft.reasons === undefined) draft.reasons = [reason];
@@ -156,6 +158,7 @@ export function buildSnapshot(
     builtAt: now,
   };
   if (state.staleSource !== undefined) snapshot.staleSource = { ...state.staleSource };
+  if (state.localPlace !== undefined && (state.localPlace.region !== undefined || state.localPlace.zone !== undefined)) snapshot.localPlace = { ...state.localPlace };
   return snapshot;
 }
 

@@ -2,14 +2,10 @@
  * The DNS server's read model: an immutable snapshot of every imported service, rebuilt (or
  * patched) when the imported state changes. The DNS room answers only from this.
  */
-import type { PolicyName } from './traffic-policy.ts';
-import type { ClusterId, Endpoint, ImportType, ServicePort } from './types.ts';
+import type { Place, PolicyName } from './traffic-policy.ts';
 
-/** Where a cluster is (its region and zone ClusterProperties); either may be unknown. */
-export interface Place {
-  region?: string;
-  zone?: string;
-}
+export type { Place } from './traffic-policy.ts';
+import type { ClusterId, Endpoint, ImportType, ServicePort } from './types.ts';
 
 /** One source cluster's backends for one service, merged across that cluster's MCS slices. */
 export interface ClusterBackend {

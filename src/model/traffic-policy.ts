@@ -8,6 +8,14 @@
  * than a refused export, because the user believes the traffic follows it).
  */
 
+import { publishedPropertiesFrom } from './cluster-properties.ts';
+
+/** Where a cluster is (its region and zone ClusterProperties); either may be unknown. */
+export interface Place {
+  region?: string;
+  zone?: string;
+}
+
 /** On a ServiceExport (the user's choice) and on the imported ServiceImport (the service's). */
 export const ANNOTATION_POLICY = 'clusterset-dns.io/policy';
 /** On a ServiceExport (the user's choice) and on that cluster's imported MCS EndpointSlices. */
@@ -75,4 +83,20 @@ export function resolveServicePolicy(
     disagreeing.set(o.cluster, `${o.cluster}: policy ${o.policy}, service uses ${applied} (winner ${winner.cluster}, oldest export)`);
   }
   return winner.policy === undefined ? { disagreeing } : { policy: winner.policy, disagreeing };
+}
+
+/**
+ * Where this cluster is, from its own ClusterProperties (name → value): the region and zone it
+ * publishes to the others, judged by the same rules (an invalid value is left out, unknown).
+ */
+export function placeFromProperties(properties: ReadonlyMap<string, string>): Place {
+  const { value } = publishedPropertiesFrom(properties);
+  const place: Place = {};
+  if (value.region !== undefined) place.region = value.region;
+  if (value.zone !== undefined) place.zone = value.zone;
+  return place;
+}
+
+export function samePlace(a: Place | undefined, b: Place | undefined): boolean {
+  return a?.region === b?.region && a?.zone === b?.zone;
 }

@@ -157,4 +157,7 @@ export interface ImportedSlice extends ServiceRef {
   rejectedAddresses?: string;
   /** That cluster's weight (its ServiceExport annotation), as an annotation; undefined: DEFAULT_WEIGHT. */
   weight?: number;
+  /** That cluster's region and zone (its published ClusterProperties), as annotations; for `nearest`. */
+  region?: string;
+  zone?: string;
 }

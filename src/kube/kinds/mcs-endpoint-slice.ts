@@ -6,7 +6,9 @@
 import { validateEndpointList, validatePorts } from '../../model/broker-validation.ts';
 import { isDns1035Label } from '../../model/names.ts';
 import type { ClusterId, Endpoint, IPFamily, ImportedSlice, ServicePort, ServiceRef } from '../../model/types.ts';
+import { publishedPropertiesProblems } from '../../model/cluster-properties.ts';
 import { parseWeight } from '../../model/traffic-policy.ts';
+import { ANNOTATION_REGION, ANNOTATION_ZONE } from './lease.ts';
 import { ANNOTATION_WEIGHT, LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, MANAGED_BY_VALUE } from '../labels.ts';
 import { boundedName, clusterMeta, meta, sourceCluster, str, type KubeObject, type Parsed } from './object-meta.ts';
 import { assembleParts, chunkOf, familySuffix, readSliceBody, sliceObject, splitEndpoints, type ParsedSliceBody } from './slice-body.ts';
@@ -34,6 +36,9 @@ export function buildImportedSlices(slice: ImportedSlice): KubeObject[] {
   if (slice.excludedReason !== undefined) annotations[ANNOTATION_EXCLUDED_REASON] = slice.excludedReason;
   if (slice.rejectedAddresses !== undefined) annotations[ANNOTATION_REJECTED_ADDRESSES] = slice.rejectedAddresses;
   if (slice.weight !== undefined) annotations[ANNOTATION_WEIGHT] = String(slice.weight);
+  // The source cluster's place, as its lease announced it (the same annotation keys as there).
+  if (slice.region !== undefined) annotations[ANNOTATION_REGION] = slice.region;
+  if (slice.zone !== undefined) annotations[ANNOTATION_ZONE] = slice.zone;
   return splitEndpoints(slice.endpoints).map((part) =>
     sliceObject(importedSliceObjectName(slice, slice.sourceCluster, part.family, part.chunk), slice.namespace, part, slice.ports, labels, annotations),
   );
@@ -44,6 +49,8 @@ export interface ParsedSlice extends ParsedSliceBody {
   excludedReason?: string;
   rejectedAddresses?: string;
   weight?: number;
+  region?: string;
+  zone?: string;
 }
 
 /**
@@ -61,6 +68,9 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
   const weightText = m.annotations[ANNOTATION_WEIGHT];
   const weight = weightText === undefined ? undefined : parseWeight(typeof weightText === 'string' ? weightText : String(weightText));
   if (weight !== undefined && !weight.ok) out.push(`annotation ${ANNOTATION_WEIGHT}: ${weight.message}`);
+  const region = str(m.annotations[ANNOTATION_REGION]);
+  const zone = str(m.annotations[ANNOTATION_ZONE]);
+  out.push(...publishedPropertiesProblems({ probeTargets: [], ...(region === undefined ? {} : { region }), ...(zone === undefined ? {} : { zone }) }).map((x) => `annotation ${x}`));
   if (out.length > 0 || name === undefined || cluster === undefined || body === undefined) return { ok: false, problems: out };
   const ref = { namespace: m.namespace, name };
   let chunk = 0;
@@ -76,6 +86,8 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
   const refused = str(m.annotations[ANNOTATION_REJECTED_ADDRESSES]);
   if (refused !== undefined) value.rejectedAddresses = refused;
   if (weight?.ok === true) value.weight = weight.value;
+  if (region !== undefined) value.region = region;
+  if (zone !== undefined) value.zone = zone;
   return { ok: true, value };
 }
 
@@ -85,15 +97,23 @@ export function importedSliceOf(p: ParsedSlice, sliceName: string): ImportedSlic
   if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
   if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
   if (p.weight !== undefined) slice.weight = p.weight;
+  if (p.region !== undefined) slice.region = p.region;
+  if (p.zone !== undefined) slice.zone = p.zone;
   return slice;
 }
 
 /** Reassembles one (service, cluster) set: endpoints, ports, and the set's exclusion and refusals. */
-export function assembleSlices(parts: readonly ParsedSlice[]): { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string; weight?: number } {
+export type AssembledSlices = Pick<ImportedSlice, 'endpoints' | 'ports' | 'excludedReason' | 'rejectedAddresses' | 'weight' | 'region' | 'zone'>;
+
+export function assembleSlices(parts: readonly ParsedSlice[]): AssembledSlices {
   const { endpoints, ports, sorted } = assembleParts(parts);
-  const result: { endpoints: Endpoint[]; ports: ServicePort[]; excludedReason?: string; rejectedAddresses?: string; weight?: number } = { endpoints, ports };
+  const result: AssembledSlices = { endpoints, ports };
   const weight = sorted.find((p) => p.weight !== undefined)?.weight;
   if (weight !== undefined) result.weight = weight;
+  const region = sorted.find((p) => p.region !== undefined)?.region;
+  if (region !== undefined) result.region = region;
+  const zone = sorted.find((p) => p.zone !== undefined)?.zone;
+  if (zone !== undefined) result.zone = zone;
   const reason = sorted.find((p) => p.excludedReason !== undefined)?.excludedReason;
   if (reason !== undefined) result.excludedReason = reason;
   const refused = sorted.find((p) => p.rejectedAddresses !== undefined)?.rejectedAddresses;
