@@ -7,7 +7,7 @@
  */
 import { clusterHealth, effectivePolicy, selectClusterSetIPs, selectHeadless, weightOf, type ClusterDecision, type SelectionOptions } from './selection.ts';
 import type { PolicyName, PolicySource } from './traffic-policy.ts';
-import type { ServiceEntry, Snapshot } from './snapshot.ts';
+import type { Place, ServiceEntry, Snapshot } from './snapshot.ts';
 import type { ClusterId, IPFamily } from './types.ts';
 
 export type ClusterState = 'fresh' | 'stale' | 'gone' | 'unknown';
@@ -135,7 +135,7 @@ function familiesOf(service: ServiceEntry): IPFamily[] {
 }
 
 /** Per cluster: serving or not, and why, exactly as the DNS answer decides it. */
-function servingDecisions(service: ServiceEntry, localCluster: ClusterId, selection: SelectionOptions): Map<ClusterId, ClusterDecision> {
+function servingDecisions(service: ServiceEntry, localCluster: ClusterId, selection: SelectionOptions, localPlace: Place): Map<ClusterId, ClusterDecision> {
   const out = new Map<ClusterId, ClusterDecision>();
   if (service.type === 'Headless') {
     for (const d of selectHeadless(service).clusters) out.set(d.cluster, d);
@@ -153,7 +153,7 @@ function servingDecisions(service: ServiceEntry, localCluster: ClusterId, select
   // reason says which one a cluster serves (an IPv4-only local cluster leaves AAAA to remotes).
   const families = familiesOf(service);
   for (const family of families) {
-    for (const d of selectClusterSetIPs(service, localCluster, family, selection).clusters) {
+    for (const d of selectClusterSetIPs(service, localCluster, family, selection, localPlace).clusters) {
       const prev = out.get(d.cluster);
       const labelled = families.length > 1 ? { ...d, reason: `${family}: ${d.reason}` } : d;
       if (prev === undefined || (!prev.included && d.included)) out.set(d.cluster, labelled);
@@ -176,7 +176,7 @@ export function buildStatusReport(inputs: StatusInputs, filter: StatusFilter = {
   const involved = new Set<ClusterId>();
   for (const service of [...snapshot.services.values()].sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1))) {
     if (!matches(filter, service)) continue;
-    const decisions = servingDecisions(service, snapshot.localCluster, inputs.selection);
+    const decisions = servingDecisions(service, snapshot.localCluster, inputs.selection, snapshot.localPlace ?? {});
     const clusters = service.backends.map((b): ServiceClusterStatus => {
       const h = clusterHealth(b);
       const d = decisions.get(b.cluster);
