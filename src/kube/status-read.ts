@@ -9,7 +9,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ExportCondition } from '../agent/stores.ts';
 import type { ImportedState } from '../model/imported-state.ts';
 import type { ClusterLease, ExportRecord, ImportedService, ImportedSlice } from '../model/types.ts';
+import { placeFromProperties } from '../model/traffic-policy.ts';
 import { makeRawGet, type RawGet } from './client.ts';
+import { readClusterProperties } from './cluster-properties.ts';
 import { bounded } from './doctor-checks.ts';
 import { listAllPages, type ListPage } from './list-pages.ts';
 import { LABEL_MCS_SERVICE_NAME, LABEL_SOURCE_NAMESPACE } from './labels.ts';
@@ -74,7 +76,11 @@ export async function readMemberForStatus(kc: KubeConfig, mcsVersion: string, ti
     if (typeof m?.name !== 'string' || typeof m.namespace !== 'string') return [];
     return [{ namespace: m.namespace, name: m.name, conditions: readExportConditions(obj)?.conditions ?? [] }];
   });
-  return { state: { synced: true, services, slices: sliceList }, localExports, invalid };
+  // Where this cluster is (policy `nearest`): best effort, a cluster without ClusterProperties (or
+  // credentials that may not read them) only leaves the place unknown.
+  const properties = await readClusterProperties(kc, timeoutMs).catch(() => undefined);
+  const localPlace = properties === undefined ? {} : placeFromProperties(properties.properties);
+  return { state: { synced: true, services, slices: sliceList, localPlace }, localExports, invalid };
 }
 
 export interface BrokerReadout {
