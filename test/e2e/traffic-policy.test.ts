@@ -1,7 +1,8 @@
 /**
  * Traffic policy per service (issue 14) through the embedded default and the real `dig`: the
  * annotations and ClusterProperties are written in the cluster folders' YAML, travel through the
- * in-memory broker and importer exactly as in production, and shape the answers on the wire.
+ * in-memory broker and importer exactly as in production, and shape the answers on the wire
+ * (answered by a DNS worker process, as by default, so the snapshot they need reaches workers too).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
@@ -117,7 +118,7 @@ beforeAll(async () => {
     await writeFile(join(dir, name, 'traffic.yaml'), name === 'east' ? text.replace('addresses: ["10.21.1.2"]', 'addresses: ["10.21.1.2"]\n    conditions: { ready: false }') : text);
   }
   const { config } = parseServeConfig(
-    ['--from-dir', dir, '--cluster-id', 'east', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--workers', '0', '--lease-duration', '3', '--lease-renew', '1'],
+    ['--from-dir', dir, '--cluster-id', 'east', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--workers', '1', '--lease-duration', '3', '--lease-renew', '1'],
     {},
   );
   serve = await startServe(config!, { logger: createLogger({ level: 'silent' }), metrics: createMetrics({ defaultMetrics: false }), logFormat: 'json' });

@@ -10,8 +10,9 @@ import { parsePolicy, parseWeight, placeFromProperties, resolveServicePolicy } f
 import { createLogger } from '../../src/observability/logger.ts';
 import { QueryStats } from '../../src/observability/query-stats.ts';
 import { Responder, TRANSPORT_UDP } from '../../src/server/responder.ts';
+import { snapshotFromWire, snapshotToWire } from '../../src/server/snapshot-wire.ts';
 import { WeightedCursor, variantWeights } from '../../src/server/weighted-cursor.ts';
-import { ep, imported, OPTIONS, port } from '../helpers/dns-fixture.ts';
+import { ep, fixtureSnapshot, imported, OPTIONS, port } from '../helpers/dns-fixture.ts';
 import { buildQuery, decodeReply } from '../e2e/server-helpers.ts';
 
 describe('annotation values', () => {
@@ -136,5 +137,15 @@ describe('weighted rotation', () => {
       counts.set(first, (counts.get(first) ?? 0) + 1);
     }
     expect(Object.fromEntries(counts)).toEqual({ '10.1.0.1': 3000, '10.4.0.1': 1000 });
+  });
+});
+
+describe('DNS workers get everything the policy needs', () => {
+  it('the snapshot, with policies, weights, places and the local place, survives the trip to a worker', () => {
+    const snapshot = fixtureSnapshot();
+    expect(snapshot.localPlace).toEqual({ region: 'eu-west', zone: 'eu-west-1a' });
+    // IPC serializes as JSON.
+    const shipped = snapshotFromWire(JSON.parse(JSON.stringify(snapshotToWire(snapshot))));
+    expect(shipped).toEqual(snapshot);
   });
 });
