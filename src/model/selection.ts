@@ -214,6 +214,13 @@ function pickByPolicy(
   }
 }
 
+function placeOfBackend(backend: ClusterBackend | undefined): Place {
+  const place: Place = {};
+  if (backend?.region !== undefined) place.region = backend.region;
+  if (backend?.zone !== undefined) place.zone = backend.zone;
+  return place;
+}
+
 function withFailover(pick: Pick, failover: string | undefined): Pick {
   return failover === undefined ? pick : { ...pick, failover };
 }
@@ -293,7 +300,9 @@ export function selectClusterSetIPs(
   const eligible = candidates.filter((c) => usable(c) && (c.weight > 0 || allDrained));
   const why = (c: Candidate): string => (usable(c) ? Reasons.drained() : unusableReason(c));
   const local = candidates.find((c) => c.backend.cluster === localCluster);
-  const pick = pickByPolicy(policy, eligible, local, localCluster, localPlace, why);
+  // Where the local cluster is: its own ClusterProperties, else what its own export announced.
+  const place = localPlace.region !== undefined || localPlace.zone !== undefined ? localPlace : placeOfBackend(local?.backend);
+  const pick = pickByPolicy(policy, eligible, local, localCluster, place, why);
   const clusters = candidates.map((c) => {
     const reason = pick.chosen.get(c);
     if (reason !== undefined) return decide(c, true, allDrained ? Reasons.drainedButNeeded(reason) : reason, c.readyAddresses);
