@@ -11,8 +11,10 @@
  * - Services with a clusterset VIP answer the VIP whenever the service exists, healthy backends or
  *   not, because the dataplane behind the VIP does the routing; an EDE says when none is healthy.
  * - SRV records: priority 0; the weight is that of the cluster the target is in (its
- *   `clusterset-dns.io/weight`, default 100); a ClusterSetIP service-name target spans clusters and
- *   carries the default weight (its A/AAAA answers do the weighting).
+ *   `clusterset-dns.io/weight`, default 100). A service-wide ClusterSetIP SRV answer has one
+ *   target, the service name (weight 100), unless the clusters its policy serves weigh differently:
+ *   then one target per serving cluster (`<cluster>.<svc>…`, with its weight and own ports), so SRV
+ *   clients can split by weight too (not with --no-cluster-names or a clusterset VIP).
  * - A/AAAA answers carry each record's share of first positions (`Answer.weights`: a cluster's
  *   weight split evenly among its records) when the shares differ; the server rotates by them.
  * - Work is linear and bounded: addresses are de-duplicated with Sets by their canonical form, and
@@ -516,15 +518,46 @@ function addSrv(b: Builder, zone: string, service: ServiceEntry, port: ServicePo
       addAdditional(target, e.addresses);
     }
   } else {
-    const target = cluster === undefined ? base : `${cluster}.${base}`;
-    const ports = cluster !== undefined ? servedPorts(cluster) : port === undefined ? service.ports : [port];
-    const weight = cluster === undefined ? SRV_WEIGHT : (weights.get(cluster) ?? DEFAULT_WEIGHT);
-    for (const p of ports) if (!full) push(target, p.port, weight);
-    if (b.records.length > 0) {
-      for (const family of ['IPv4', 'IPv6'] as const) {
-        addAdditional(target, familyAddresses(b, service, cluster, undefined, family).addresses);
+    const weighted = cluster === undefined ? weightedTargets(b, service) : undefined;
+    if (weighted !== undefined) {
+      // Each serving cluster's own name, with its weight, so SRV clients split by weight themselves.
+      for (const id of weighted) {
+        if (full) break;
+        const target = `${id}.${base}`;
+        const ports = servedPorts(id);
+        for (const p of ports) if (!full) push(target, p.port, weights.get(id) ?? DEFAULT_WEIGHT);
+        if (ports.length === 0) continue;
+        for (const family of ['IPv4', 'IPv6'] as const) addAdditional(target, familyAddresses(b, service, id, undefined, family).addresses);
+      }
+    } else {
+      const target = cluster === undefined ? base : `${cluster}.${base}`;
+      const ports = cluster !== undefined ? servedPorts(cluster) : port === undefined ? service.ports : [port];
+      const weight = cluster === undefined ? SRV_WEIGHT : (weights.get(cluster) ?? DEFAULT_WEIGHT);
+      for (const p of ports) if (!full) push(target, p.port, weight);
+      if (b.records.length > 0) {
+        for (const family of ['IPv4', 'IPv6'] as const) {
+          addAdditional(target, familyAddresses(b, service, cluster, undefined, family).addresses);
+        }
       }
     }
   }
   if (b.records.length > 0) b.rotation = 'rotate';
+}
+
+/**
+ * The clusters a service-wide ClusterSetIP SRV answer names one by one: those its policy serves
+ * (either family), when they weigh differently and cluster-specific names exist to point at.
+ * Undefined otherwise (equal weights, a clusterset VIP, or --no-cluster-names): the one
+ * service-name target then stands for them all.
+ */
+function weightedTargets(b: Builder, service: ServiceEntry): ClusterId[] | undefined {
+  if (!b.opts.clusterNames || service.vips.length > 0) return undefined;
+  const serving = new Map<ClusterId, number>();
+  for (const family of ['IPv4', 'IPv6'] as const) {
+    const selection = selectClusterSetIPs(service, b.snapshot.localCluster, family, b.opts, b.snapshot.localPlace);
+    for (const d of selection.clusters) if (d.included) serving.set(d.cluster, d.weight);
+  }
+  const weights = [...serving.values()];
+  if (weights.length < 2 || allEqual(weights)) return undefined;
+  return [...serving.keys()].sort();
 }

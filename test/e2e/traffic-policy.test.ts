@@ -153,6 +153,8 @@ describe('weights through dig', () => {
     expect(south.answer.map(showRecord)).toEqual([`south.split.traffic.svc.${Z}. 5 A 10.24.0.1`]);
     const srv = await runDig(serve.dnsPort, `_http._tcp.east.split.traffic.svc.${Z}`, 'SRV');
     expect(srv.answer.map(showRecord)).toEqual([`_http._tcp.east.split.traffic.svc.${Z}. 5 SRV 0 300 80 east.split.traffic.svc.${Z}.`]);
+    const wide = await runDig(serve.dnsPort, `_http._tcp.split.traffic.svc.${Z}`, 'SRV');
+    expect(wide.answer.map((r) => r.data)).toEqual([`0 300 80 east.split.traffic.svc.${Z}.`, `0 100 80 north.split.traffic.svc.${Z}.`, `0 100 80 west.split.traffic.svc.${Z}.`]);
   });
 
   it('the winner\'s policy applies (east: all), not west\'s round-robin: every usable cluster in each answer', async () => {

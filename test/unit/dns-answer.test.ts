@@ -370,8 +370,19 @@ describe('traffic policy per service: annotations, weights, topology (issue 14)'
     { qname: `split.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`split.${T}. 5 A 10.1.7.1`, `split.${T}. 5 A 10.4.7.1`], rotation: 'rotate', weights: [300, 100] },
     { qname: `split.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, opts: { policy: 'round-robin' }, answer: [`split.${T}. 5 A 10.1.7.1`, `split.${T}. 5 A 10.4.7.1`], rotation: 'rotate', weights: [300, 100] },
     { qname: `eu.prod.split.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`eu.prod.split.${T}. 5 A 10.3.7.1`] },
-    // SRV: a cluster-specific target carries its cluster's weight (0 for the drained one).
-    { qname: `_http._tcp.split.${T}`, qtype: QType.SRV, rcode: Rcode.NOERROR, answer: [`_http._tcp.split.${T}. 5 SRV 0 100 80 split.${T}.`], extra: [`split.${T}. 5 A 10.1.7.1`, `split.${T}. 5 A 10.4.7.1`] },
+    // SRV: clusters that weigh differently are named one by one with their weights (RFC 2782), the
+    // drained one left out; a cluster-specific target carries its cluster's weight (0 when drained).
+    {
+      qname: `_http._tcp.split.${T}`,
+      qtype: QType.SRV,
+      rcode: Rcode.NOERROR,
+      answer: [`_http._tcp.split.${T}. 5 SRV 0 300 80 east.split.${T}.`, `_http._tcp.split.${T}. 5 SRV 0 100 80 north.split.${T}.`],
+      extra: [`east.split.${T}. 5 A 10.1.7.1`, `north.split.${T}. 5 A 10.4.7.1`],
+    },
+    // Without cluster-specific names there is nothing to point at: the one service-name target.
+    { qname: `_http._tcp.split.${T}`, qtype: QType.SRV, rcode: Rcode.NOERROR, opts: { clusterNames: false }, answer: [`_http._tcp.split.${T}. 5 SRV 0 100 80 split.${T}.`], extra: [`split.${T}. 5 A 10.1.7.1`, `split.${T}. 5 A 10.4.7.1`] },
+    // Equal weights keep the one service-name target.
+    { qname: `_http._tcp.drained.${T}`, qtype: QType.SRV, rcode: Rcode.NOERROR, answer: [`_http._tcp.drained.${T}. 5 SRV 0 100 80 drained.${T}.`], extra: [`drained.${T}. 5 A 10.4.7.2`, `drained.${T}. 5 A 10.5.7.2`], ede: ['every usable cluster is drained'] },
     { qname: `_http._tcp.east.split.${T}`, qtype: QType.SRV, rcode: Rcode.NOERROR, answer: [`_http._tcp.east.split.${T}. 5 SRV 0 300 80 east.split.${T}.`], extra: [`east.split.${T}. 5 A 10.1.7.1`] },
     { qname: `_http._tcp.eu.prod.split.${T}`, qtype: QType.SRV, rcode: Rcode.NOERROR, answer: [`_http._tcp.eu.prod.split.${T}. 5 SRV 0 0 80 eu.prod.split.${T}.`], extra: [`eu.prod.split.${T}. 5 A 10.3.7.1`] },
     // Every usable cluster drained: all answer (equal shares), and an EDE says so.
