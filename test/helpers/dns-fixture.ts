@@ -192,6 +192,11 @@ export function fixtureState(): ImportedState {
       south: { endpoints: [ep(['10.5.7.6'])], region: 'eu-west', zone: 'eu-west-1b' },
       far: { endpoints: [ep(['10.8.7.6'])], region: 'us-east', zone: 'us-east-1a' },
     }, [], 'nearest'),
+    // Headless, weighted: a cluster's weight is split among its pods (east's one pod 300, north's two 50 each).
+    imported('traffic', 'mixed', 'Headless', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.9.1'], true, 'm-0')], weight: 300 },
+      north: { endpoints: [ep(['10.4.9.1'], true, 'm-0'), ep(['10.4.9.2'], true, 'm-1')] },
+    }),
     // Headless with weights: SRV targets carry their cluster's weight; north is drained.
     imported('traffic', 'pods', 'Headless', [port('http', 80)], {
       east: { endpoints: [ep(['10.1.8.1'], true, 'p-0'), ep(['10.1.8.2'], true, 'p-1')], weight: 200 },

@@ -406,6 +406,7 @@ describe('traffic policy per service: annotations, weights, topology (issue 14)'
     // Headless: the drained cluster's pods leave service-wide answers, keep their own names; SRV
     // targets carry their cluster's weight.
     { qname: `pods.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`pods.${T}. 5 A 10.1.8.1`, `pods.${T}. 5 A 10.1.8.2`], rotation: 'rotate' },
+    { qname: `mixed.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`mixed.${T}. 5 A 10.1.9.1`, `mixed.${T}. 5 A 10.4.9.1`, `mixed.${T}. 5 A 10.4.9.2`], rotation: 'rotate', weights: [300, 50, 50] },
     { qname: `p-0.north.pods.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`p-0.north.pods.${T}. 5 A 10.4.8.1`] },
     { qname: `north.pods.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`north.pods.${T}. 5 A 10.4.8.1`] },
     {
