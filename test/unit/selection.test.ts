@@ -199,6 +199,13 @@ describe('traffic policy per service (issue 14)', () => {
     ]);
   });
 
+  it('when every usable cluster is drained they all answer, saying so', () => {
+    const s = selectClusterSetIPs(service('ClusterSetIP', [{ ...healthyNorth, weight: 0 }, { ...backend('south', [ep(['10.5.0.1'])]), weight: 0 }]), 'east', 'IPv4', { policy: 'all', panicMode: 'nodata' });
+    expect(s.addresses).toEqual(['10.4.0.1', '10.5.0.1']);
+    expect(s.clusters.map((c) => c.reason)).toEqual(['healthy; drained (weight 0), answered because every usable cluster is drained', 'healthy; drained (weight 0), answered because every usable cluster is drained']);
+    expect(s.note).toBe('every usable cluster is drained (weight 0): answering them anyway');
+  });
+
   it('remote-first answers remotes, and the local cluster only when none is usable', () => {
     const svc = (northReady: boolean) => ({ ...service('ClusterSetIP', [healthyEast, backend('north', [ep(['10.4.0.1'], northReady)])]), policy: 'remote-first' as const });
     expect(selectClusterSetIPs(svc(true), 'east', 'IPv4', opts)).toMatchObject({ addresses: ['10.4.0.1'], outcome: 'selected', policy: 'remote-first', policySource: 'annotation' });
