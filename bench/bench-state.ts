@@ -17,6 +17,12 @@ export const CLUSTERS = ['east', 'west', 'north'] as const;
 export const LOCAL_CLUSTER = 'east';
 export const ZONE = 'clusterset.local';
 const SERVICES_PER_NAMESPACE = 100;
+/**
+ * `--weights` (issue 14): west's exports carry this weight (the others keep the default 100), so
+ * every answer with west and another cluster is rotated by weight instead of evenly.
+ */
+export const WEIGHTED_CLUSTER = 'west';
+export const WEIGHTED_VALUE = 300;
 
 export interface BenchService {
   namespace: string;
@@ -63,7 +69,7 @@ const indexOf = (svc: BenchService) => Number(svc.name.slice(4));
 const HTTP = { name: 'http', protocol: 'TCP' as const, port: 80 };
 
 /** What the import side would hold after exporting the generated YAML (for the in-process mode). */
-export function benchImportedState(services: BenchService[]): ImportedState {
+export function benchImportedState(services: BenchService[], weighted = false): ImportedState {
   const imported: ImportedService[] = [];
   const slices: ImportedSlice[] = [];
   for (const svc of services) {
@@ -86,14 +92,16 @@ export function benchImportedState(services: BenchService[]): ImportedState {
             { addresses: [serviceIPv4(c, i)], ready: true },
             { addresses: [serviceIPv6(c, i)], ready: true },
           ];
-      slices.push({ namespace: svc.namespace, name: svc.name, sourceCluster: cluster, sliceName: `${svc.name}-${cluster}`, endpoints, ports: [HTTP] });
+      const slice: ImportedSlice = { namespace: svc.namespace, name: svc.name, sourceCluster: cluster, sliceName: `${svc.name}-${cluster}`, endpoints, ports: [HTTP] };
+      if (weighted && cluster === WEIGHTED_CLUSTER) slice.weight = WEIGHTED_VALUE;
+      slices.push(slice);
     }
   }
   return { synced: true, services: imported, slices };
 }
 
 /** One sub-directory per cluster, one multi-document file per namespace. */
-export function writeYamlDir(dir: string, services: BenchService[]): void {
+export function writeYamlDir(dir: string, services: BenchService[], weighted = false): void {
   for (const cluster of CLUSTERS) {
     const c = clusterIndex(cluster);
     const byNamespace = new Map<string, string[]>();
@@ -116,7 +124,8 @@ export function writeYamlDir(dir: string, services: BenchService[]): void {
           `apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: ${svc.name}-a\n  namespace: ${svc.namespace}\n  labels:\n    kubernetes.io/service-name: ${svc.name}\naddressType: IPv4\nendpoints:\n  - addresses: ["${podIPv4(c, i, 0)}"]\n    conditions:\n      ready: true\nports:\n- name: http\n  protocol: TCP\n  port: 8080\n`,
         );
       }
-      docs.push(`apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n${meta}`);
+      const weight = weighted && cluster === WEIGHTED_CLUSTER ? `  annotations:\n    clusterset-dns.io/weight: "${WEIGHTED_VALUE}"\n` : '';
+      docs.push(`apiVersion: multicluster.x-k8s.io/v1alpha1\nkind: ServiceExport\n${meta}${weight}`);
       byNamespace.set(svc.namespace, docs);
     }
     const clusterDir = path.join(dir, cluster);

@@ -5,7 +5,7 @@
  *
  *   node bench/dns.ts [--target cli|inprocess] [--services 10000] [--duration 15] [--rounds 3]
  *                     [--workers N | --workers 1,2] [--baseline DIR] [--clients 8] [--outstanding 200]
- *                     [--threads 1] [--skip-nsd] [--skip-coredns] [--coredns PATH] [--json FILE]
+ *                     [--threads 1] [--skip-nsd] [--skip-coredns] [--coredns PATH] [--json FILE] [--weights]
  *
  * --target cli (default): the embedded default, `bin/clusterset-dns.js serve --from-dir DIR`,
  *   fed the generated YAML; waits for /readyz. --target inprocess: a server created in this process
@@ -18,6 +18,9 @@
  * CoreDNS: --coredns PATH, else the binary test/peers/build.sh builds (cached). Two instances, each
  *   without the cache plugin: `file` over the generated zone, and `errors` + `forward` to ours (the
  *   stub we ship in coredns/stub.Corefile). --skip-coredns leaves both out.
+ * --weights: west's ServiceExports carry `clusterset-dns.io/weight: "300"` (issue 14), so answers
+ *   naming west and another cluster go through the weighted rotation (a baseline from before issue
+ *   14 ignores the annotation: same records, even rotation).
  * All servers run side by side. Each first gets one untimed warm-up pass through the query file
  * (our answers are encoded on first use and cached); then the timed runs alternate between them in
  * --rounds slices adding up to --duration seconds per server, so background load hits all alike.
@@ -61,6 +64,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     'skip-nsd': { type: 'boolean', default: false },
     'skip-coredns': { type: 'boolean', default: false },
+    weights: { type: 'boolean', default: false },
     coredns: { type: 'string' },
     json: { type: 'string' },
   },
@@ -309,7 +313,7 @@ async function main(): Promise<void> {
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   say(`generating ${serviceCount} services across 3 clusters in ${dir}`);
   const services = benchServices(serviceCount);
-  const snapshot = buildSnapshot(benchImportedState(services), LOCAL_CLUSTER, 1, Date.now());
+  const snapshot = buildSnapshot(benchImportedState(services, values.weights), LOCAL_CLUSTER, 1, Date.now());
   const queryFile = path.join(dir, 'queries.txt');
   writeQueryFile(queryFile, services);
   const probeName = `${services[0]!.name}.${services[0]!.namespace}.svc.${ZONE}`;
@@ -321,7 +325,7 @@ async function main(): Promise<void> {
   const oursLabel = (n: number) => (workerCounts.length > 1 || values.baseline !== undefined ? `clusterset-dns w${n}` : 'clusterset-dns');
   if (target === 'cli') {
     const yamlDir = path.join(dir, 'clusters');
-    writeYamlDir(yamlDir, services);
+    writeYamlDir(yamlDir, services, values.weights);
     warnIfBuildIsStale();
     for (const n of workerCounts) ourInstances.push(await startOursCli(oursLabel(n), repoRoot, n, yamlDir, dir));
     if (values.baseline !== undefined) ourInstances.push(await startOursCli(`baseline w${workers}`, path.resolve(values.baseline), workers, yamlDir, dir));

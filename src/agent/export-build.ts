@@ -3,6 +3,7 @@
  * EndpointSlices — or why it cannot publish.
  */
 import { type AddressPolicy, DEFAULT_ADDRESS_POLICY, type RejectedAddress, filterAddresses, screenEndpoints } from '../model/address-policy.ts';
+import { ANNOTATION_POLICY, ANNOTATION_WEIGHT, parsePolicy, parseWeight } from '../model/traffic-policy.ts';
 import type {
   ClusterId,
   Endpoint,
@@ -15,7 +16,7 @@ import type {
 } from '../model/types.ts';
 
 export type ExportBuild =
-  | { status: 'invalid'; reason: 'NoService' | 'InvalidServiceType' | 'NamespaceNotGranted'; message: string }
+  | { status: 'invalid'; reason: 'NoService' | 'InvalidServiceType' | 'NamespaceNotGranted' | 'InvalidPolicy' | 'InvalidWeight'; message: string }
   /** Valid, but nothing can be published yet (e.g. a ClusterIP service without an IP). */
   | { status: 'pending'; message: string }
   | {
@@ -41,6 +42,16 @@ export function buildExport(
   if (service.type === 'ExternalName') {
     return { status: 'invalid', reason: 'InvalidServiceType', message: 'ExternalName services cannot be exported' };
   }
+  // A traffic annotation the user got wrong refuses the export: serving it under another policy
+  // or weight than the one written would be a silent state.
+  const traffic = serviceExport.policyText === undefined ? undefined : parsePolicy(serviceExport.policyText);
+  if (traffic !== undefined && !traffic.ok) {
+    return { status: 'invalid', reason: 'InvalidPolicy', message: `annotation ${ANNOTATION_POLICY}: ${traffic.message}` };
+  }
+  const weight = serviceExport.weightText === undefined ? undefined : parseWeight(serviceExport.weightText);
+  if (weight !== undefined && !weight.ok) {
+    return { status: 'invalid', reason: 'InvalidWeight', message: `annotation ${ANNOTATION_WEIGHT}: ${weight.message}` };
+  }
   if (!service.headless && service.clusterIPs.length === 0) {
     return { status: 'pending', message: 'the Service has no cluster IP yet' };
   }
@@ -58,6 +69,8 @@ export function buildExport(
     sessionAffinity: service.sessionAffinity,
     exportCreatedAt: serviceExport.createdAt,
   };
+  if (traffic !== undefined) record.policy = traffic.value;
+  if (weight !== undefined) record.weight = weight.value;
 
   let readyBackends = 0;
   for (const s of ipSlices) for (const e of s.endpoints) if (e.ready) readyBackends++;

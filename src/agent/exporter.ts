@@ -5,7 +5,7 @@
  */
 import { serviceKey } from '../model/service-key.ts';
 import { aggregateService } from '../model/aggregate.ts';
-import type { ConflictReasonValue } from '../model/conflicts.ts';
+import { ConflictReason, type ConflictReasonValue } from '../model/conflicts.ts';
 import { deepEqual } from '../model/equal.ts';
 import { isGranted, notGrantedReason } from '../model/namespace-grants.ts';
 import type { ServiceRef } from '../model/types.ts';
@@ -97,7 +97,11 @@ export class Exporter extends KeyedReconciler<ExportSource, BrokerStore> {
           clusterLiveness(r.cluster, this.broker.getLease(r.cluster), now, this.gcGraceMs).state !== 'gone',
       );
     const aggregate = aggregateService([...others, build.record]);
-    return aggregate === undefined ? { conflicts: [], details: [] } : { conflicts: aggregate.conflicts, details: aggregate.details };
+    if (aggregate === undefined) return { conflicts: [], details: [] };
+    // The winner's policy applies; only an export that asked for another one is told so.
+    const policyConflict = aggregate.policyConflicts.get(this.cluster);
+    if (policyConflict === undefined) return { conflicts: aggregate.conflicts, details: aggregate.details };
+    return { conflicts: [...aggregate.conflicts, ConflictReason.PolicyConflict], details: [...aggregate.details, policyConflict] };
   }
 
   private async publish(build: Extract<ExportBuild, { status: 'ready' }>): Promise<void> {

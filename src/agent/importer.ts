@@ -5,6 +5,7 @@
  * grace ending) come from a single timer set at the next liveness transition.
  */
 import { serviceKey } from '../model/service-key.ts';
+import type { Place } from '../model/snapshot.ts';
 import { type RejectedAddress, screenEndpoints, summarizeRejections } from '../model/address-policy.ts';
 import { deepEqual } from '../model/equal.ts';
 import { isGranted, notGrantedReason } from '../model/namespace-grants.ts';
@@ -14,6 +15,15 @@ import { KeyedReconciler, type ReconcilerOptions } from './keyed-reconciler.ts';
 import { type BrokerChange, type BrokerView, type ImportSink, type LocalChange } from './stores.ts';
 import { claimProblems } from '../model/broker-validation.ts';
 import type { ReachabilityView } from './reachability.ts';
+
+/** Where a cluster says it is (region and zone on its lease); {} when it says nothing. */
+function placeOf(lease: ClusterLease | undefined): Place {
+  const p = lease?.properties;
+  const place: Place = {};
+  if (p?.region !== undefined) place.region = p.region;
+  if (p?.zone !== undefined) place.zone = p.zone;
+  return place;
+}
 
 /** Reads the broker, never writes it; writes only the local imports. */
 export type ImporterOptions = ReconcilerOptions<ImportSink, BrokerView> & {
@@ -48,6 +58,7 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
               return { ...(excludedReason === undefined ? {} : { excludedReason }), ...(note === undefined ? {} : { note }) };
             },
           }),
+      placeOf: (cluster) => placeOf(this.broker.getLease(cluster)),
     };
   }
 
@@ -130,7 +141,9 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
     const next = new Map<ClusterId, string>();
     for (const l of leases) {
       const state = clusterLiveness(l.cluster, l, now, this.gcGraceMs);
-      next.set(l.cluster, state.state === 'live' ? 'live' : `${state.state}:${state.reason}`);
+      // A cluster that moved (another region or zone on its lease) needs its imports rewritten too.
+      const place = placeOf(l);
+      next.set(l.cluster, `${state.state === 'live' ? 'live' : `${state.state}:${state.reason}`} @${place.region ?? ''}/${place.zone ?? ''}`);
     }
     const changed = new Set<ClusterId>();
     for (const [c, s] of next) if (this.livenessStates.get(c) !== s) changed.add(c);
@@ -139,8 +152,10 @@ export class Importer extends KeyedReconciler<ImportSink, BrokerView> {
       for (const c of changed) {
         const s = next.get(c) ?? 'no lease';
         const before = this.livenessStates.get(c);
-        if (s !== 'live') this.logger.warn({ sourceCluster: c, state: s }, 'source cluster is not live');
-        else if (before !== undefined) this.logger.info({ sourceCluster: c, before }, 'source cluster is live again');
+        const live = (state: string | undefined): boolean => state?.startsWith('live @') === true;
+        if (!live(s)) this.logger.warn({ sourceCluster: c, state: s }, 'source cluster is not live');
+        else if (before !== undefined && !live(before)) this.logger.info({ sourceCluster: c, before }, 'source cluster is live again');
+        else if (before !== undefined) this.logger.info({ sourceCluster: c, before, now: s }, 'source cluster announced another region or zone');
       }
       for (const r of this.broker.listRecords()) if (changed.has(r.cluster)) this.queue.add(serviceKey(r));
     }

@@ -5,6 +5,7 @@
  * has passed; clusters whose type conflicts with the aggregated service are excluded the same way.
  */
 import { serviceKey } from '../model/service-key.ts';
+import type { Place } from '../model/snapshot.ts';
 import { type ServiceAggregate, aggregateService } from '../model/aggregate.ts';
 import type {
   ClusterId,
@@ -29,6 +30,8 @@ export interface ImportConfig {
    * it, or a note when the fail-safe held its exclusion back. Unset: every cluster is reachable.
    */
   reachability?: (cluster: ClusterId) => { excludedReason?: string; note?: string };
+  /** Where a source cluster is (the region and zone it publishes on its lease); {} when unknown. */
+  placeOf?: (cluster: ClusterId) => Place;
 }
 
 // Liveness lives in model/liveness.ts (shared by both broker stores); re-exported for callers here.
@@ -68,6 +71,9 @@ export function computeServiceImport(
     ipFamilies: aggregate.ipFamilies,
     clusters: aggregate.clusters,
   };
+  // The DNS server reads only the imported objects: the service's policy and each cluster's
+  // weight travel on them.
+  if (aggregate.policy !== undefined) service.policy = aggregate.policy;
 
   const endpointsByCluster = new Map(endpoints.map((e) => [e.cluster, e]));
   const slices: ImportedSlice[] = [];
@@ -92,6 +98,10 @@ export function computeServiceImport(
     };
     if (excluded) slice.excludedReason = reasons.join('; ');
     if (path?.note !== undefined) slice.reachabilityNote = path.note;
+    if (record.weight !== undefined) slice.weight = record.weight;
+    const place = cfg.placeOf?.(record.cluster) ?? {};
+    if (place.region !== undefined) slice.region = place.region;
+    if (place.zone !== undefined) slice.zone = place.zone;
     slices.push(slice);
   }
   return { service, slices, aggregate };

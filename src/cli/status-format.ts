@@ -1,9 +1,17 @@
 /** `status -o table`: the report as aligned text for people. */
 import type { StatusReport } from '../model/status-report.ts';
+import { DEFAULT_WEIGHT } from '../model/traffic-policy.ts';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 2))).join('').trimEnd()).join('\n');
+}
+
+/** `, weight 300, zone eu-west-1a`: what is not the default about a cluster's traffic share and place. */
+function clusterTraffic(c: StatusReport['services'][number]['clusters'][number]): string {
+  const parts = [c.weight === DEFAULT_WEIGHT ? undefined : `weight ${c.weight}`, c.region === undefined ? undefined : `region ${c.region}`, c.zone === undefined ? undefined : `zone ${c.zone}`];
+  const shown = parts.filter((p) => p !== undefined);
+  return shown.length === 0 ? '' : `, ${shown.join(', ')}`;
 }
 
 export function formatStatusTable(r: StatusReport): string {
@@ -27,16 +35,17 @@ export function formatStatusTable(r: StatusReport): string {
   else {
     out.push(
       table([
-        ['SERVICE', 'TYPE', 'SERVING', 'CONFLICTS'],
+        ['SERVICE', 'TYPE', 'POLICY', 'SERVING', 'CONFLICTS'],
         ...r.services.map((s) => [
           `${s.namespace}/${s.name}`,
           s.type + (s.vips.length > 0 ? ` (VIP ${s.vips.join(',')})` : ''),
-          s.clusters.filter((c) => c.serving).map((c) => `${c.id} (${c.readyEndpoints}/${c.endpoints} ready)`).join(', ') || 'none',
+          `${s.policy} (${s.policySource === 'annotation' ? 'annotation' : 'global'})`,
+          s.clusters.filter((c) => c.serving).map((c) => `${c.id} (${c.readyEndpoints}/${c.endpoints} ready${clusterTraffic(c)})`).join(', ') || 'none',
           s.conflicts.map((c) => `${c.reason} (winner ${c.winner})`).join(', '),
         ]),
       ]),
     );
-    const idle = r.services.flatMap((s) => s.clusters.filter((c) => !c.serving).map((c) => `  ${s.namespace}/${s.name} not from ${c.id}: ${c.reason}`));
+    const idle = r.services.flatMap((s) => s.clusters.filter((c) => !c.serving).map((c) => `  ${s.namespace}/${s.name} not from ${c.id}: ${c.reason}${clusterTraffic(c)}`));
     if (idle.length > 0) out.push('', 'Not serving:', ...idle);
   }
   if (r.exports.length > 0) {

@@ -1,6 +1,9 @@
 /** Options of the DNS answering logic and server, validated by config/ before use. */
 
-export type SelectionPolicy = 'local-first' | 'all' | 'round-robin';
+import type { PolicyName } from '../model/traffic-policy.ts';
+
+/** The global --policy; a service's `clusterset-dns.io/policy` annotation overrides it. */
+export type SelectionPolicy = PolicyName;
 
 /** What to answer when every candidate cluster of a service is unhealthy. */
 export type PanicMode = 'nodata' | 'all';

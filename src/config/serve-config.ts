@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { DEFAULT_DNS_OPTIONS, DEFAULT_MAX_RECORDS, type DnsOptions, type ListenAddress, type PanicMode, type SelectionPolicy } from './options.ts';
 import { parseArgs, UsageError, type FlagSpec } from './flags.ts';
 import type { AddressPolicy } from '../model/address-policy.ts';
+import { ANNOTATION_POLICY, POLICY_NAMES } from '../model/traffic-policy.ts';
 import { ALLOWED_CIDRS_FLAG, checkZonesDisjoint, parseAllowedCidrs, parseClusterId, parseListen, parseZone } from './validate.ts';
 import { LOG_FORMAT_FLAG, type LogFormat } from './log-format.ts';
 
@@ -18,7 +19,7 @@ export const DNS_SERVER_FLAGS: readonly FlagSpec[] = [
   { name: 'zone', kind: 'list', env: 'CLUSTERSET_DNS_ZONES', metavar: 'ZONE', default: ['clusterset.local'], help: 'served zone; repeatable (env: comma-separated)' },
   { name: 'ttl', kind: 'int', env: 'CLUSTERSET_DNS_TTL', metavar: 'SECONDS', min: 0, max: 86400, default: DEFAULT_DNS_OPTIONS.ttl, help: 'TTL of positive answers' },
   { name: 'negative-ttl', kind: 'int', env: 'CLUSTERSET_DNS_NEGATIVE_TTL', metavar: 'SECONDS', min: 0, max: 86400, default: DEFAULT_DNS_OPTIONS.negativeTtl, help: 'TTL of negative answers (SOA MINIMUM)' },
-  { name: 'policy', kind: 'enum', env: 'CLUSTERSET_DNS_POLICY', metavar: 'POLICY', choices: ['local-first', 'all', 'round-robin'], default: DEFAULT_DNS_OPTIONS.policy, help: 'how ClusterSetIP answers pick clusters: local-first, all, round-robin' },
+  { name: 'policy', kind: 'enum', env: 'CLUSTERSET_DNS_POLICY', metavar: 'POLICY', choices: POLICY_NAMES, default: DEFAULT_DNS_OPTIONS.policy, help: `how ClusterSetIP answers pick clusters unless a service's ${ANNOTATION_POLICY} annotation says: ${POLICY_NAMES.join(', ')}` },
   { name: 'panic-mode', kind: 'enum', env: 'CLUSTERSET_DNS_PANIC_MODE', metavar: 'MODE', choices: ['nodata', 'all'], default: DEFAULT_DNS_OPTIONS.panicMode, help: 'answer when every cluster is unhealthy: nodata (with EDE) or all' },
   { name: 'cluster-names', kind: 'negated-bool', env: 'CLUSTERSET_DNS_CLUSTER_NAMES', default: true, help: 'turn off <cluster>.<svc>.<ns>.svc.ZONE names (strict MCS)' },
   { name: 'ede', kind: 'negated-bool', env: 'CLUSTERSET_DNS_EDE', default: true, help: 'turn off Extended DNS Errors (RFC 8914) in answers' },

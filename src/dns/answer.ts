@@ -10,7 +10,13 @@
  *   FORMERR (RFC 6891).
  * - Services with a clusterset VIP answer the VIP whenever the service exists, healthy backends or
  *   not, because the dataplane behind the VIP does the routing; an EDE says when none is healthy.
- * - SRV records: priority 0, weight 1 for every record (equal weights).
+ * - SRV records: priority 0; the weight is that of the cluster the target is in (its
+ *   `clusterset-dns.io/weight`, default 100). A service-wide ClusterSetIP SRV answer has one
+ *   target, the service name (weight 100), unless the clusters its policy serves weigh differently:
+ *   then one target per serving cluster (`<cluster>.<svc>…`, with its weight and own ports), so SRV
+ *   clients can split by weight too (not with --no-cluster-names or a clusterset VIP).
+ * - A/AAAA answers carry each record's share of first positions (`Answer.weights`: a cluster's
+ *   weight split evenly among its records) when the shares differ; the server rotates by them.
  * - Work is linear and bounded: addresses are de-duplicated with Sets by their canonical form, and
  *   each section stops at `maxRecords` records (the rest is left out before encoding, with a note).
  * - A cluster-specific SRV name answers with that cluster's own ports (KEP-1645: traffic to a port
@@ -24,11 +30,14 @@ import {
   clusterHealth,
   selectClusterSetIPs,
   selectExplicitCluster,
+  weightOf,
+  type ClusterDecision,
   type ClusterSetSelection,
   type HeadlessSelection,
 } from '../model/selection.ts';
 import { serviceKey } from '../model/service-key.ts';
 import type { ServiceEntry, Snapshot } from '../model/snapshot.ts';
+import { DEFAULT_WEIGHT } from '../model/traffic-policy.ts';
 import type { ClusterId, IPFamily, ServicePort } from '../model/types.ts';
 import { DEFAULT_MAX_RECORDS, type DnsOptions } from '../config/options.ts';
 import { classifyName, matchZone, type NameShape } from './name.ts';
@@ -37,7 +46,8 @@ import { EdeCode, QClass, QType, Rcode, type Answer, type Ede, type RcodeValue, 
 export const DNS_VERSION_TEXT = '1.0.0';
 export const DNS_VERSION_TTL = 28800;
 export const SRV_PRIORITY = 0;
-export const SRV_WEIGHT = 1;
+/** The SRV weight of a target that spans clusters (a ClusterSetIP service name). */
+export const SRV_WEIGHT = DEFAULT_WEIGHT;
 export const SOA_TIMERS = { refresh: 7200, retry: 1800, expire: 86400 } as const;
 
 const QTYPE_AXFR = 252;
@@ -114,6 +124,11 @@ class Builder {
   readonly records: ResourceRecord[] = [];
   readonly additional: ResourceRecord[] = [];
   rotation: Rotation = 'none';
+  /**
+   * Each answer record's share of first positions, parallel to `records`, while every record added
+   * came with one; undefined once one came without (then all records weigh the same).
+   */
+  weights: number[] | undefined = [];
   readonly snapshot: Snapshot;
   readonly question: Question;
   readonly opts: DnsOptions;
@@ -148,9 +163,11 @@ class Builder {
   }
 
   /** Adds an answer record unless the section is full; false (and a note, once) when it is. */
-  addAnswer(record: ResourceRecord): boolean {
+  addAnswer(record: ResourceRecord, weight?: number): boolean {
     if (this.records.length >= this.maxRecords) return this.capped('answer');
     this.records.push(record);
+    if (weight === undefined) this.weights = undefined;
+    else this.weights?.push(weight);
     return true;
   }
 
@@ -182,6 +199,8 @@ class Builder {
     };
     const shape = this.trace.shape;
     if (shape !== undefined && 'service' in shape && shape.service !== undefined) answer.serviceKey = serviceKey(shape.service);
+    const weights = this.weights;
+    if (answer.rotation !== 'none' && weights !== undefined && weights.length === this.records.length && !allEqual(weights)) answer.weights = weights;
     return { answer, trace: this.trace };
   }
 
@@ -281,14 +300,21 @@ function hostAddresses(headless: HeadlessSelection, cluster: ClusterId, host: st
 
 /**
  * Served addresses of one family (and cluster) of a headless selection: unique, canonical, at
- * most `room + 1` (one more than fits, so the cap is noted). One pass, stopping once full, so the
- * cost is bounded by the cap, not by how many endpoints the service has; and memoised per
- * selection (selections live as long as their snapshot entry), so A, AAAA, ANY and SRV questions
- * with or without EDNS share it instead of each scanning 100,000 addresses again.
+ * most `room + 1` (one more than fits, so the cap is noted), with each one's share of first
+ * positions (its cluster's weight split among that cluster's addresses here). Service-wide, the
+ * endpoints of drained clusters are left out. One pass, stopping once full, so the cost is bounded
+ * by the cap, not by how many endpoints the service has; and memoised per selection (selections
+ * live as long as their snapshot entry), so A, AAAA, ANY and SRV questions with or without EDNS
+ * share it instead of each scanning 100,000 addresses again.
  */
-const servedAddressMemo = new WeakMap<HeadlessSelection, Map<string, string[]>>();
+interface ServedAddresses {
+  addresses: string[];
+  weights: number[];
+}
 
-function servedAddresses(headless: HeadlessSelection, cluster: ClusterId | undefined, family: IPFamily, room: number): string[] {
+const servedAddressMemo = new WeakMap<HeadlessSelection, Map<string, ServedAddresses>>();
+
+function servedAddresses(headless: HeadlessSelection, cluster: ClusterId | undefined, family: IPFamily, room: number): ServedAddresses {
   let memo = servedAddressMemo.get(headless);
   if (memo === undefined) {
     memo = new Map();
@@ -298,19 +324,31 @@ function servedAddresses(headless: HeadlessSelection, cluster: ClusterId | undef
   const known = memo.get(key);
   if (known !== undefined) return known;
   const addresses: string[] = [];
+  const owners: ClusterId[] = [];
   const seen = new AddressSet();
   scan: for (const e of headless.endpoints) {
-    if (!e.included || (cluster !== undefined && e.cluster !== cluster)) continue;
+    if (!e.included || (cluster !== undefined ? e.cluster !== cluster : e.drained)) continue;
     for (const a of e.addresses) {
       if (addressFamily(a) !== family) continue;
       const canonical = seen.add(a);
       if (canonical === undefined) continue;
       addresses.push(canonical);
+      owners.push(e.cluster);
       if (addresses.length > room) break scan;
     }
   }
-  memo.set(key, addresses);
-  return addresses;
+  const served = { addresses, weights: headlessShares(headless, owners) };
+  memo.set(key, served);
+  return served;
+}
+
+/** Per address (by its cluster): the cluster's weight split evenly among its addresses in the list. */
+function headlessShares(headless: HeadlessSelection, owners: readonly ClusterId[]): number[] {
+  const counts = new Map<ClusterId, number>();
+  for (const c of owners) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const weightOf = new Map(headless.clusters.map((d) => [d.cluster, d.weight]));
+  const drainedAll = [...counts.keys()].every((c) => weightOf.get(c) === 0);
+  return owners.map((c) => (drainedAll ? 1 : (weightOf.get(c) ?? DEFAULT_WEIGHT)) / counts.get(c)!);
 }
 
 /** Each address once, by canonical form, in canonical text. */
@@ -324,6 +362,35 @@ function uniqueCanonical(addresses: readonly string[]): string[] {
   return out;
 }
 
+function allEqual(values: readonly number[]): boolean {
+  for (const v of values) if (v !== values[0]) return false;
+  return true;
+}
+
+/**
+ * The included clusters' addresses (unique, canonical) with each one's share of first positions:
+ * the cluster's weight split evenly among its addresses, so a cluster's share does not grow with
+ * the number of its IPs. When every included cluster weighs 0 (all drained, answered anyway) they
+ * share alike.
+ */
+function sharedByCluster(decisions: readonly ClusterDecision[]): { addresses: string[]; weights: number[] } {
+  const seen = new AddressSet();
+  const addresses: string[] = [];
+  const weights: number[] = [];
+  const drainedAll = decisions.every((d) => !d.included || d.weight === 0);
+  for (const d of decisions) {
+    if (!d.included) continue;
+    const start = addresses.length;
+    for (const a of d.addresses) {
+      const canonical = seen.add(a);
+      if (canonical !== undefined) addresses.push(canonical);
+    }
+    const share = (drainedAll ? 1 : d.weight) / Math.max(1, addresses.length - start);
+    for (let i = start; i < addresses.length; i++) weights.push(share);
+  }
+  return { addresses, weights };
+}
+
 /** Addresses of the family (unique, canonical) for a service name or a cluster-specific name. */
 function familyAddresses(
   b: Builder,
@@ -331,13 +398,13 @@ function familyAddresses(
   cluster: ClusterId | undefined,
   headless: HeadlessSelection | undefined,
   family: IPFamily,
-): { addresses: string[]; rotation: Rotation } {
+): { addresses: string[]; rotation: Rotation; weights?: number[] } {
   if (headless !== undefined) {
-    const addresses = servedAddresses(headless, cluster, family, b.answerRoom());
-    if (addresses.length === 0) {
+    const served = servedAddresses(headless, cluster, family, b.answerRoom());
+    if (served.addresses.length === 0) {
       b.softNote(`no ready ${family} endpoint for ${service.namespace}/${service.name}${cluster === undefined ? '' : ` in cluster ${cluster}`}`);
     }
-    return { addresses, rotation: 'rotate' };
+    return cluster === undefined ? { ...served, rotation: 'rotate' } : { addresses: served.addresses, rotation: 'rotate' };
   }
   if (cluster !== undefined) {
     const selection = selectExplicitCluster(service, cluster, family);
@@ -360,10 +427,10 @@ function familyAddresses(
     }
     return { addresses: uniqueCanonical(vips), rotation: 'rotate' };
   }
-  const selection = selectClusterSetIPs(service, b.snapshot.localCluster, family, b.opts);
+  const selection = selectClusterSetIPs(service, b.snapshot.localCluster, family, b.opts, b.snapshot.localPlace);
   b.trace.selections.push(selection);
   noteSelection(b, selection);
-  return { addresses: uniqueCanonical(selection.addresses), rotation: selection.mode === 'pick-one' ? 'pick-one' : 'rotate' };
+  return { ...sharedByCluster(selection.clusters), rotation: selection.mode === 'pick-one' ? 'pick-one' : 'rotate' };
 }
 
 /** A family the service simply lacks is only worth saying when the whole answer is empty. */
@@ -380,8 +447,8 @@ function addAddresses(
   owner: string,
 ): void {
   const cluster = shape.kind === 'cluster' ? shape.cluster : undefined;
-  const { addresses, rotation } = familyAddresses(b, shape.service, cluster, shape.headless, family);
-  for (const address of addresses) if (!b.addAnswer(addressRecord(owner, address, b.opts.ttl))) break;
+  const { addresses, rotation, weights } = familyAddresses(b, shape.service, cluster, shape.headless, family);
+  for (let i = 0; i < addresses.length; i++) if (!b.addAnswer(addressRecord(owner, addresses[i]!, b.opts.ttl), weights?.[i])) break;
   // ANY mixes A and AAAA: never pick a single record out of that mix.
   if (addresses.length > 0) b.rotation = b.question.qtype === QType.ANY ? 'rotate' : rotation;
 }
@@ -421,12 +488,13 @@ function addSrv(b: Builder, zone: string, service: ServiceEntry, port: ServicePo
   };
   const seen = new Set<string>();
   let full = false;
-  const push = (target: string, number: number): void => {
+  const push = (target: string, number: number, weight: number): void => {
     const key = `${target} ${number}`;
     if (seen.has(key)) return;
     seen.add(key);
-    full = !b.addAnswer({ name: ownerOf(b.question), ttl, type: 'SRV', priority: SRV_PRIORITY, weight: SRV_WEIGHT, port: number, target });
+    full = !b.addAnswer({ name: ownerOf(b.question), ttl, type: 'SRV', priority: SRV_PRIORITY, weight, port: number, target });
   };
+  const weights = new Map(service.backends.map((x) => [x.cluster, weightOf(x)]));
   const additionalSeen = new Map<string, AddressSet>();
   const addAdditional = (target: string, addresses: readonly string[]): void => {
     let targetSeen = additionalSeen.get(target);
@@ -444,22 +512,55 @@ function addSrv(b: Builder, zone: string, service: ServiceEntry, port: ServicePo
   if (service.type === 'Headless' && headless !== undefined) {
     for (const e of headless.endpoints) {
       if (full) break;
-      if (!e.included || (cluster !== undefined && e.cluster !== cluster)) continue;
+      if (!e.included || (cluster !== undefined ? e.cluster !== cluster : e.drained)) continue;
       const ports = servedPorts(e.cluster);
       if (ports.length === 0) continue;
       const target = `${e.label}.${e.cluster}.${base}`;
-      for (const p of ports) if (!full) push(target, p.port);
+      // RFC 2782 weights are per target: each pod carries its cluster's weight.
+      for (const p of ports) if (!full) push(target, p.port, weights.get(e.cluster) ?? DEFAULT_WEIGHT);
       addAdditional(target, e.addresses);
     }
   } else {
-    const target = cluster === undefined ? base : `${cluster}.${base}`;
-    const ports = cluster !== undefined ? servedPorts(cluster) : port === undefined ? service.ports : [port];
-    for (const p of ports) if (!full) push(target, p.port);
-    if (b.records.length > 0) {
-      for (const family of ['IPv4', 'IPv6'] as const) {
-        addAdditional(target, familyAddresses(b, service, cluster, undefined, family).addresses);
+    const weighted = cluster === undefined ? weightedTargets(b, service) : undefined;
+    if (weighted !== undefined) {
+      // Each serving cluster's own name, with its weight, so SRV clients split by weight themselves.
+      for (const id of weighted) {
+        if (full) break;
+        const target = `${id}.${base}`;
+        const ports = servedPorts(id);
+        for (const p of ports) if (!full) push(target, p.port, weights.get(id) ?? DEFAULT_WEIGHT);
+        if (ports.length === 0) continue;
+        for (const family of ['IPv4', 'IPv6'] as const) addAdditional(target, familyAddresses(b, service, id, undefined, family).addresses);
+      }
+    } else {
+      const target = cluster === undefined ? base : `${cluster}.${base}`;
+      const ports = cluster !== undefined ? servedPorts(cluster) : port === undefined ? service.ports : [port];
+      const weight = cluster === undefined ? SRV_WEIGHT : (weights.get(cluster) ?? DEFAULT_WEIGHT);
+      for (const p of ports) if (!full) push(target, p.port, weight);
+      if (b.records.length > 0) {
+        for (const family of ['IPv4', 'IPv6'] as const) {
+          addAdditional(target, familyAddresses(b, service, cluster, undefined, family).addresses);
+        }
       }
     }
   }
   if (b.records.length > 0) b.rotation = 'rotate';
+}
+
+/**
+ * The clusters a service-wide ClusterSetIP SRV answer names one by one: those its policy serves
+ * (either family), when they weigh differently and cluster-specific names exist to point at.
+ * Undefined otherwise (equal weights, a clusterset VIP, or --no-cluster-names): the one
+ * service-name target then stands for them all.
+ */
+function weightedTargets(b: Builder, service: ServiceEntry): ClusterId[] | undefined {
+  if (!b.opts.clusterNames || service.vips.length > 0) return undefined;
+  const serving = new Map<ClusterId, number>();
+  for (const family of ['IPv4', 'IPv6'] as const) {
+    const selection = selectClusterSetIPs(service, b.snapshot.localCluster, family, b.opts, b.snapshot.localPlace);
+    for (const d of selection.clusters) if (d.included) serving.set(d.cluster, d.weight);
+  }
+  const weights = [...serving.values()];
+  if (weights.length < 2 || allEqual(weights)) return undefined;
+  return [...serving.keys()].sort();
 }

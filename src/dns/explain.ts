@@ -5,8 +5,9 @@
  * never disagree with DNS. The report is plain JSON (served by GET /debug/explain).
  */
 import type { ClusterDecision, EndpointDecision, SelectionOutcome } from '../model/selection.ts';
-import { clusterHealth } from '../model/selection.ts';
-import type { Snapshot } from '../model/snapshot.ts';
+import { clusterHealth, effectivePolicy, weightOf } from '../model/selection.ts';
+import type { Place, ServiceEntry, Snapshot } from '../model/snapshot.ts';
+import type { PolicySource } from '../model/traffic-policy.ts';
 import type { ServicePort } from '../model/types.ts';
 import type { DnsOptions } from '../config/options.ts';
 import { resolve } from './answer.ts';
@@ -25,10 +26,17 @@ export interface ExplainShape {
 export interface ExplainSelection {
   family: string;
   policy: string;
+  /** Whether the service's `clusterset-dns.io/policy` annotation or the global --policy chose it. */
+  policySource: PolicySource;
   outcome: SelectionOutcome;
   mode: 'rotate' | 'pick-one';
   clusters: ClusterDecision[];
   addresses: string[];
+  /**
+   * Per included cluster: its share of first positions in percent (its weight over the included
+   * clusters' weights), what the server's weighted rotation serves.
+   */
+  firstShares: Record<string, number>;
   note?: string;
 }
 
@@ -44,13 +52,18 @@ export interface ExplainReport {
     type: string;
     vips: string[];
     ports: ServicePort[];
-    /** Health of every cluster backing the service, whatever the question asked. */
-    clusters: Array<{ cluster: string; healthy: boolean; reason: string; refusedAddresses?: string; reachabilityNote?: string }>;
+    /** The policy service-wide answers follow, and whether its annotation or --policy chose it. */
+    policy: string;
+    policySource: PolicySource;
+    /** Health of every cluster backing the service, whatever the question asked, with its weight and place. */
+    clusters: Array<{ cluster: string; healthy: boolean; reason: string; weight: number; region?: string; zone?: string; refusedAddresses?: string; reachabilityNote?: string }>;
   } | null;
   snapshot: {
     version: number;
     synced: boolean;
     localCluster: string;
+    /** The local cluster's region and zone (policy `nearest`), when known. */
+    localPlace: Place;
     builtAt: string;
     staleSource?: { reason: string; since: string };
   };
@@ -167,9 +180,13 @@ export function explain(snapshot: Snapshot, name: string, qtype: number | string
             type: service.type,
             vips: [...service.vips],
             ports: service.ports.map((p) => ({ ...p })),
+            ...policyOf(service, opts),
             clusters: service.backends.map((b) => ({
               cluster: b.cluster,
               ...pickHealth(clusterHealth(b)),
+              weight: weightOf(b),
+              ...(b.region === undefined ? {} : { region: b.region }),
+              ...(b.zone === undefined ? {} : { zone: b.zone }),
               // Addresses of this cluster the address policy refused: never served, say why.
               ...(b.rejectedAddresses === undefined ? {} : { refusedAddresses: b.rejectedAddresses }),
               // The importer's fail-safe held this cluster's exclusion back: say so.
@@ -180,6 +197,7 @@ export function explain(snapshot: Snapshot, name: string, qtype: number | string
       version: snapshot.version,
       synced: snapshot.synced,
       localCluster: snapshot.localCluster,
+      localPlace: { ...snapshot.localPlace },
       builtAt: new Date(snapshot.builtAt).toISOString(),
     },
     options: { policy: opts.policy, panicMode: opts.panicMode, clusterNames: opts.clusterNames, ede: opts.ede },
@@ -187,10 +205,12 @@ export function explain(snapshot: Snapshot, name: string, qtype: number | string
       const out: ExplainSelection = {
         family: s.family,
         policy: s.policy,
+        policySource: s.policySource,
         outcome: s.outcome,
         mode: s.mode,
         clusters: s.clusters,
         addresses: s.addresses,
+        firstShares: firstShares(s.clusters),
       };
       if (s.note !== undefined) out.note = s.note;
       return out;
@@ -262,6 +282,21 @@ export function limitReport(report: ExplainReport, maxItems: number): ExplainRep
   return limited;
 }
 
+function policyOf(service: ServiceEntry, opts: DnsOptions): { policy: string; policySource: PolicySource } {
+  const p = effectivePolicy(service, opts);
+  return { policy: p.policy, policySource: p.source };
+}
+
+/** Each included cluster's share of first positions, in percent with one decimal. */
+function firstShares(decisions: readonly ClusterDecision[]): Record<string, number> {
+  const included = decisions.filter((d) => d.included && d.addresses.length > 0);
+  const drainedAll = included.every((d) => d.weight === 0);
+  const total = included.reduce((sum, d) => sum + (drainedAll ? 1 : d.weight), 0);
+  const shares: Record<string, number> = {};
+  for (const d of included) shares[d.cluster] = total === 0 ? 0 : Math.round(((drainedAll ? 1 : d.weight) / total) * 1000) / 10;
+  return shares;
+}
+
 function pickHealth(h: { healthy: boolean; reason: string }): { healthy: boolean; reason: string } {
   return { healthy: h.healthy, reason: h.reason };
 }
@@ -288,6 +323,10 @@ function decisionLine(mark: boolean, who: string, addresses: readonly string[], 
   return `    ${mark ? '+' : '-'} ${who.padEnd(24)} ${(addresses.join(',') || '-').padEnd(20)} ${mark ? 'included' : 'excluded'}: ${reason}`;
 }
 
+function placeText(p: { region?: string; zone?: string }): string {
+  return [p.region === undefined ? undefined : `region ${p.region}`, p.zone === undefined ? undefined : `zone ${p.zone}`].filter((x) => x !== undefined).join(', ');
+}
+
 /** Readable multi-line rendering for the CLI. */
 export function formatExplain(report: ExplainReport): string {
   const lines: string[] = [];
@@ -299,6 +338,7 @@ export function formatExplain(report: ExplainReport): string {
   lines.push(
     `  snapshot:  version ${snap.version}, ${snap.synced ? 'synced' : 'NOT synced yet'}, local cluster ${snap.localCluster}, built ${snap.builtAt}`,
   );
+  if (snap.localPlace.region !== undefined || snap.localPlace.zone !== undefined) lines.push(`  local at:  ${placeText(snap.localPlace)}`);
   if (snap.staleSource !== undefined) lines.push(`  stale:     ${snap.staleSource.reason} (since ${snap.staleSource.since})`);
   lines.push(
     `  options:   policy ${report.options.policy}, panic ${report.options.panicMode}, cluster names ${report.options.clusterNames ? 'on' : 'off'}, EDE ${report.options.ede ? 'on' : 'off'}`,
@@ -307,17 +347,22 @@ export function formatExplain(report: ExplainReport): string {
   if (svc !== null) {
     const ports = svc.ports.map((p) => `${p.name || '(unnamed)'}/${p.protocol}/${p.port}`).join(' ') || 'none';
     lines.push(`  service:   ${svc.namespace}/${svc.name} ${svc.type}, VIPs ${svc.vips.join(',') || 'none'}, ports ${ports}`);
+    lines.push(`  policy:    ${svc.policy} (${svc.policySource === 'annotation' ? 'from its clusterset-dns.io/policy annotation' : 'global --policy'})`);
     lines.push('  cluster health:');
     if (svc.clusters.length === 0) lines.push('    (no cluster backs this service)');
     for (const c of svc.clusters) {
-      lines.push(`    ${c.healthy ? 'healthy  ' : 'unhealthy'} ${c.cluster}: ${c.reason}`);
+      const place = c.region === undefined && c.zone === undefined ? '' : `, ${placeText(c)}`;
+      lines.push(`    ${c.healthy ? 'healthy  ' : 'unhealthy'} ${c.cluster}: ${c.reason} (weight ${c.weight}${place})`);
       if (c.refusedAddresses !== undefined) lines.push(`              refused addresses (never served): ${c.refusedAddresses}`);
       if (c.reachabilityNote !== undefined) lines.push(`              reachability: ${c.reachabilityNote}`);
     }
   }
   for (const s of report.selections) {
-    lines.push(`  selection ${s.family} (policy ${s.policy}, outcome ${s.outcome}${s.mode === 'pick-one' ? ', one record per answer' : ''}):`);
-    for (const c of s.clusters) lines.push(decisionLine(c.included, c.cluster, c.known, c.reason));
+    lines.push(`  selection ${s.family} (policy ${s.policy} from ${s.policySource}, outcome ${s.outcome}${s.mode === 'pick-one' ? ', one record per answer' : ''}):`);
+    for (const c of s.clusters) {
+      const share = s.firstShares[c.cluster];
+      lines.push(decisionLine(c.included, c.cluster, c.known, `${c.reason} [weight ${c.weight}${share === undefined ? '' : `, first ${share}%`}]`));
+    }
     if (s.note !== undefined) lines.push(`    note: ${s.note}`);
   }
   if (report.vipAnswered) lines.push('  answered the clusterset VIP (selections above only report health)');

@@ -67,8 +67,8 @@ export type ResourceRecord =
 /**
  * How the server may reorder the answer section per query:
  * - `none`: as given.
- * - `rotate`: rotate the whole answer list by a per-query cursor (equal-weight records).
- * - `pick-one`: send exactly one record, chosen by the cursor (Lighthouse round-robin).
+ * - `rotate`: rotate the whole answer list by a per-query cursor (weighted by `Answer.weights`).
+ * - `pick-one`: send exactly one record, chosen by the cursor (Lighthouse round-robin; weighted too).
  */
 export type Rotation = 'none' | 'rotate' | 'pick-one';
 
@@ -88,6 +88,12 @@ export interface Answer {
    * keep a large cached answer across updates of other services.
    */
   serviceKey?: string;
+  /**
+   * Each answer record's share of first positions (parallel to `answer`), when the shares differ:
+   * the server then rotates (or picks) weighted, so over many queries a record comes first in
+   * proportion to its share. Absent: every record comes first equally often.
+   */
+  weights?: number[];
 }
 
 /** A parsed question: labels lowercased (ASCII only), exactly as received otherwise. */

@@ -8,7 +8,7 @@
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { discoverAboutVersion, makeRawGet } from './client.ts';
+import { describeApiError, discoverAboutVersion, makeRawGet } from './client.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { parseClusterProperty } from './kinds/cluster-property.ts';
 import { ABOUT_GROUP, KIND_CLUSTER_PROPERTY, type AboutVersion } from './objects.ts';
@@ -46,13 +46,14 @@ export interface KubeClusterPropertiesOptions {
   maxBackoffMs?: number;
 }
 
-/** The local ClusterProperties as a live map (the lease renewer reads it at every renewal). */
+/** The local ClusterProperties as a live map; listeners hear about every change (and must not throw). */
 export class KubeClusterProperties {
   private readonly informer: Informer;
   private readonly values = new Map<string, string>();
   /** Object key → property name, for deletes. */
   private readonly names = new Map<string, string>();
   private readonly rejected = new Map<string, string>();
+  private readonly listeners = new Set<() => void>();
   private readonly logger: Logger;
 
   constructor(options: KubeClusterPropertiesOptions) {
@@ -75,6 +76,7 @@ export class KubeClusterProperties {
 
   stop(): void {
     this.informer.stop();
+    this.listeners.clear();
   }
 
   async waitForSync(timeoutMs: number): Promise<void> {
@@ -84,6 +86,11 @@ export class KubeClusterProperties {
   /** name → spec.value of every valid ClusterProperty. */
   current(): ReadonlyMap<string, string> {
     return this.values;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private onEvent(type: InformerEventType, obj: KubernetesObject): void {
@@ -102,5 +109,12 @@ export class KubeClusterProperties {
         this.logger.error({ object: key, problems: parsed.problems }, 'ignoring an invalid ClusterProperty');
       }
     } else this.rejected.delete(key);
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch (err) {
+        this.logger.error({ err: describeApiError(err) }, 'cluster property listener threw');
+      }
+    }
   }
 }

@@ -9,10 +9,12 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ImportedState, ImportedStateSource } from '../model/imported-state.ts';
+import type { Place } from '../model/snapshot.ts';
+import { placeFromProperties, samePlace } from '../model/traffic-policy.ts';
 import type { ImportedService, ImportedSlice } from '../model/types.ts';
 import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
 import { LABEL_MCS_SERVICE_NAME } from './labels.ts';
-import { parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
+import { importedSliceOf, parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
 import { mcsApiVersion } from './kinds/object-meta.ts';
 import { parseImportedServiceImport } from './kinds/service-import.ts';
 import { DISCOVERY_API_VERSION, KIND_ENDPOINT_SLICE, KIND_SERVICE_IMPORT } from './objects.ts';
@@ -27,6 +29,11 @@ export interface KubeImportedSourceOptions {
   now?: () => number;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * This cluster's own ClusterProperties (src/kube/cluster-properties.ts), for where it is (policy
+   * `nearest`); absent where the API serves no ClusterProperties (the place is then unknown).
+   */
+  properties?: { current(): ReadonlyMap<string, string>; subscribe(listener: () => void): () => void };
 }
 
 /** What the informer keeps of an object: its identity and what it parsed into (or why it did not). */
@@ -39,12 +46,7 @@ export function shrinkImport(obj: KubernetesObject): Shrunk<ImportedService> {
 export function shrinkSlice(obj: KubernetesObject): Shrunk<ImportedSlice> {
   const parsed = parseImportedSlice(obj, false);
   if (!parsed.ok) return { metadata: {}, parsed };
-  const p = parsed.value;
-  const slice: ImportedSlice = { ...p.ref, sourceCluster: p.cluster, sliceName: obj.metadata?.name ?? '', endpoints: p.endpoints, ports: p.ports };
-  if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
-  if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
-  if (p.reachabilityNote !== undefined) slice.reachabilityNote = p.reachabilityNote;
-  return { metadata: {}, parsed: { ok: true, value: slice } };
+  return { metadata: {}, parsed: { ok: true, value: importedSliceOf(parsed.value, obj.metadata?.name ?? '') } };
 }
 
 export class KubeImportedStateSource implements ImportedStateSource {
@@ -59,6 +61,8 @@ export class KubeImportedStateSource implements ImportedStateSource {
   private readonly invalid = new Map<string, string>();
   private cached: ImportedState | undefined;
   private stale: { reason: string; since: number } | undefined;
+  private place: Place = {};
+  private unsubscribeProperties: (() => void) | undefined;
 
   constructor(options: KubeImportedSourceOptions) {
     this.opts = options;
@@ -94,11 +98,24 @@ export class KubeImportedStateSource implements ImportedStateSource {
   }
 
   start(): void {
+    const properties = this.opts.properties;
+    if (properties !== undefined) {
+      this.place = placeFromProperties(properties.current());
+      // Only a new region or zone is a new state: other properties do not change answers.
+      this.unsubscribeProperties = properties.subscribe(() => {
+        const place = placeFromProperties(properties.current());
+        if (samePlace(place, this.place)) return;
+        this.place = place;
+        this.logger.info({ region: place.region, zone: place.zone }, 'this cluster moved (region/zone ClusterProperties changed)');
+        this.changed();
+      });
+    }
     this.imports.start();
     this.slices.start();
   }
 
   stop(): void {
+    this.unsubscribeProperties?.();
     this.imports.stop();
     this.slices.stop();
     this.listeners.clear();
@@ -170,7 +187,7 @@ export class KubeImportedStateSource implements ImportedStateSource {
 
   current(): ImportedState {
     if (this.cached !== undefined) return this.cached;
-    const state: ImportedState = { synced: this.synced(), services: [...this.services.values()], slices: [...this.sliceOf.values()] };
+    const state: ImportedState = { synced: this.synced(), services: [...this.services.values()], slices: [...this.sliceOf.values()], localPlace: this.place };
     if (this.stale !== undefined) state.staleSource = { ...this.stale };
     this.cached = state;
     return state;

@@ -27,3 +27,11 @@ export const MANAGED_BY_VALUE = 'clusterset-dns';
 
 /** Field manager of every server-side apply this project makes. */
 export const FIELD_MANAGER = 'clusterset-dns';
+
+/**
+ * The traffic annotations (issue 14): `clusterset-dns.io/policy` and `clusterset-dns.io/weight`, on
+ * the ServiceExport (written by the user); the importer carries the effective policy onto the
+ * imported ServiceImport and each cluster's weight onto its MCS EndpointSlices for the DNS server.
+ * Defined in the model, whose messages name them, and re-exported here with the other keys.
+ */
+export { ANNOTATION_POLICY, ANNOTATION_WEIGHT } from '../model/traffic-policy.ts';

@@ -357,12 +357,7 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
     if (byCluster === undefined) return [];
     const out: ImportedSlice[] = [];
     for (const [cluster, set] of byCluster) {
-      const { endpoints, ports, excludedReason, rejectedAddresses, reachabilityNote } = assembleSlices([...set.values()]);
-      const slice: ImportedSlice = { ...ref, sourceCluster: cluster, sliceName: importedSliceName(ref, cluster), endpoints, ports };
-      if (excludedReason !== undefined) slice.excludedReason = excludedReason;
-      if (rejectedAddresses !== undefined) slice.rejectedAddresses = rejectedAddresses;
-      if (reachabilityNote !== undefined) slice.reachabilityNote = reachabilityNote;
-      out.push(slice);
+      out.push({ ...ref, sourceCluster: cluster, sliceName: importedSliceName(ref, cluster), ...assembleSlices([...set.values()]) });
     }
     return out;
   }
@@ -375,7 +370,7 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
     const { object, status } = buildImportedServiceImport(service, this.opts.mcsVersion);
     const informer = informerOf(this.importInformers, service.namespace);
     if (!sameContent(object, current)) informer?.observeWritten(await this.writer.apply(this.importResource, object));
-    if (!sameContent(status, current)) informer?.observeWritten(await this.writer.applyStatus(this.importResource, status));
+    if (!sameContent(status, current, false)) informer?.observeWritten(await this.writer.applyStatus(this.importResource, status));
   }
 
   async deleteImportedService(ref: ServiceRef): Promise<void> {

@@ -38,17 +38,14 @@ function normalize(value: unknown, key: string): unknown {
   return out;
 }
 
-export function sameContent(desired: KubeObject, current: unknown): boolean {
+/**
+ * `ownsMetadata` false: the desired object is a status-subresource apply, which writes no labels
+ * or annotations, so the ones the main apply wrote are not compared.
+ */
+export function sameContent(desired: KubeObject, current: unknown, ownsMetadata = true): boolean {
   const cur = asObj(current);
   if (cur === undefined) return false;
-  const curMeta = asObj(cur['metadata']) ?? {};
-  const curLabels = asObj(curMeta['labels']) ?? {};
-  for (const [k, v] of Object.entries(desired.metadata.labels ?? {})) if (curLabels[k] !== v) return false;
-  const curAnnotations = asObj(curMeta['annotations']) ?? {};
-  // Annotations under our prefix are all ours: one we no longer set must go, so its presence differs.
-  const wantAnnotations = desired.metadata.annotations ?? {};
-  for (const [k, v] of Object.entries(wantAnnotations)) if (curAnnotations[k] !== v) return false;
-  for (const k of Object.keys(curAnnotations)) if (k.startsWith(OWN_ANNOTATION_PREFIX) && !(k in wantAnnotations)) return false;
+  if (ownsMetadata && !sameMetadata(desired, cur)) return false;
   for (const [key, want] of Object.entries(desired)) {
     if (key === 'apiVersion' || key === 'kind' || key === 'metadata') continue;
     const have = cur[key];
@@ -61,5 +58,17 @@ export function sameContent(desired: KubeObject, current: unknown): boolean {
       return false;
     }
   }
+  return true;
+}
+
+function sameMetadata(desired: KubeObject, cur: Obj): boolean {
+  const curMeta = asObj(cur['metadata']) ?? {};
+  const curLabels = asObj(curMeta['labels']) ?? {};
+  for (const [k, v] of Object.entries(desired.metadata.labels ?? {})) if (curLabels[k] !== v) return false;
+  const curAnnotations = asObj(curMeta['annotations']) ?? {};
+  // Annotations under our prefix are all ours: one we no longer set must go, so its presence differs.
+  const wantAnnotations = desired.metadata.annotations ?? {};
+  for (const [k, v] of Object.entries(wantAnnotations)) if (curAnnotations[k] !== v) return false;
+  for (const k of Object.keys(curAnnotations)) if (k.startsWith(OWN_ANNOTATION_PREFIX) && !(k in wantAnnotations)) return false;
   return true;
 }

@@ -9,13 +9,15 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { ExportCondition } from '../agent/stores.ts';
 import type { ImportedState } from '../model/imported-state.ts';
 import type { ClusterLease, ExportRecord, ImportedService, ImportedSlice } from '../model/types.ts';
+import { placeFromProperties } from '../model/traffic-policy.ts';
 import { makeRawGet, type RawGet } from './client.ts';
+import { readClusterProperties } from './cluster-properties.ts';
 import { bounded } from './doctor-checks.ts';
 import { listAllPages, type ListPage } from './list-pages.ts';
 import { LABEL_MCS_SERVICE_NAME, LABEL_SOURCE_NAMESPACE } from './labels.ts';
 import { exportsOfSlices } from './kinds/broker-slice.ts';
 import { parseLease } from './kinds/lease.ts';
-import { parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
+import { importedSliceOf, parseImportedSlice } from './kinds/mcs-endpoint-slice.ts';
 import { readExportConditions } from './kinds/service-export-status.ts';
 import { parseImportedServiceImport } from './kinds/service-import.ts';
 import { MCS_GROUP } from './objects.ts';
@@ -67,16 +69,18 @@ export async function readMemberForStatus(kc: KubeConfig, mcsVersion: string, ti
       continue;
     }
     const name = (obj as { metadata?: { name?: unknown } }).metadata?.name;
-    const slice: ImportedSlice = { ...p.value.ref, sourceCluster: p.value.cluster, sliceName: typeof name === 'string' ? name : '', endpoints: p.value.endpoints, ports: p.value.ports };
-    if (p.value.excludedReason !== undefined) slice.excludedReason = p.value.excludedReason;
-    sliceList.push(slice);
+    sliceList.push(importedSliceOf(p.value, typeof name === 'string' ? name : ''));
   }
   const localExports = exports.flatMap((obj) => {
     const m = (obj as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
     if (typeof m?.name !== 'string' || typeof m.namespace !== 'string') return [];
     return [{ namespace: m.namespace, name: m.name, conditions: readExportConditions(obj)?.conditions ?? [] }];
   });
-  return { state: { synced: true, services, slices: sliceList }, localExports, invalid };
+  // Where this cluster is (policy `nearest`): best effort, a cluster without ClusterProperties (or
+  // credentials that may not read them) only leaves the place unknown.
+  const properties = await readClusterProperties(kc, timeoutMs).catch(() => undefined);
+  const localPlace = properties === undefined ? {} : placeFromProperties(properties.properties);
+  return { state: { synced: true, services, slices: sliceList, localPlace }, localExports, invalid };
 }
 
 export interface BrokerReadout {

@@ -19,7 +19,7 @@ import type {
   Protocol,
   ServicePort,
 } from '../model/types.ts';
-import { LABEL_SERVICE_NAME } from './labels.ts';
+import { ANNOTATION_POLICY, ANNOTATION_WEIGHT, LABEL_SERVICE_NAME } from './labels.ts';
 import {
   CORE_API_VERSION,
   DISCOVERY_API_VERSION,
@@ -170,6 +170,7 @@ interface Meta {
   name: string;
   namespace: string;
   labels: UnknownObject;
+  annotations: UnknownObject;
   creationTimestamp: unknown;
   generation: unknown;
 }
@@ -196,7 +197,8 @@ function readMeta(r: Reader, obj: UnknownObject, namespaced: boolean, nameCheck:
     if (!isDnsLabel(namespace)) r.fail('metadata.namespace', `must be a DNS label, got ${show(namespace)}`);
   }
   const labels = r.object(meta['labels'], 'metadata.labels', false) ?? {};
-  return { name, namespace, labels, creationTimestamp: meta['creationTimestamp'], generation: meta['generation'] };
+  const annotations = r.object(meta['annotations'], 'metadata.annotations', false) ?? {};
+  return { name, namespace, labels, annotations, creationTimestamp: meta['creationTimestamp'], generation: meta['generation'] };
 }
 
 function describe(obj: UnknownObject): string {
@@ -454,12 +456,18 @@ function readServiceExport(r: Reader, obj: UnknownObject, options: TranslateOpti
       generation = meta.generation;
     }
   }
+  // Read as written and judged by the exporter (Valid=False names a bad value); only the shape is
+  // checked here, as the API server does: annotation values are strings.
+  const policyText = r.string(meta.annotations[ANNOTATION_POLICY], `metadata.annotations[${ANNOTATION_POLICY}]`, false);
+  const weightText = r.string(meta.annotations[ANNOTATION_WEIGHT], `metadata.annotations[${ANNOTATION_WEIGHT}]`, false);
   const serviceExport: LocalServiceExport = {
     namespace: meta.namespace,
     name: meta.name,
     createdAt: createdAt ?? (r.errors.length === 0 ? options.defaultCreatedAt(meta.namespace, meta.name) : 0),
     generation,
   };
+  if (policyText !== undefined) serviceExport.policyText = policyText;
+  if (weightText !== undefined) serviceExport.weightText = weightText;
   return { kind: 'ServiceExport', serviceExport };
 }
 

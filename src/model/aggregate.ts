@@ -11,6 +11,7 @@ import {
   mergePorts,
   sortConflictReasons,
 } from './conflicts.ts';
+import { type PolicyName, resolveServicePolicy } from './traffic-policy.ts';
 import type { ClusterId, ExportRecord, IPFamily, ImportType, ServicePort, ServiceRef } from './types.ts';
 
 export interface ServiceAggregate extends ServiceRef {
@@ -29,6 +30,13 @@ export interface ServiceAggregate extends ServiceRef {
   excluded: ReadonlyMap<ClusterId, string>;
   /** Human-readable conflict details (logs, explain, condition messages). */
   details: string[];
+  /** The winner's policy annotation; undefined: the DNS server's --policy applies. */
+  policy?: PolicyName;
+  /**
+   * Clusters whose policy annotation differs from the winner's, with why (PolicyConflict is
+   * reported on these exports only; it is not in `conflicts`, which every export reports).
+   */
+  policyConflicts: ReadonlyMap<ClusterId, string>;
 }
 
 /** Aggregates the records of ONE service (all records must share namespace and name). */
@@ -68,7 +76,9 @@ export function aggregateService(records: readonly ExportRecord[]): ServiceAggre
     }
   }
 
-  return {
+  const policy = resolveServicePolicy(winner, compatible.slice(1));
+
+  const aggregate: ServiceAggregate = {
     namespace: winner.namespace,
     name: winner.name,
     winner: winner.cluster,
@@ -80,5 +90,8 @@ export function aggregateService(records: readonly ExportRecord[]): ServiceAggre
     conflicts: sortConflictReasons(conflicts),
     excluded,
     details,
+    policyConflicts: policy.disagreeing,
   };
+  if (policy.policy !== undefined) aggregate.policy = policy.policy;
+  return aggregate;
 }

@@ -14,6 +14,7 @@ import { screenPublishedProperties } from './cluster-properties.ts';
 import { parseIp } from './ip.ts';
 import { isDns1035Label, isDnsLabel, isValidClusterId } from './names.ts';
 import { clusterServiceKey } from './service-key.ts';
+import { MAX_WEIGHT, isPolicyName, isWeight } from './traffic-policy.ts';
 import type { ClusterLease, Endpoint, ExportEndpoints, ExportRecord, ServicePort } from './types.ts';
 
 export const BROKER_LIMITS = {
@@ -91,6 +92,8 @@ function recordProblems(r: ExportRecord): string[] {
   if (!Array.isArray(r.ipFamilies) || r.ipFamilies.length > 2 || !r.ipFamilies.every((f) => f === 'IPv4' || f === 'IPv6')) out.push('ipFamilies must be IPv4/IPv6');
   if (r.sessionAffinity !== 'None' && r.sessionAffinity !== 'ClientIP') out.push(`sessionAffinity ${JSON.stringify(r.sessionAffinity)} is unknown`);
   if (!Number.isFinite(r.exportCreatedAt) || r.exportCreatedAt < 0) out.push('exportCreatedAt is not a time');
+  if (r.policy !== undefined && !isPolicyName(r.policy)) out.push(`policy ${JSON.stringify(r.policy)} is unknown`);
+  if (r.weight !== undefined && !isWeight(r.weight)) out.push(`weight ${JSON.stringify(r.weight)} is not a whole number 0-${MAX_WEIGHT}`);
   return out;
 }
 

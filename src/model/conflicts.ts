@@ -17,6 +17,10 @@ export const ValidReason = {
   InvalidServiceType: 'InvalidServiceType',
   /** The broker owner did not grant this cluster the export's namespace (model/namespace-grants.ts). */
   NamespaceNotGranted: 'NamespaceNotGranted',
+  /** The ServiceExport's `clusterset-dns.io/policy` annotation names no known policy. */
+  InvalidPolicy: 'InvalidPolicy',
+  /** The ServiceExport's `clusterset-dns.io/weight` annotation is not a whole number 0-1000. */
+  InvalidWeight: 'InvalidWeight',
 } as const;
 
 export const ReadyReason = {
@@ -30,6 +34,12 @@ export const ConflictReason = {
   TypeConflict: 'TypeConflict',
   SessionAffinityConflict: 'SessionAffinityConflict',
   IPFamilyConflict: 'IPFamilyConflict',
+  /**
+   * Ours, not mcs-api's: this export's `clusterset-dns.io/policy` differs from the conflict
+   * winner's, whose policy applies. Unlike the others it is reported only on the exports that
+   * disagree, since only they are not served as they asked.
+   */
+  PolicyConflict: 'PolicyConflict',
 } as const;
 export type ConflictReasonValue = (typeof ConflictReason)[keyof typeof ConflictReason];
 
@@ -42,6 +52,7 @@ const REASON_ORDER: readonly ConflictReasonValue[] = [
   ConflictReason.PortConflict,
   ConflictReason.SessionAffinityConflict,
   ConflictReason.IPFamilyConflict,
+  ConflictReason.PolicyConflict,
 ];
 
 export function sortConflictReasons(reasons: Iterable<ConflictReasonValue>): ConflictReasonValue[] {

@@ -2,6 +2,7 @@
  * The seam between whatever keeps the local cluster's imported state (the embedded default's
  * in-memory cluster, or informers on a real API server) and the DNS server.
  */
+import type { Place } from './snapshot.ts';
 import type { ImportedService, ImportedSlice } from './types.ts';
 
 export interface ImportedState {
@@ -9,6 +10,8 @@ export interface ImportedState {
   synced: boolean;
   services: readonly ImportedService[];
   slices: readonly ImportedSlice[];
+  /** The local cluster's region and zone (its own ClusterProperties), for policy `nearest`. */
+  localPlace?: Place;
   /** Set while the source cannot reach its API (fail static: keep serving, say so). */
   staleSource?: { reason: string; since: number };
 }

@@ -107,6 +107,7 @@ export function buildSnapshot(
       ports: svc.ports,
       backends: [],
     };
+    if (svc.policy !== undefined) entry.policy = svc.policy;
     const draft: ServiceDraft = { entry, drafts: [] };
     for (const cluster of svc.clusters) draftFor(draft, cluster);
     services.set(serviceKey(svc), draft);
@@ -127,6 +128,11 @@ export function buildSnapshot(
     for (const port of slice.ports) {
       if (!backend.ports.some((p) => samePort(p, port))) backend.ports.push(port);
     }
+    // Every slice of a cluster carries its weight; should two disagree, the lower one holds, so a
+    // drain (0) half-written across a cluster's slices already drains.
+    if (slice.weight !== undefined) backend.weight = backend.weight === undefined ? slice.weight : Math.min(backend.weight, slice.weight);
+    if (slice.region !== undefined) backend.region = slice.region;
+    if (slice.zone !== undefined) backend.zone = slice.zone;
     const reason = slice.excludedReason;
     if (reason !== undefined && reason !== '') {
       if (draft.reasons === undefined) draft.reasons = [reason];
@@ -161,6 +167,7 @@ export function buildSnapshot(
     builtAt: now,
   };
   if (state.staleSource !== undefined) snapshot.staleSource = { ...state.staleSource };
+  if (state.localPlace !== undefined && (state.localPlace.region !== undefined || state.localPlace.zone !== undefined)) snapshot.localPlace = { ...state.localPlace };
   return snapshot;
 }
 

@@ -5,8 +5,9 @@
  * so the three can never disagree. The callers collect the inputs (in memory for `serve`, from the
  * API for a real cluster); nothing here does IO.
  */
-import { clusterHealth, selectClusterSetIPs, selectHeadless, type ClusterDecision, type SelectionOptions } from './selection.ts';
-import type { ServiceEntry, Snapshot } from './snapshot.ts';
+import { clusterHealth, effectivePolicy, selectClusterSetIPs, selectHeadless, weightOf, type ClusterDecision, type SelectionOptions } from './selection.ts';
+import type { PolicyName, PolicySource } from './traffic-policy.ts';
+import type { Place, ServiceEntry, Snapshot } from './snapshot.ts';
 import type { ClusterId, IPFamily } from './types.ts';
 
 export type ClusterState = 'fresh' | 'stale' | 'gone' | 'unknown';
@@ -84,6 +85,10 @@ export interface ServiceClusterStatus {
   reason: string;
   readyEndpoints: number;
   endpoints: number;
+  /** The cluster's weight for this service (0-1000; 0 drains it). */
+  weight: number;
+  region?: string;
+  zone?: string;
 }
 
 export interface ServiceStatus {
@@ -92,6 +97,9 @@ export interface ServiceStatus {
   type: ServiceEntry['type'];
   vips: string[];
   ports: string[];
+  /** The policy answers follow, and whether the service's annotation or --policy chose it. */
+  policy: PolicyName;
+  policySource: PolicySource;
   clusters: ServiceClusterStatus[];
   conflicts: Array<{ reason: string; winner: ClusterId; details: string[] }>;
   /** Conditions of the local cluster's ServiceExport of this service, if it exports it. */
@@ -127,7 +135,7 @@ function familiesOf(service: ServiceEntry): IPFamily[] {
 }
 
 /** Per cluster: serving or not, and why, exactly as the DNS answer decides it. */
-function servingDecisions(service: ServiceEntry, localCluster: ClusterId, selection: SelectionOptions): Map<ClusterId, ClusterDecision> {
+function servingDecisions(service: ServiceEntry, localCluster: ClusterId, selection: SelectionOptions, localPlace: Place): Map<ClusterId, ClusterDecision> {
   const out = new Map<ClusterId, ClusterDecision>();
   if (service.type === 'Headless') {
     for (const d of selectHeadless(service).clusters) out.set(d.cluster, d);
@@ -137,7 +145,7 @@ function servingDecisions(service: ServiceEntry, localCluster: ClusterId, select
     // Answers are the VIP; a cluster serves behind it when it is healthy.
     for (const b of service.backends) {
       const h = clusterHealth(b);
-      out.set(b.cluster, { cluster: b.cluster, healthy: h.healthy, included: h.healthy, reason: h.healthy ? `${h.reason}, behind the VIP` : `unhealthy: ${h.reason}`, addresses: [], known: [] });
+      out.set(b.cluster, { cluster: b.cluster, healthy: h.healthy, included: h.healthy, reason: h.healthy ? `${h.reason}, behind the VIP` : `unhealthy: ${h.reason}`, addresses: [], known: [], weight: weightOf(b) });
     }
     return out;
   }
@@ -145,7 +153,7 @@ function servingDecisions(service: ServiceEntry, localCluster: ClusterId, select
   // reason says which one a cluster serves (an IPv4-only local cluster leaves AAAA to remotes).
   const families = familiesOf(service);
   for (const family of families) {
-    for (const d of selectClusterSetIPs(service, localCluster, family, selection).clusters) {
+    for (const d of selectClusterSetIPs(service, localCluster, family, selection, localPlace).clusters) {
       const prev = out.get(d.cluster);
       const labelled = families.length > 1 ? { ...d, reason: `${family}: ${d.reason}` } : d;
       if (prev === undefined || (!prev.included && d.included)) out.set(d.cluster, labelled);
@@ -168,13 +176,17 @@ export function buildStatusReport(inputs: StatusInputs, filter: StatusFilter = {
   const involved = new Set<ClusterId>();
   for (const service of [...snapshot.services.values()].sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1))) {
     if (!matches(filter, service)) continue;
-    const decisions = servingDecisions(service, snapshot.localCluster, inputs.selection);
+    const decisions = servingDecisions(service, snapshot.localCluster, inputs.selection, snapshot.localPlace ?? {});
     const clusters = service.backends.map((b): ServiceClusterStatus => {
       const h = clusterHealth(b);
       const d = decisions.get(b.cluster);
       involved.add(b.cluster);
-      return { id: b.cluster, serving: d?.included ?? false, reason: d?.reason ?? h.reason, readyEndpoints: h.readyEndpoints, endpoints: h.totalEndpoints };
+      const status: ServiceClusterStatus = { id: b.cluster, serving: d?.included ?? false, reason: d?.reason ?? h.reason, readyEndpoints: h.readyEndpoints, endpoints: h.totalEndpoints, weight: weightOf(b) };
+      if (b.region !== undefined) status.region = b.region;
+      if (b.zone !== undefined) status.zone = b.zone;
+      return status;
     });
+    const policy = effectivePolicy(service, inputs.selection);
     const key = `${service.namespace}/${service.name}`;
     const conflict = conflictsByKey.get(key);
     const conflicts = conflict === undefined ? [] : conflict.reasons.map((reason) => ({ reason, winner: conflict.winner, details: conflict.details }));
@@ -185,6 +197,8 @@ export function buildStatusReport(inputs: StatusInputs, filter: StatusFilter = {
       type: service.type,
       vips: [...service.vips],
       ports: service.ports.map((p) => `${p.name === '' ? '' : `${p.name} `}${p.port}/${p.protocol}`),
+      policy: policy.policy,
+      policySource: policy.source,
       clusters,
       conflicts,
       exportConditions: exportsByKey.get(key)?.conditions ?? [],

@@ -5,6 +5,8 @@
  */
 import type { PublishedProperties } from './cluster-properties.ts';
 
+import type { PolicyName } from './traffic-policy.ts';
+
 export type ClusterId = string;
 export type IPFamily = 'IPv4' | 'IPv6';
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
@@ -64,6 +66,13 @@ export interface LocalServiceExport extends ServiceRef {
   /** metadata.creationTimestamp in epoch milliseconds. */
   createdAt: number;
   generation: number;
+  /**
+   * The traffic annotations as written (`clusterset-dns.io/policy`, `clusterset-dns.io/weight`),
+   * unparsed: the exporter judges them, so a bad value becomes Valid=False instead of an export
+   * that is silently ignored (model/traffic-policy.ts).
+   */
+  policyText?: string;
+  weightText?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,6 +90,10 @@ export interface ExportRecord extends ServiceRef {
   sessionAffinity: 'None' | 'ClientIP';
   /** The ServiceExport's creationTimestamp (epoch ms): the conflict tie-breaker. */
   exportCreatedAt: number;
+  /** The export's policy annotation; the conflict winner's applies to the service. */
+  policy?: PolicyName;
+  /** The export's weight annotation (0-1000); undefined means DEFAULT_WEIGHT. */
+  weight?: number;
 }
 
 /**
@@ -119,6 +132,11 @@ export interface ImportedService extends ServiceRef {
   ipFamilies: IPFamily[];
   /** status.clusters */
   clusters: ClusterId[];
+  /**
+   * The service's own policy (the conflict winner's annotation), written by the importer as an
+   * annotation; undefined: the DNS server's --policy applies.
+   */
+  policy?: PolicyName;
 }
 
 /** An MCS EndpointSlice for one source cluster of one imported service. */
@@ -142,4 +160,9 @@ export interface ImportedSlice extends ServiceRef {
    * written by the importer as an annotation. Shown by `explain`.
    */
   reachabilityNote?: string;
+  /** That cluster's weight (its ServiceExport annotation), as an annotation; undefined: DEFAULT_WEIGHT. */
+  weight?: number;
+  /** That cluster's region and zone (its published ClusterProperties), as annotations; for `nearest`. */
+  region?: string;
+  zone?: string;
 }

@@ -7,7 +7,8 @@
 import type { KubeConfig } from '../kube/client.ts';
 import type { Logger } from 'pino';
 import type { DnsServerConfig } from '../config/serve-config.ts';
-import { describeApiError, discoverMcsVersion, serverOf } from '../kube/client.ts';
+import { describeApiError, discoverAboutVersion, discoverMcsVersion, serverOf } from '../kube/client.ts';
+import { KubeClusterProperties } from '../kube/cluster-properties.ts';
 import { KubeImportedStateSource } from '../kube/imported-source.ts';
 import { createMetrics, type Metrics } from '../observability/index.ts';
 import { createDnsServer, createHttpServer } from '../server/index.ts';
@@ -42,6 +43,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
   // Sockets first: until the imports are synced, the server answers SERVFAIL (never NXDOMAIN).
   const server = createDnsServer({ ...dnsServerOptions(config), ...(options.logFormat === undefined ? {} : { logFormat: options.logFormat }) }, { logger, metrics });
   let source: KubeImportedStateSource | undefined;
+  let properties: KubeClusterProperties | undefined;
   let feed: ReturnType<typeof startSnapshotFeed> | undefined;
   const http = createHttpServer({
     listen: config.httpListen,
@@ -58,6 +60,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
     stopped = true;
     feed?.stop();
     source?.stop();
+    properties?.stop();
     await Promise.allSettled([http.stop(), server.stop()]);
   };
   // Discovery may fail while the API server starts; keep answering SERVFAIL meanwhile.
@@ -65,11 +68,25 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
     for (let attempt = 1; !stopped; attempt++) {
       try {
         const version = await discoverMcsVersion(options.kubeConfig);
+        // Where this cluster is (policy `nearest`): its own ClusterProperties, when the API has them.
+        const aboutVersion = await discoverAboutVersion(options.kubeConfig);
         if (stopped) return;
+        properties =
+          aboutVersion === undefined
+            ? undefined
+            : new KubeClusterProperties({
+                kubeConfig: options.kubeConfig,
+                version: aboutVersion,
+                logger,
+                onRestart: (reason) => metrics.informerRestarts.inc({ informer: 'clusterproperties', reason }),
+                ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
+                ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
+              });
         source = new KubeImportedStateSource({
           kubeConfig: options.kubeConfig,
           mcsVersion: version,
           logger,
+          ...(properties === undefined ? {} : { properties }),
           onInformerRestart: (informer, reason) => metrics.informerRestarts.inc({ informer, reason }),
           ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
           ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
@@ -82,6 +99,7 @@ export async function startDns(options: DnsRuntimeOptions): Promise<RunningDns> 
           ...(config.addressPolicy === undefined ? {} : { addressPolicy: config.addressPolicy }),
           onRefused: reportRefusals(logger, (n) => metrics.addressesRefused.inc(n)),
         });
+        properties?.start();
         source.start();
         logger.info({ server: serverOf(options.kubeConfig), mcs: version }, 'watching ServiceImports and MCS EndpointSlices');
         return;

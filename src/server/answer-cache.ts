@@ -25,6 +25,7 @@ import type { Answer, ResourceRecord } from '../dns/types.ts';
 import { Rcode } from '../dns/types.ts';
 import { encodeResponse, OUR_UDP_PAYLOAD_SIZE, type AddressBytes, type EncodedMessage, type QuestionToEncode } from './response-encoder.ts';
 import { capMessage, fitResponse, MAX_TCP_SIZE, type FittedResponse } from './response-fit.ts';
+import { WeightedCursor, variantWeights } from './weighted-cursor.ts';
 
 export { cacheKey, type CacheKeyParts } from './cache-key.ts';
 
@@ -50,6 +51,8 @@ export const RECORD_OVERHEAD_BYTES = 200;
 const VARIANT_OVERHEAD_BYTES = 512;
 /** Per record per variant: its entry in the offset arrays. */
 const VARIANT_BYTES_PER_RECORD = 8;
+/** A weighted entry's cursor: the object and its bounds (at most MAX_ROTATION_VARIANTS of 4 bytes). */
+const WEIGHTED_CURSOR_BYTES = 256;
 /** The smallest budget allowed: several times the largest entry the records cap permits. */
 export const MIN_CACHE_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
@@ -89,6 +92,8 @@ export class CachedAnswer {
   private readonly udpVariants: (Variant | undefined)[];
   private encodedVariants = 0;
   private cursor = 0;
+  /** Set when the answer's records weigh differently (Answer.weights): picks variants by weight. */
+  private readonly weighted: WeightedCursor | undefined;
   /** More records than one UDP message can hold: encoded UDP-sized for UDP, whole only for TCP. */
   private readonly large: boolean;
   /** The service the question named (Answer.serviceKey), if any. */
@@ -103,6 +108,8 @@ export class CachedAnswer {
     this.variants = new Array<Variant | undefined>(this.variantCount);
     this.udpVariants = new Array<Variant | undefined>(this.variantCount);
     this.large = this.recordCount > LARGE_ANSWER_RECORDS;
+    const weights = answer.weights;
+    this.weighted = weights !== undefined && this.variantCount > 1 && weights.length === n ? new WeightedCursor(variantWeights(weights, this.variantCount)) : undefined;
     this.serviceKey = answer.serviceKey;
   }
 
@@ -121,6 +128,7 @@ export class CachedAnswer {
 
   /** Picks the next rotation variant (a per-entry cursor) and returns it fitted to `limit` bytes. */
   next(limit: number): FittedResponse {
+    if (this.weighted !== undefined) return this.fitted(this.weighted.next(), limit);
     const index = this.cursor;
     this.cursor = index + 1 === this.variantCount ? 0 : index + 1;
     return this.fitted(index, limit);
@@ -192,7 +200,8 @@ export class CachedAnswer {
     const udpSized = this.large ? UDP_ENCODING_MAX_BYTES + VARIANT_OVERHEAD_BYTES : 0;
     const perVariant = first + Math.min(first, MAX_FITS_PER_VARIANT * 1232) + VARIANT_OVERHEAD_BYTES + records * VARIANT_BYTES_PER_RECORD + udpSized;
     const heldRecords = this.variantCount > 1 || this.large ? records * RECORD_OVERHEAD_BYTES : 0;
-    return ENTRY_OVERHEAD_BYTES + 2 * key.length + heldRecords + this.variantCount * perVariant;
+    const cursor = this.weighted === undefined ? 0 : WEIGHTED_CURSOR_BYTES;
+    return ENTRY_OVERHEAD_BYTES + 2 * key.length + heldRecords + cursor + this.variantCount * perVariant;
   }
 
   private recordsFor(answer: Answer, index: number): ResourceRecord[] {

@@ -11,7 +11,7 @@
 import { serviceKey } from '../model/service-key.ts';
 import { clusterHealthByCluster } from '../model/status-report.ts';
 import { changedServiceKeys } from '../model/snapshot-build.ts';
-import type { ServiceEntry, Snapshot } from '../model/snapshot.ts';
+import type { Place, ServiceEntry, Snapshot } from '../model/snapshot.ts';
 
 
 export interface SnapshotWire {
@@ -21,6 +21,7 @@ export interface SnapshotWire {
   services: ServiceEntry[];
   namespaces: string[];
   builtAt: number;
+  localPlace?: Place;
   staleSource?: { reason: string; since: number };
 }
 
@@ -80,6 +81,8 @@ export function snapshotToWire(snapshot: Snapshot): SnapshotWire {
     builtAt: snapshot.builtAt,
   };
   if (snapshot.staleSource) wire.staleSource = snapshot.staleSource;
+  // Workers answer `nearest` too: they need to know where this cluster is.
+  if (snapshot.localPlace) wire.localPlace = snapshot.localPlace;
   return wire;
 }
 
@@ -93,6 +96,7 @@ export function snapshotFromWire(wire: SnapshotWire): Snapshot {
     builtAt: wire.builtAt,
   };
   if (wire.staleSource) snapshot.staleSource = wire.staleSource;
+  if (wire.localPlace) snapshot.localPlace = wire.localPlace;
   return snapshot;
 }
 

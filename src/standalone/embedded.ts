@@ -13,6 +13,8 @@ import type { AgentMetrics } from '../agent/stores.ts';
 import type { AddressPolicy } from '../model/address-policy.ts';
 import { canaryTimeoutMs } from '../model/broker-sight.ts';
 import type { ImportedState, ImportedStateSource } from '../model/imported-state.ts';
+import type { Place } from '../model/snapshot.ts';
+import { placeFromProperties, samePlace } from '../model/traffic-policy.ts';
 import type { ClusterId, ImportedService, ImportedSlice } from '../model/types.ts';
 import { watchDir, type DirWatcher } from './dir-watcher.ts';
 import { DirLoader, type LoadedDir, type Problem, formatProblem } from './loader.ts';
@@ -90,14 +92,27 @@ class EmbeddedStateSource implements ImportedStateSource {
   private cached: ImportedState | undefined;
   private notifyScheduled = false;
   private synced = false;
+  private place: Place;
 
   constructor(store: MemoryLocalCluster, connection: MemoryBrokerConnection) {
     this.store = store;
     this.connection = connection;
+    this.place = placeFromProperties(store.clusterProperties());
   }
 
   markSynced(): void {
     this.synced = true;
+    this.changed();
+  }
+
+  /**
+   * Called when this cluster's lease changed or its folder was reloaded: a new region or zone in
+   * its ClusterProperties changes `nearest` answers; anything else is no reason for a new snapshot.
+   */
+  propertiesMaybeChanged(): void {
+    const place = placeFromProperties(this.store.clusterProperties());
+    if (samePlace(place, this.place)) return;
+    this.place = place;
     this.changed();
   }
 
@@ -129,7 +144,7 @@ class EmbeddedStateSource implements ImportedStateSource {
       .allImportedSlices()
       .sort((a, b) => byKey(a, b) || (a.sourceCluster < b.sourceCluster ? -1 : a.sourceCluster > b.sourceCluster ? 1 : 0));
     const conn = this.connection.connectivity();
-    const state: ImportedState = { synced: this.synced, services, slices };
+    const state: ImportedState = { synced: this.synced, services, slices, localPlace: this.place };
     if (!conn.reachable) state.staleSource = { reason: conn.reason ?? 'broker unreachable', since: conn.since };
     this.cached = state;
     return state;
@@ -343,6 +358,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<EmbeddedD
   });
   const unsubscribeBroker = importerConnection.subscribe((c) => {
     if (c.kind === 'Connectivity') source.changed();
+    // Our own lease carries the properties a reload changed (one renewal later).
+    else if (c.kind === 'Lease') source.propertiesMaybeChanged();
   });
   importer.start();
   await importer.whenIdle();

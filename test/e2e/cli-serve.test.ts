@@ -43,9 +43,9 @@ describe('command line', () => {
   });
 
   it('rejects a bad environment value by naming the variable', () => {
-    const r = cli(['serve', '--from-dir', join(REPO, 'examples/basic'), '--cluster-id', 'east'], { CLUSTERSET_DNS_POLICY: 'nearest' });
+    const r = cli(['serve', '--from-dir', join(REPO, 'examples/basic'), '--cluster-id', 'east'], { CLUSTERSET_DNS_POLICY: 'closest' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('environment variable CLUSTERSET_DNS_POLICY must be one of local-first, all, round-robin; got "nearest"');
+    expect(r.stderr).toContain('environment variable CLUSTERSET_DNS_POLICY must be one of local-first, all, round-robin, remote-first, nearest; got "closest"');
   });
 
   it('documents every serve flag with its environment variable in --help', () => {

@@ -6,12 +6,15 @@ import type { DnsOptions } from '../../src/config/options.ts';
 import type { ImportedState } from '../../src/model/imported-state.ts';
 import { buildSnapshot } from '../../src/model/snapshot-build.ts';
 import type { Snapshot } from '../../src/model/snapshot.ts';
+import type { PolicyName } from '../../src/model/traffic-policy.ts';
 import type { Endpoint, ImportedService, ImportedSlice, ImportType, ServicePort } from '../../src/model/types.ts';
 
 export const LOCAL = 'east';
 export const ZONE = 'clusterset.local';
 export const STALE_WEST = 'lease expired at 2026-01-01T00:00:00.000Z';
 export const BIG_HEADLESS_SIZE = 120;
+/** Where the local cluster is (its region and zone ClusterProperties). */
+export const LOCAL_PLACE = { region: 'eu-west', zone: 'eu-west-1a' } as const;
 
 export const OPTIONS: DnsOptions = {
   zones: [ZONE, 'mcs.example'],
@@ -35,6 +38,10 @@ interface ClusterSpec {
   endpoints: Endpoint[];
   ports?: ServicePort[];
   excludedReason?: string;
+  /** What the importer writes from the cluster's ServiceExport annotation and its lease. */
+  weight?: number;
+  region?: string;
+  zone?: string;
 }
 
 /** A ServiceImport plus one slice per cluster (ports default to the service's). */
@@ -45,6 +52,7 @@ export function imported(
   ports: ServicePort[],
   clusters: Record<string, ClusterSpec>,
   ips: string[] = [],
+  policy?: PolicyName,
 ): { service: ImportedService; slices: ImportedSlice[] } {
   const ids = Object.keys(clusters);
   const service: ImportedService = {
@@ -57,6 +65,7 @@ export function imported(
     ipFamilies: ['IPv4'],
     clusters: ids,
   };
+  if (policy !== undefined) service.policy = policy;
   const slices = ids.map((cluster): ImportedSlice => {
     const spec = clusters[cluster] as ClusterSpec;
     const slice: ImportedSlice = {
@@ -68,6 +77,9 @@ export function imported(
       ports: spec.ports ?? ports,
     };
     if (spec.excludedReason !== undefined) slice.excludedReason = spec.excludedReason;
+    if (spec.weight !== undefined) slice.weight = spec.weight;
+    if (spec.region !== undefined) slice.region = spec.region;
+    if (spec.zone !== undefined) slice.zone = spec.zone;
     return slice;
   });
   return { service, slices };
@@ -145,11 +157,57 @@ export function fixtureState(): ImportedState {
     imported('billing', 'pay', 'ClusterSetIP', [port('http', 80)], {
       west: { endpoints: [ep(['10.2.0.90'])] },
     }),
+    // Traffic policy (issue 14). Its own `all` policy overrides local-first; weights 300:100 put
+    // east first three times as often as north; eu.prod is drained (weight 0).
+    imported('traffic', 'split', 'ClusterSetIP', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.7.1'])], weight: 300 },
+      north: { endpoints: [ep(['10.4.7.1'])] },
+      'eu.prod': { endpoints: [ep(['10.3.7.1'])], weight: 0 },
+    }, [], 'all'),
+    // Every usable cluster drained: they answer anyway.
+    imported('traffic', 'drained', 'ClusterSetIP', [port('http', 80)], {
+      north: { endpoints: [ep(['10.4.7.2'])], weight: 0 },
+      south: { endpoints: [ep(['10.5.7.2'])], weight: 0 },
+    }),
+    // remote-first: the local cluster only when no remote is usable.
+    imported('traffic', 'away', 'ClusterSetIP', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.7.3'])] },
+      north: { endpoints: [ep(['10.4.7.3'])] },
+      west: { endpoints: [ep(['10.2.7.3'], false)], excludedReason: STALE_WEST },
+    }, [], 'remote-first'),
+    imported('traffic', 'homebound', 'ClusterSetIP', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.7.4'])] },
+      north: { endpoints: [ep(['10.4.7.4'], false)] },
+    }, [], 'remote-first'),
+    // nearest, local down: same zone (north), not the same region (south) nor elsewhere (far).
+    imported('traffic', 'near', 'ClusterSetIP', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.7.5'], false)], ...LOCAL_PLACE },
+      north: { endpoints: [ep(['10.4.7.5'])], region: 'eu-west', zone: 'eu-west-1a' },
+      south: { endpoints: [ep(['10.5.7.5'])], region: 'eu-west', zone: 'eu-west-1b' },
+      far: { endpoints: [ep(['10.8.7.5'])], region: 'us-east', zone: 'us-east-1a' },
+    }, [], 'nearest'),
+    // nearest with the same-zone cluster down too: the same region answers.
+    imported('traffic', 'region', 'ClusterSetIP', [port('http', 80)], {
+      north: { endpoints: [ep(['10.4.7.6'], false)], region: 'eu-west', zone: 'eu-west-1a' },
+      south: { endpoints: [ep(['10.5.7.6'])], region: 'eu-west', zone: 'eu-west-1b' },
+      far: { endpoints: [ep(['10.8.7.6'])], region: 'us-east', zone: 'us-east-1a' },
+    }, [], 'nearest'),
+    // Headless, weighted: a cluster's weight is split among its pods (east's one pod 300, north's two 50 each).
+    imported('traffic', 'mixed', 'Headless', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.9.1'], true, 'm-0')], weight: 300 },
+      north: { endpoints: [ep(['10.4.9.1'], true, 'm-0'), ep(['10.4.9.2'], true, 'm-1')] },
+    }),
+    // Headless with weights: SRV targets carry their cluster's weight; north is drained.
+    imported('traffic', 'pods', 'Headless', [port('http', 80)], {
+      east: { endpoints: [ep(['10.1.8.1'], true, 'p-0'), ep(['10.1.8.2'], true, 'p-1')], weight: 200 },
+      north: { endpoints: [ep(['10.4.8.1'], true, 'p-0')], weight: 0 },
+    }),
   ];
   return {
     synced: true,
     services: parts.map((p) => p.service),
     slices: parts.flatMap((p) => p.slices),
+    localPlace: { ...LOCAL_PLACE },
   };
 }
 

@@ -107,8 +107,12 @@ function slice(ns: string, service: string, sliceName: string, endpoints: Array<
     ports: [{ name: portName, port, protocol: 'TCP' }],
   };
 }
-function serviceExport(ns: string, name: string, version = 'v1beta1') {
-  return { apiVersion: `multicluster.x-k8s.io/${version}`, kind: 'ServiceExport', metadata: { name, namespace: ns } };
+function serviceExport(ns: string, name: string, version = 'v1beta1', annotations?: Record<string, string>) {
+  return { apiVersion: `multicluster.x-k8s.io/${version}`, kind: 'ServiceExport', metadata: { name, namespace: ns, ...(annotations === undefined ? {} : { annotations }) } };
+}
+
+function clusterProperty(name: string, value: string) {
+  return { apiVersion: 'about.k8s.io/v1alpha1', kind: 'ClusterProperty', metadata: { name }, spec: { value } };
 }
 
 async function conditionsOf(name: Name, ns: string, svc: string): Promise<Record<string, { status: string; reason: string; observedGeneration?: number }>> {
@@ -241,8 +245,8 @@ describe('agent + dns on real apiservers', () => {
       await expectAnswer(dnsPort(from), `db.shop.${Z}`, 'A', ['10.3.0.1', '10.3.0.2']);
       await expectAnswer(dnsPort(from), `db-1.north.db.shop.${Z}`, 'A', ['10.3.0.2']);
     }
-    await expectAnswer(dnsPort('east'), `_sql._tcp.db.shop.${Z}`, 'SRV', [`0 1 5432 db-0.north.db.shop.${Z}.`, `0 1 5432 db-1.north.db.shop.${Z}.`]);
-    await expectAnswer(dnsPort('west'), `_http._tcp.web.shop.${Z}`, 'SRV', [`0 1 80 web.shop.${Z}.`]);
+    await expectAnswer(dnsPort('east'), `_sql._tcp.db.shop.${Z}`, 'SRV', [`0 100 5432 db-0.north.db.shop.${Z}.`, `0 100 5432 db-1.north.db.shop.${Z}.`]);
+    await expectAnswer(dnsPort('west'), `_http._tcp.web.shop.${Z}`, 'SRV', [`0 100 80 web.shop.${Z}.`]);
     expect((await ask(dnsPort('east'), `nope.shop.${Z}`)).status).toBe('NXDOMAIN');
     expect((await ask(dnsPort('east'), `north.web.shop.${Z}`)).status).toBe('NXDOMAIN');
 
@@ -301,6 +305,44 @@ describe('agent + dns on real apiservers', () => {
     await expectAnswer(dnsPort('east'), `api.shop.${Z}`, 'A', [northApi, westApi]);
     const excluded = await list(members.east.admin, 'discovery.k8s.io/v1', 'EndpointSlice', 'shop', 'multicluster.kubernetes.io/service-name=api,multicluster.kubernetes.io/source-cluster=east');
     expect(excluded[0]?.['metadata'].annotations?.['clusterset-dns.io/excluded-reason']).toMatch(/Headless|type/i);
+  });
+
+  it('traffic policy: annotations travel through the broker; the winner\'s policy applies, the other export is told; weights and places reach every member', async () => {
+    // west's export is the oldest: its remote-first applies; east asks for `all` and is told.
+    await apply(members.west.admin, clusterIPService('shop', 'pay', 80), slice('shop', 'pay', 'pay-1', [{ ip: '10.2.0.8', ready: true }], 80, 'http'),
+      serviceExport('shop', 'pay', 'v1beta1', { 'clusterset-dns.io/policy': 'remote-first', 'clusterset-dns.io/weight': '300' }),
+      clusterProperty('region.topology.clusterset-dns.io', 'eu-west'), clusterProperty('zone.topology.clusterset-dns.io', 'eu-west-1b'));
+    await eventually('west pay exported', 20_000, async () => expect((await conditionsOf('west', 'shop', 'pay'))['Ready']?.status).toBe('True'));
+    await new Promise((r) => setTimeout(r, 1_100));
+    await apply(members.east.admin, clusterIPService('shop', 'pay', 80), slice('shop', 'pay', 'pay-1', [{ ip: '10.1.0.8', ready: true }], 80, 'http'),
+      serviceExport('shop', 'pay', 'v1beta1', { 'clusterset-dns.io/policy': 'all' }));
+    await eventually('east pay: Conflict=True/PolicyConflict', 30_000, async () => {
+      expect((await conditionsOf('east', 'shop', 'pay'))['Conflict']).toMatchObject({ status: 'True', reason: 'PolicyConflict' });
+    });
+    expect((await conditionsOf('west', 'shop', 'pay'))['Conflict']).toMatchObject({ status: 'False', reason: 'NoConflicts' });
+
+    // What north (which does not export pay) imported: the policy on its ServiceImport, west's
+    // weight and place on west's MCS slice.
+    await eventually('north imported pay with its policy, weight and place', 30_000, async () => {
+      const si = await read(members.north.admin, 'multicluster.x-k8s.io/v1beta1', 'ServiceImport', 'shop', 'pay');
+      expect(si?.['metadata'].annotations?.['clusterset-dns.io/policy']).toBe('remote-first');
+      const [fromWest] = await list(members.north.admin, 'discovery.k8s.io/v1', 'EndpointSlice', 'shop', 'multicluster.kubernetes.io/service-name=pay,multicluster.kubernetes.io/source-cluster=west');
+      expect(fromWest?.['metadata'].annotations).toMatchObject({ 'clusterset-dns.io/weight': '300', 'clusterset-dns.io/region': 'eu-west', 'clusterset-dns.io/zone': 'eu-west-1b' });
+    });
+    // remote-first from east: west only, though east itself is healthy; from north: both remotes.
+    const [eastPay, westPay] = [await serviceIP(members.east.admin, 'shop', 'pay'), await serviceIP(members.west.admin, 'shop', 'pay')];
+    await expectAnswer(dnsPort('east'), `pay.shop.${Z}`, 'A', [westPay]);
+    await expectAnswer(dnsPort('north'), `pay.shop.${Z}`, 'A', [eastPay, westPay]);
+    await expectAnswer(dnsPort('north'), `_http._tcp.west.pay.shop.${Z}`, 'SRV', [`0 300 80 west.pay.shop.${Z}.`]);
+
+    // An unknown policy refuses north's export with a clear reason; nothing of it is published.
+    await apply(members.north.admin, clusterIPService('shop', 'pay', 80), slice('shop', 'pay', 'pay-1', [{ ip: '10.3.0.8', ready: true }], 80, 'http'),
+      serviceExport('shop', 'pay', 'v1beta1', { 'clusterset-dns.io/policy': 'closest' }));
+    await eventually('north pay: Valid=False/InvalidPolicy', 20_000, async () => {
+      expect((await conditionsOf('north', 'shop', 'pay'))['Valid']).toMatchObject({ status: 'False', reason: 'InvalidPolicy' });
+    });
+    const si = await read(members.east.admin, 'multicluster.x-k8s.io/v1beta1', 'ServiceImport', 'shop', 'pay');
+    expect(si?.['status']?.clusters).toEqual([{ cluster: 'east' }, { cluster: 'west' }]);
   });
 
   it('health: a cluster whose backends are all not ready drops out of the service answer', async () => {

@@ -55,7 +55,8 @@ function clusterset(t: ReturnType<typeof fakeTime>, names: string[], opts: { gcG
       const store = new MemoryLocalCluster(cluster);
       const connection = broker.connect();
       const exporter = new Exporter({ cluster, local: store, broker: connection, logger, gcGraceMs, now: t.now, timers: t.timers, random: () => 0.5 });
-      const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: opts.leaseMs ?? 10_000, renewMs: 2_000, logger, now: t.now, timers: t.timers });
+      const published = new PublishedPropertiesSource(() => store.clusterProperties(), logger);
+      const lease = new LeaseRenewer({ cluster, broker: connection, durationMs: opts.leaseMs ?? 10_000, renewMs: 2_000, logger, now: t.now, timers: t.timers, properties: () => published.current() });
       return [cluster, { store, connection, exporter, lease }] as const;
     }),
   );
@@ -371,6 +372,75 @@ describe('lease renewer', () => {
     expect(outcomes).toEqual(['error', 'error', 'ok']);
     expect(broker.getLease('east')?.renewedAt).toBe(T0 + 2_000);
     await lease.stop();
+  });
+});
+
+describe('traffic policy through the broker (issue 14)', () => {
+  function annotated(ip: string, createdAt: number, annotations: { policyText?: string; weightText?: string }): ClusterInputs {
+    const i = webInputs(ip, createdAt);
+    i.serviceExports = [{ namespace: 'shop', name: 'web', createdAt, generation: 1, ...annotations }];
+    return i;
+  }
+  const web = { namespace: 'shop', name: 'web' };
+
+  it('the winner\'s policy and every cluster\'s weight reach the imported objects; a disagreeing export gets PolicyConflict', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'west']);
+    cs.m('west').store.replaceInputs(annotated('10.2.0.10', 1, { policyText: 'remote-first', weightText: '250' }));
+    cs.east.store.replaceInputs(annotated('10.1.0.10', 5, { policyText: 'all', weightText: '0' }));
+    await cs.start();
+    expect(cs.east.store.getImportedService(web)?.policy).toBe('remote-first');
+    expect(Object.fromEntries(cs.east.store.listImportedSlices(web).map((s) => [s.sourceCluster, s.weight]))).toEqual({ east: 0, west: 250 });
+    // Only the export that is not served as it asked is told so; the winner has no conflict.
+    expect(conditionsOf(cs.east.store)?.[2]).toBe('Conflict=True/PolicyConflict');
+    expect(cs.east.store.getExportConditions(web)?.[2]?.message).toBe('east: policy all, service uses remote-first (winner west, oldest export)');
+    expect(conditionsOf(cs.m('west').store)?.[2]).toBe('Conflict=False/NoConflicts');
+
+    // Removing the annotation defers to the winner: no conflict left; the weight goes back to the default.
+    cs.east.store.replaceInputs(annotated('10.1.0.10', 5, {}));
+    await cs.settle();
+    expect(conditionsOf(cs.east.store)?.[2]).toBe('Conflict=False/NoConflicts');
+    expect(cs.east.store.listImportedSlices(web).find((s) => s.sourceCluster === 'east')?.weight).toBeUndefined();
+    // The winner dropping its policy hands the service to the global --policy.
+    cs.m('west').store.replaceInputs(annotated('10.2.0.10', 1, { weightText: '250' }));
+    await cs.settle();
+    expect(cs.east.store.getImportedService(web)?.policy).toBeUndefined();
+    await cs.stop();
+  });
+
+  it.each([
+    [{ policyText: 'closest' }, 'Valid=False/InvalidPolicy', 'annotation clusterset-dns.io/policy: policy "closest" is not one of local-first, all, round-robin, remote-first, nearest'],
+    [{ weightText: '1001' }, 'Valid=False/InvalidWeight', 'annotation clusterset-dns.io/weight: weight "1001" is not a whole number from 0 to 1000'],
+    [{ weightText: '1e2' }, 'Valid=False/InvalidWeight', 'annotation clusterset-dns.io/weight: weight "1e2" is not a whole number from 0 to 1000'],
+  ])('a bad annotation %j refuses the export with a clear reason and publishes nothing', async (annotations, condition, message) => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east']);
+    cs.east.store.replaceInputs(annotated('10.1.0.10', 1, annotations));
+    await cs.start();
+    expect(conditionsOf(cs.east.store)?.[0]).toBe(condition);
+    expect(cs.east.store.getExportConditions(web)?.[0]?.message).toBe(message);
+    expect(cs.broker.listRecords()).toEqual([]);
+    await cs.stop();
+  });
+
+  it('each source cluster\'s region and zone (from its lease) land on its imported slices, and follow a move', async () => {
+    const t = fakeTime();
+    const cs = clusterset(t, ['east', 'west']);
+    const westInputs = (zone: string): ClusterInputs => ({ ...webInputs('10.2.0.10', 1), properties: [{ name: PROPERTY_REGION, value: 'eu-west' }, { name: PROPERTY_ZONE, value: zone }] });
+    cs.m('west').store.replaceInputs(westInputs('eu-west-1a'));
+    cs.east.store.replaceInputs(webInputs('10.1.0.10', 5));
+    await cs.start();
+    const placeOf = (cluster: string) => {
+      const s = cs.east.store.listImportedSlices(web).find((x) => x.sourceCluster === cluster);
+      return { region: s?.region, zone: s?.zone };
+    };
+    expect(placeOf('west')).toEqual({ region: 'eu-west', zone: 'eu-west-1a' });
+    expect(placeOf('east')).toEqual({ region: undefined, zone: undefined });
+    cs.m('west').store.replaceInputs(westInputs('eu-west-1b'));
+    await t.advance(2_000);
+    await cs.settle();
+    expect(placeOf('west')).toEqual({ region: 'eu-west', zone: 'eu-west-1b' });
+    await cs.stop();
   });
 });
 

@@ -122,7 +122,7 @@ describe('serve flags', () => {
     [['-x'], 'unknown flag -x for "serve" (flags are long: --name)'],
     [['--ttl', 'five'], '--ttl must be a whole number, got "five"'],
     [['--ttl', '-1'], '--ttl must be from 0 to 86400, got -1'],
-    [['--policy', 'nearest'], '--policy must be one of local-first, all, round-robin; got "nearest"'],
+    [['--policy', 'closest'], '--policy must be one of local-first, all, round-robin, remote-first, nearest; got "closest"'],
     [['--listen', '5353'], '--listen must be HOST:PORT (IPv6 as [::1]:PORT), got "5353"'],
     [['--listen', 'example.com:53'], '--listen: host must be an IP address or localhost, got "example.com"'],
     [['--listen', '127.0.0.1:70000'], '--listen: port must be from 0 to 65535, got 70000'],

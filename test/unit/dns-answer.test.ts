@@ -42,6 +42,8 @@ interface Row {
   /** Substrings that must each appear in an EDE text; omitted = no EDE at all. */
   ede?: string[];
   rotation?: Rotation;
+  /** Each answer record's share of first positions; omitted = the answer carries none (equal). */
+  weights?: number[];
   opts?: Partial<DnsOptions>;
   snapshot?: Snapshot;
 }
@@ -61,6 +63,7 @@ function run(rows: Row[]): void {
     if (row.ede === undefined) expect(a.ede).toEqual([]);
     for (const text of row.ede ?? []) expect(a.ede.map((e) => e.text).join(' | ')).toContain(text);
     if (row.rotation !== undefined) expect(a.rotation).toBe(row.rotation);
+    expect(a.weights).toEqual(row.weights);
   });
 }
 
@@ -182,7 +185,7 @@ describe('ClusterSetIP with VIP, and dual stack', () => {
       qname: `_grpc._tcp.api.shop.svc.${Z}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_grpc._tcp.api.shop.svc.${Z}. 5 SRV 0 1 8080 api.shop.svc.${Z}.`],
+      answer: [`_grpc._tcp.api.shop.svc.${Z}. 5 SRV 0 100 8080 api.shop.svc.${Z}.`],
       extra: [`api.shop.svc.${Z}. 5 A 242.0.0.1`, `api.shop.svc.${Z}. 5 AAAA fd00:242::1`],
     },
     { qname: `east.api.shop.svc.${Z}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`east.api.shop.svc.${Z}. 5 A 10.1.0.20`] },
@@ -258,7 +261,7 @@ describe('headless services and <host>.<cluster>.<svc>', () => {
   });
 });
 
-const srvWeb = (target: string, port: number): string => `${target}. 5 SRV 0 1 ${port} ${target}.`;
+const srvWeb = (target: string, port: number): string => `${target}. 5 SRV 0 100 ${port} ${target}.`;
 describe('SRV', () => {
   const web = `web.shop.svc.${Z}`;
   run([
@@ -266,28 +269,28 @@ describe('SRV', () => {
       qname: `_http._tcp.${web}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_http._tcp.${web}. 5 SRV 0 1 80 ${web}.`],
+      answer: [`_http._tcp.${web}. 5 SRV 0 100 80 ${web}.`],
       extra: [`${web}. 5 A 10.1.0.10`],
     },
     {
       qname: `_http._tcp.east.${web}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_http._tcp.east.${web}. 5 SRV 0 1 80 east.${web}.`],
+      answer: [`_http._tcp.east.${web}. 5 SRV 0 100 80 east.${web}.`],
       extra: [`east.${web}. 5 A 10.1.0.10`],
     },
     {
       qname: `_metrics._tcp.eu.prod.${web}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_metrics._tcp.eu.prod.${web}. 5 SRV 0 1 9090 eu.prod.${web}.`],
+      answer: [`_metrics._tcp.eu.prod.${web}. 5 SRV 0 100 9090 eu.prod.${web}.`],
       extra: [`eu.prod.${web}. 5 A 10.3.0.10`],
     },
     {
       qname: web,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`${web}. 5 SRV 0 1 80 ${web}.`, `${web}. 5 SRV 0 1 9090 ${web}.`],
+      answer: [`${web}. 5 SRV 0 100 80 ${web}.`, `${web}. 5 SRV 0 100 9090 ${web}.`],
       extra: [`${web}. 5 A 10.1.0.10`],
     },
     {
@@ -302,9 +305,9 @@ describe('SRV', () => {
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
       answer: [
-        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 1 15432 db-0.east.db.shop.svc.${Z}.`,
-        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 1 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
-        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 1 5432 db-5.eu.prod.db.shop.svc.${Z}.`,
+        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 100 15432 db-0.east.db.shop.svc.${Z}.`,
+        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 100 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
+        `_postgres._tcp.db.shop.svc.${Z}. 5 SRV 0 100 5432 db-5.eu.prod.db.shop.svc.${Z}.`,
       ],
       extra: [
         `db-0.east.db.shop.svc.${Z}. 5 A 10.1.1.1`,
@@ -318,8 +321,8 @@ describe('SRV', () => {
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
       answer: [
-        `_postgres._tcp.east.db.shop.svc.${Z}. 5 SRV 0 1 15432 db-0.east.db.shop.svc.${Z}.`,
-        `_postgres._tcp.east.db.shop.svc.${Z}. 5 SRV 0 1 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
+        `_postgres._tcp.east.db.shop.svc.${Z}. 5 SRV 0 100 15432 db-0.east.db.shop.svc.${Z}.`,
+        `_postgres._tcp.east.db.shop.svc.${Z}. 5 SRV 0 100 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
       ],
       extra: [`db-0.east.db.shop.svc.${Z}. 5 A 10.1.1.1`, `10-1-1-2.east.db.shop.svc.${Z}. 5 A 10.1.1.2`],
     },
@@ -328,9 +331,9 @@ describe('SRV', () => {
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
       answer: [
-        `db.shop.svc.${Z}. 5 SRV 0 1 15432 db-0.east.db.shop.svc.${Z}.`,
-        `db.shop.svc.${Z}. 5 SRV 0 1 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
-        `db.shop.svc.${Z}. 5 SRV 0 1 5432 db-5.eu.prod.db.shop.svc.${Z}.`,
+        `db.shop.svc.${Z}. 5 SRV 0 100 15432 db-0.east.db.shop.svc.${Z}.`,
+        `db.shop.svc.${Z}. 5 SRV 0 100 15432 10-1-1-2.east.db.shop.svc.${Z}.`,
+        `db.shop.svc.${Z}. 5 SRV 0 100 5432 db-5.eu.prod.db.shop.svc.${Z}.`,
       ],
       extra: [
         `db-0.east.db.shop.svc.${Z}. 5 A 10.1.1.1`,
@@ -353,8 +356,65 @@ describe('SRV', () => {
       qname: `_http._tcp.down.shop.svc.${Z}`,
       qtype: QType.SRV,
       rcode: Rcode.NOERROR,
-      answer: [`_http._tcp.down.shop.svc.${Z}. 5 SRV 0 1 80 down.shop.svc.${Z}.`],
+      answer: [`_http._tcp.down.shop.svc.${Z}. 5 SRV 0 100 80 down.shop.svc.${Z}.`],
       ede: ['no healthy cluster'],
+    },
+  ]);
+});
+
+describe('traffic policy per service: annotations, weights, topology (issue 14)', () => {
+  const T = `traffic.svc.${Z}`;
+  run([
+    // Its own `all` overrides the global local-first; east (300) is first 3x as often as north (100);
+    // eu.prod is drained (weight 0): left out service-wide, still answered by its own name.
+    { qname: `split.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`split.${T}. 5 A 10.1.7.1`, `split.${T}. 5 A 10.4.7.1`], rotation: 'rotate', weights: [300, 100] },
+    { qname: `split.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, opts: { policy: 'round-robin' }, answer: [`split.${T}. 5 A 10.1.7.1`, `split.${T}. 5 A 10.4.7.1`], rotation: 'rotate', weights: [300, 100] },
+    { qname: `eu.prod.split.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`eu.prod.split.${T}. 5 A 10.3.7.1`] },
+    // SRV: clusters that weigh differently are named one by one with their weights (RFC 2782), the
+    // drained one left out; a cluster-specific target carries its cluster's weight (0 when drained).
+    {
+      qname: `_http._tcp.split.${T}`,
+      qtype: QType.SRV,
+      rcode: Rcode.NOERROR,
+      answer: [`_http._tcp.split.${T}. 5 SRV 0 300 80 east.split.${T}.`, `_http._tcp.split.${T}. 5 SRV 0 100 80 north.split.${T}.`],
+      extra: [`east.split.${T}. 5 A 10.1.7.1`, `north.split.${T}. 5 A 10.4.7.1`],
+    },
+    // Without cluster-specific names there is nothing to point at: the one service-name target.
+    { qname: `_http._tcp.split.${T}`, qtype: QType.SRV, rcode: Rcode.NOERROR, opts: { clusterNames: false }, answer: [`_http._tcp.split.${T}. 5 SRV 0 100 80 split.${T}.`], extra: [`split.${T}. 5 A 10.1.7.1`, `split.${T}. 5 A 10.4.7.1`] },
+    // Equal weights keep the one service-name target.
+    { qname: `_http._tcp.drained.${T}`, qtype: QType.SRV, rcode: Rcode.NOERROR, answer: [`_http._tcp.drained.${T}. 5 SRV 0 100 80 drained.${T}.`], extra: [`drained.${T}. 5 A 10.4.7.2`, `drained.${T}. 5 A 10.5.7.2`], ede: ['every usable cluster is drained'] },
+    { qname: `_http._tcp.east.split.${T}`, qtype: QType.SRV, rcode: Rcode.NOERROR, answer: [`_http._tcp.east.split.${T}. 5 SRV 0 300 80 east.split.${T}.`], extra: [`east.split.${T}. 5 A 10.1.7.1`] },
+    { qname: `_http._tcp.eu.prod.split.${T}`, qtype: QType.SRV, rcode: Rcode.NOERROR, answer: [`_http._tcp.eu.prod.split.${T}. 5 SRV 0 0 80 eu.prod.split.${T}.`], extra: [`eu.prod.split.${T}. 5 A 10.3.7.1`] },
+    // Every usable cluster drained: all answer (equal shares), and an EDE says so.
+    { qname: `drained.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`drained.${T}. 5 A 10.4.7.2`, `drained.${T}. 5 A 10.5.7.2`], rotation: 'rotate', ede: ['every usable cluster is drained (weight 0)'] },
+    // remote-first: the healthy remote only; the local cluster only when no remote is usable.
+    { qname: `away.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`away.${T}. 5 A 10.4.7.3`] },
+    { qname: `homebound.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`homebound.${T}. 5 A 10.1.7.4`], ede: ['no remote cluster available, answering local cluster east'] },
+    // nearest: local down → the same zone; same zone down → the same region; place unknown → all.
+    { qname: `near.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`near.${T}. 5 A 10.4.7.5`], ede: ['answering the nearest clusters (zone eu-west-1a)'] },
+    { qname: `region.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`region.${T}. 5 A 10.5.7.6`] },
+    {
+      qname: `region.${T}`,
+      qtype: QType.A,
+      rcode: Rcode.NOERROR,
+      snapshot: fixtureSnapshot({ localPlace: {} }),
+      answer: [`region.${T}. 5 A 10.8.7.6`, `region.${T}. 5 A 10.5.7.6`],
+      rotation: 'rotate',
+    },
+    // The global --policy nearest applies to services without their own policy.
+    { qname: `remote.shop.svc.${Z}`, qtype: QType.A, rcode: Rcode.NOERROR, opts: { policy: 'nearest' }, answer: [`remote.shop.svc.${Z}. 5 A 10.4.0.30`, `remote.shop.svc.${Z}. 5 A 10.2.0.30`], rotation: 'rotate' },
+    // Headless: the drained cluster's pods leave service-wide answers, keep their own names; SRV
+    // targets carry their cluster's weight.
+    { qname: `pods.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`pods.${T}. 5 A 10.1.8.1`, `pods.${T}. 5 A 10.1.8.2`], rotation: 'rotate' },
+    { qname: `mixed.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`mixed.${T}. 5 A 10.1.9.1`, `mixed.${T}. 5 A 10.4.9.1`, `mixed.${T}. 5 A 10.4.9.2`], rotation: 'rotate', weights: [300, 50, 50] },
+    { qname: `p-0.north.pods.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`p-0.north.pods.${T}. 5 A 10.4.8.1`] },
+    { qname: `north.pods.${T}`, qtype: QType.A, rcode: Rcode.NOERROR, answer: [`north.pods.${T}. 5 A 10.4.8.1`] },
+    {
+      qname: `_http._tcp.pods.${T}`,
+      qtype: QType.SRV,
+      rcode: Rcode.NOERROR,
+      answer: [`_http._tcp.pods.${T}. 5 SRV 0 200 80 p-0.east.pods.${T}.`, `_http._tcp.pods.${T}. 5 SRV 0 200 80 p-1.east.pods.${T}.`],
+      extra: [`p-0.east.pods.${T}. 5 A 10.1.8.1`, `p-1.east.pods.${T}. 5 A 10.1.8.2`],
     },
   ]);
 });

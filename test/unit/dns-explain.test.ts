@@ -57,7 +57,7 @@ describe('explain', () => {
     expect(report.notes[0]?.text).toMatch(/^no healthy cluster: east: no ready endpoints/);
     expect(report.selections[0]?.outcome).toBe('panic-nodata');
     const text = formatExplain(report);
-    expect(text).toContain('selection IPv4 (policy local-first, outcome panic-nodata)');
+    expect(text).toContain('selection IPv4 (policy local-first from global, outcome panic-nodata)');
     expect(text).toContain('(not sent: EDE off)');
   });
 
@@ -73,8 +73,41 @@ describe('explain', () => {
     expect(text.split('\n')[0]).toBe('_postgres._tcp.db.shop.svc.clusterset.local. SRV');
     expect(text).toContain('name:      SRV name for port postgres/TCP of shop/db');
     expect(text).toMatch(/- db-2\.east\s+10\.1\.1\.3\s+excluded: not ready/);
-    expect(text).toContain('_postgres._tcp.db.shop.svc.clusterset.local.\t5\tIN\tSRV\t0 1 15432 db-0.east.db.shop.svc.clusterset.local.');
+    expect(text).toContain('_postgres._tcp.db.shop.svc.clusterset.local.\t5\tIN\tSRV\t0 100 15432 db-0.east.db.shop.svc.clusterset.local.');
     expect(text).toContain('additional:');
+  });
+});
+
+describe('explain shows the traffic policy (issue 14)', () => {
+  it('the policy and where it came from, each cluster\'s weight and share of first positions, the drain', () => {
+    const report = explain(snap, 'split.traffic.svc.clusterset.local', 'A', OPTIONS);
+    expect(report.service).toMatchObject({ policy: 'all', policySource: 'annotation' });
+    expect(report.service?.clusters.map((c) => [c.cluster, c.weight])).toEqual([['east', 300], ['eu.prod', 0], ['north', 100]]);
+    const s = report.selections[0]!;
+    expect([s.policy, s.policySource]).toEqual(['all', 'annotation']);
+    expect(s.firstShares).toEqual({ east: 75, north: 25 });
+    expect(s.clusters.find((c) => c.cluster === 'eu.prod')).toMatchObject({ included: false, reason: 'drained (weight 0)' });
+    const text = formatExplain(report);
+    expect(text).toContain('policy:    all (from its clusterset-dns.io/policy annotation)');
+    expect(text).toMatch(/\+ east\s+10\.1\.7\.1\s+included: healthy \[weight 300, first 75%\]/);
+    expect(text).toMatch(/- eu\.prod\s+10\.3\.7\.1\s+excluded: drained \(weight 0\) \[weight 0\]/);
+  });
+
+  it('the local place and each topology decision of nearest', () => {
+    const report = explain(snap, 'near.traffic.svc.clusterset.local', 'A', OPTIONS);
+    expect(report.snapshot.localPlace).toEqual({ region: 'eu-west', zone: 'eu-west-1a' });
+    expect(report.service).toMatchObject({ policy: 'nearest', policySource: 'annotation' });
+    expect(report.selections[0]?.clusters.map((c) => [c.cluster, c.included, c.reason])).toEqual([
+      ['east', false, 'unhealthy: no ready endpoints (0 of 1 ready)'],
+      ['far', false, 'not needed: clusters in zone eu-west-1a answer (nearest)'],
+      ['north', true, 'healthy, same zone eu-west-1a as the local cluster (nearest)'],
+      ['south', false, 'not needed: clusters in zone eu-west-1a answer (nearest)'],
+    ]);
+    expect(formatExplain(report)).toContain('local at:  region eu-west, zone eu-west-1a');
+  });
+
+  it('a service without its own policy follows the global one', () => {
+    expect(explain(snap, 'web.shop.svc.clusterset.local', 'A', OPTIONS).service).toMatchObject({ policy: 'local-first', policySource: 'global' });
   });
 });
 

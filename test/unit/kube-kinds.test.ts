@@ -350,6 +350,52 @@ describe('leases, ServiceExport status and ServiceImports', () => {
   });
 });
 
+describe('traffic annotations travel on every object between the ServiceExport and the DNS server (issue 14)', () => {
+  it('a broker record carries its export\'s policy and weight and reads them back', () => {
+    const annotated: ExportRecord = { ...record, policy: 'nearest', weight: 0 };
+    expect(roundTrip(annotated, ENDPOINTS)).toEqual({ whole: true, record: annotated, endpoints: ENDPOINTS });
+    expect(validateExport(annotated, ENDPOINTS)).toEqual([]);
+  });
+
+  it('the broker validator refuses a forged policy or weight', () => {
+    expect(validateExport({ ...record, policy: 'closest' as 'all' }, ENDPOINTS)).toEqual(['policy "closest" is unknown']);
+    expect(validateExport({ ...record, weight: 1001 }, ENDPOINTS)).toEqual(['weight 1001 is not a whole number 0-1000']);
+    expect(validateExport({ ...record, weight: 2.5 }, ENDPOINTS)).toEqual(['weight 2.5 is not a whole number 0-1000']);
+  });
+
+  it('the imported ServiceImport carries the service\'s policy; removing it differs from the served object', () => {
+    const service = { namespace: 'shop', name: 'web', type: 'ClusterSetIP' as const, ips: [], ports: record.ports, sessionAffinity: 'None' as const, ipFamilies: ['IPv4' as const], clusters: ['east'], policy: 'remote-first' as const };
+    const { object, status } = buildImportedServiceImport(service, 'v1beta1');
+    expect(object.metadata.annotations).toEqual({ 'clusterset-dns.io/policy': 'remote-first' });
+    expect(parseImportedServiceImport(asServed({ ...object, status: status['status'] }))).toEqual({ ok: true, value: service });
+    const { policy: _dropped, ...withoutPolicy } = service;
+    const plain = buildImportedServiceImport(withoutPolicy, 'v1beta1');
+    expect(sameContent(plain.object, asServed(object))).toBe(false);
+    // The status subresource writes no metadata: our annotation on the object is not its business.
+    expect(sameContent(status, asServed({ ...object, status: status['status'] }), false)).toBe(true);
+    expect(parseImportedServiceImport({ ...object, metadata: { ...object.metadata, annotations: { 'clusterset-dns.io/policy': 'fastest' } } })).toEqual({
+      ok: false,
+      problems: ['annotation clusterset-dns.io/policy: policy "fastest" is not one of local-first, all, round-robin, remote-first, nearest'],
+    });
+  });
+
+  it('imported MCS slices carry the source cluster\'s weight, region and zone and read them back', () => {
+    const slice: ImportedSlice = { namespace: 'shop', name: 'web', sourceCluster: 'west', sliceName: 'web-west', endpoints: [{ addresses: ['10.97.0.5'], ready: true }], ports: [], weight: 0, region: 'eu-west', zone: 'eu-west-1a' };
+    const [obj] = buildImportedSlices(slice);
+    expect(obj!.metadata.annotations).toMatchObject({ 'clusterset-dns.io/weight': '0', 'clusterset-dns.io/region': 'eu-west', 'clusterset-dns.io/zone': 'eu-west-1a' });
+    const parts = parseAll([asServed(obj)], (o) => parseImportedSlice(o, true));
+    expect(assembleSlices(parts)).toEqual({ endpoints: slice.endpoints, ports: [], weight: 0, region: 'eu-west', zone: 'eu-west-1a' });
+    const bad = asServed(obj) as Record<string, any>;
+    bad.metadata.annotations['clusterset-dns.io/weight'] = '-1';
+    bad.metadata.annotations['clusterset-dns.io/zone'] = 'no spaces';
+    const parsed = parseImportedSlice(bad, false);
+    expect(parsed.ok ? [] : parsed.problems).toEqual([
+      'annotation clusterset-dns.io/weight: weight "-1" is not a whole number from 0 to 1000',
+      'annotation zone: "no spaces" is not a label value (letters, digits, \'-\', \'_\', \'.\')',
+    ]);
+  });
+});
+
 describe('sameContent: rewrite only what differs', () => {
   const slice: ImportedSlice = { namespace: 'shop', name: 'web', sourceCluster: 'west', sliceName: 'web-west', endpoints: [{ addresses: ['10.97.0.5'], ready: true }], ports: [{ name: '', protocol: 'TCP', port: 80 }] };
   const desired = buildImportedSlices(slice)[0]!;

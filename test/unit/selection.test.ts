@@ -50,9 +50,9 @@ describe('selectClusterSetIPs', () => {
     expect(s.addresses).toEqual(['10.1.0.1']);
     expect(s.outcome).toBe('selected');
     expect(s.clusters).toEqual([
-      { cluster: 'east', healthy: true, included: true, reason: 'local cluster, healthy (local-first)', addresses: ['10.1.0.1'], known: ['10.1.0.1'] },
-      { cluster: 'north', healthy: true, included: false, reason: 'not needed: local cluster east is healthy (local-first)', addresses: [], known: ['10.4.0.1'] },
-      { cluster: 'west', healthy: false, included: false, reason: 'unhealthy: lease expired 63s ago', addresses: [], known: ['10.2.0.1'] },
+      { cluster: 'east', healthy: true, included: true, reason: 'local cluster, healthy (local-first)', addresses: ['10.1.0.1'], known: ['10.1.0.1'], weight: 100 },
+      { cluster: 'north', healthy: true, included: false, reason: 'not needed: local cluster east is healthy (local-first)', addresses: [], known: ['10.4.0.1'], weight: 100 },
+      { cluster: 'west', healthy: false, included: false, reason: 'unhealthy: lease expired 63s ago', addresses: [], known: ['10.2.0.1'], weight: 100 },
     ]);
   });
 
@@ -160,5 +160,59 @@ describe('summarizeClusters', () => {
   it('names at most five clusters so EDE texts stay bounded', () => {
     const items = Array.from({ length: 8 }, (_, i) => ({ cluster: `c${i}`, reason: 'down' }));
     expect(summarizeClusters(items)).toBe('c0: down; c1: down; c2: down; c3: down; c4: down; (+3 more)');
+  });
+});
+
+describe('traffic policy per service (issue 14)', () => {
+  const placed = (cluster: string, ip: string, ready: boolean, region: string, zone: string, weight?: number): ClusterBackend => ({
+    ...backend(cluster, [ep([ip], ready)]),
+    region,
+    zone,
+    ...(weight === undefined ? {} : { weight }),
+  });
+  const opts: SelectionOptions = { policy: 'local-first', panicMode: 'nodata' };
+  const nearest = (backends: ClusterBackend[]) => selectClusterSetIPs({ ...service('ClusterSetIP', backends), policy: 'nearest' }, 'east', 'IPv4', opts);
+
+  it('nearest falls through as health changes: local, same zone, same region, every cluster', () => {
+    const world = (eastUp: boolean, zoneUp: boolean, regionUp: boolean) => [
+      placed('east', '10.1.0.1', eastUp, 'eu', 'eu-a'),
+      placed('north', '10.4.0.1', zoneUp, 'eu', 'eu-a'),
+      placed('south', '10.5.0.1', regionUp, 'eu', 'eu-b'),
+      placed('far', '10.8.0.1', true, 'us', 'us-a'),
+    ];
+    // The local place comes from the local cluster's own export when no ClusterProperties were read.
+    expect(nearest(world(true, true, true)).addresses).toEqual(['10.1.0.1']);
+    expect(nearest(world(false, true, true)).addresses).toEqual(['10.4.0.1']);
+    expect(nearest(world(false, false, true)).addresses).toEqual(['10.5.0.1']);
+    const anywhere = nearest(world(false, false, false));
+    expect(anywhere.addresses).toEqual(['10.8.0.1']);
+    expect([anywhere.outcome, anywhere.note]).toEqual(['failover', 'local cluster east unavailable (unhealthy: no ready endpoints (0 of 1 ready)), no cluster in the same zone or region: answering every healthy cluster']);
+  });
+
+  it('a drained cluster counts as unavailable for every policy step, and weights are reported per cluster', () => {
+    const s = nearest([placed('east', '10.1.0.1', true, 'eu', 'eu-a', 0), placed('north', '10.4.0.1', true, 'eu', 'eu-a', 250), placed('south', '10.5.0.1', true, 'eu', 'eu-b')]);
+    expect(s.addresses).toEqual(['10.4.0.1']);
+    expect(s.clusters.map((c) => [c.cluster, c.weight, c.reason])).toEqual([
+      ['east', 0, 'drained (weight 0)'],
+      ['north', 250, 'healthy, same zone eu-a as the local cluster (nearest)'],
+      ['south', 100, 'not needed: clusters in zone eu-a answer (nearest)'],
+    ]);
+  });
+
+  it('when every usable cluster is drained they all answer, saying so', () => {
+    const s = selectClusterSetIPs(service('ClusterSetIP', [{ ...healthyNorth, weight: 0 }, { ...backend('south', [ep(['10.5.0.1'])]), weight: 0 }]), 'east', 'IPv4', { policy: 'all', panicMode: 'nodata' });
+    expect(s.addresses).toEqual(['10.4.0.1', '10.5.0.1']);
+    expect(s.clusters.map((c) => c.reason)).toEqual(['healthy; drained (weight 0), answered because every usable cluster is drained', 'healthy; drained (weight 0), answered because every usable cluster is drained']);
+    expect(s.note).toBe('every usable cluster is drained (weight 0): answering them anyway');
+  });
+
+  it('remote-first answers remotes, and the local cluster only when none is usable', () => {
+    const svc = (northReady: boolean) => ({ ...service('ClusterSetIP', [healthyEast, backend('north', [ep(['10.4.0.1'], northReady)])]), policy: 'remote-first' as const });
+    expect(selectClusterSetIPs(svc(true), 'east', 'IPv4', opts)).toMatchObject({ addresses: ['10.4.0.1'], outcome: 'selected', policy: 'remote-first', policySource: 'annotation' });
+    expect(selectClusterSetIPs(svc(false), 'east', 'IPv4', opts)).toMatchObject({ addresses: ['10.1.0.1'], outcome: 'failover', note: 'no remote cluster available, answering local cluster east' });
+  });
+
+  it('the global policy applies to a service without its own', () => {
+    expect(selectClusterSetIPs(service('ClusterSetIP', [healthyEast, healthyNorth]), 'east', 'IPv4', { policy: 'remote-first', panicMode: 'nodata' })).toMatchObject({ addresses: ['10.4.0.1'], policySource: 'global' });
   });
 });

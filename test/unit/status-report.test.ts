@@ -81,3 +81,31 @@ describe('buildStatusReport', () => {
     expect(r.ready).toBe(true);
   });
 });
+
+describe('status shows the traffic policy (issue 14)', () => {
+  const split: ServiceEntry = {
+    namespace: 'shop',
+    name: 'split',
+    type: 'ClusterSetIP',
+    vips: [],
+    ports: [port('http', 80)],
+    policy: 'nearest',
+    backends: [
+      { ...backend('east', [ep(['10.1.0.1'], false)]), region: 'eu-west', zone: 'eu-west-1a' },
+      { ...backend('north', [ep(['10.4.0.1'])]), weight: 300, region: 'eu-west', zone: 'eu-west-1a' },
+      { ...backend('south', [ep(['10.3.0.1'])]), weight: 0 },
+    ],
+  };
+
+  it('per service the policy and its source; per cluster its weight, place and the topology decision', () => {
+    const s = { ...snapshot([split, web]), localPlace: { region: 'eu-west', zone: 'eu-west-1a' } };
+    const r = buildStatusReport({ snapshot: s, selection: { policy: 'local-first', panicMode: 'nodata' }, clusters: [], conflicts: [], localExports: [], problems: [], source: 'serve', now: 0 });
+    const [first, second] = r.services;
+    expect([first?.name, first?.policy, first?.policySource, second?.name, second?.policy, second?.policySource]).toEqual(['split', 'nearest', 'annotation', 'web', 'local-first', 'global']);
+    expect(first?.clusters.map((c) => [c.id, c.serving, c.weight, c.zone, c.reason])).toEqual([
+      ['east', false, 100, 'eu-west-1a', 'unhealthy: no ready endpoints (0 of 1 ready)'],
+      ['north', true, 300, 'eu-west-1a', 'healthy, same zone eu-west-1a as the local cluster (nearest)'],
+      ['south', false, 0, undefined, 'drained (weight 0)'],
+    ]);
+  });
+});

@@ -11,6 +11,7 @@
  */
 import { isDns1035Label, isDnsLabel } from '../../model/names.ts';
 import { clusterServiceKey } from '../../model/service-key.ts';
+import type { PolicyName } from '../../model/traffic-policy.ts';
 import type { ClusterId, Endpoint, ExportEndpoints, ExportRecord, IPFamily, ImportType, ServicePort, ServiceRef } from '../../model/types.ts';
 import { LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, LABEL_MCS_SOURCE_CLUSTER, LABEL_SOURCE_NAMESPACE, MANAGED_BY_VALUE } from '../labels.ts';
 import { asObj, boundedName, checkManaged, clusterLabelValue, clusterMeta, isoMillis, meta, sourceCluster, str, type KubeObject, type Meta, type Parsed } from './object-meta.ts';
@@ -46,6 +47,9 @@ interface ExportAnnotation {
   sessionAffinity: 'None' | 'ClientIP';
   exportCreatedAt: string;
   slices: number;
+  /** The traffic annotations of the ServiceExport (absent when it has none). */
+  policy?: string;
+  weight?: number;
 }
 
 function exportAnnotation(record: ExportRecord, slices: number): string {
@@ -58,6 +62,8 @@ function exportAnnotation(record: ExportRecord, slices: number): string {
     slices,
   };
   if (record.serviceIPs.length > 0) a.ips = [...record.serviceIPs];
+  if (record.policy !== undefined) a.policy = record.policy;
+  if (record.weight !== undefined) a.weight = record.weight;
   return JSON.stringify(a);
 }
 
@@ -136,6 +142,9 @@ function readExportAnnotation(text: string | undefined, ref: ServiceRef, cluster
   const slices = a['slices'];
   if (typeof slices !== 'number' || !Number.isInteger(slices) || slices < 1 || slices > 20) out.push(`${ANNOTATION_EXPORT}.slices is not 1-20`);
   const record: ExportRecord = { ...ref, cluster, type, ports, serviceIPs, ipFamilies, sessionAffinity: affinity as 'None', exportCreatedAt };
+  // Shapes only, like the fields above: the broker validator judges the values.
+  if (a['policy'] !== undefined) record.policy = a['policy'] as PolicyName;
+  if (a['weight'] !== undefined) record.weight = a['weight'] as number;
   return { record, slices: slices as number };
 }
 

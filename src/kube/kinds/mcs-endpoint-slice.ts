@@ -6,7 +6,10 @@
 import { validateEndpointList, validatePorts } from '../../model/broker-validation.ts';
 import { isDns1035Label } from '../../model/names.ts';
 import type { ClusterId, Endpoint, IPFamily, ImportedSlice, ServicePort, ServiceRef } from '../../model/types.ts';
-import { LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, MANAGED_BY_VALUE } from '../labels.ts';
+import { publishedPropertiesProblems } from '../../model/cluster-properties.ts';
+import { parseWeight } from '../../model/traffic-policy.ts';
+import { ANNOTATION_REGION, ANNOTATION_ZONE } from './lease.ts';
+import { ANNOTATION_WEIGHT, LABEL_ENDPOINTSLICE_MANAGED_BY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, MANAGED_BY_VALUE } from '../labels.ts';
 import { boundedName, clusterMeta, meta, sourceCluster, str, type KubeObject, type Parsed } from './object-meta.ts';
 import { assembleParts, chunkOf, familySuffix, readSliceBody, sliceObject, splitEndpoints, type ParsedSliceBody } from './slice-body.ts';
 
@@ -35,6 +38,10 @@ export function buildImportedSlices(slice: ImportedSlice): KubeObject[] {
   if (slice.excludedReason !== undefined) annotations[ANNOTATION_EXCLUDED_REASON] = slice.excludedReason;
   if (slice.rejectedAddresses !== undefined) annotations[ANNOTATION_REJECTED_ADDRESSES] = slice.rejectedAddresses;
   if (slice.reachabilityNote !== undefined) annotations[ANNOTATION_REACHABILITY_NOTE] = slice.reachabilityNote;
+  if (slice.weight !== undefined) annotations[ANNOTATION_WEIGHT] = String(slice.weight);
+  // The source cluster's place, as its lease announced it (the same annotation keys as there).
+  if (slice.region !== undefined) annotations[ANNOTATION_REGION] = slice.region;
+  if (slice.zone !== undefined) annotations[ANNOTATION_ZONE] = slice.zone;
   return splitEndpoints(slice.endpoints).map((part) =>
     sliceObject(importedSliceObjectName(slice, slice.sourceCluster, part.family, part.chunk), slice.namespace, part, slice.ports, labels, annotations),
   );
@@ -45,6 +52,9 @@ export interface ParsedSlice extends ParsedSliceBody {
   excludedReason?: string;
   rejectedAddresses?: string;
   reachabilityNote?: string;
+  weight?: number;
+  region?: string;
+  zone?: string;
 }
 
 /**
@@ -59,6 +69,12 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
   const cluster = sourceCluster(m, out);
   const body = readSliceBody(obj, m, out);
   if (body !== undefined) out.push(...validatePorts(body.ports), ...validateEndpointList(body.endpoints));
+  const weightText = m.annotations[ANNOTATION_WEIGHT];
+  const weight = weightText === undefined ? undefined : parseWeight(typeof weightText === 'string' ? weightText : String(weightText));
+  if (weight !== undefined && !weight.ok) out.push(`annotation ${ANNOTATION_WEIGHT}: ${weight.message}`);
+  const region = str(m.annotations[ANNOTATION_REGION]);
+  const zone = str(m.annotations[ANNOTATION_ZONE]);
+  out.push(...publishedPropertiesProblems({ probeTargets: [], ...(region === undefined ? {} : { region }), ...(zone === undefined ? {} : { zone }) }).map((x) => `annotation ${x}`));
   if (out.length > 0 || name === undefined || cluster === undefined || body === undefined) return { ok: false, problems: out };
   const ref = { namespace: m.namespace, name };
   let chunk = 0;
@@ -75,13 +91,36 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
   if (refused !== undefined) value.rejectedAddresses = refused;
   const note = str(m.annotations[ANNOTATION_REACHABILITY_NOTE]);
   if (note !== undefined) value.reachabilityNote = note;
+  if (weight?.ok === true) value.weight = weight.value;
+  if (region !== undefined) value.region = region;
+  if (zone !== undefined) value.zone = zone;
   return { ok: true, value };
 }
 
-/** Reassembles one (service, cluster) set: endpoints, ports, and the set's exclusion and refusals. */
+/** One parsed slice as the DNS side's model value (readers that do not reassemble sets). */
+export function importedSliceOf(p: ParsedSlice, sliceName: string): ImportedSlice {
+  const slice: ImportedSlice = { ...p.ref, sourceCluster: p.cluster, sliceName, endpoints: p.endpoints, ports: p.ports };
+  if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
+  if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
+  if (p.reachabilityNote !== undefined) slice.reachabilityNote = p.reachabilityNote;
+  if (p.weight !== undefined) slice.weight = p.weight;
+  if (p.region !== undefined) slice.region = p.region;
+  if (p.zone !== undefined) slice.zone = p.zone;
+  return slice;
+}
+
+export type AssembledSlices = Pick<ImportedSlice, 'endpoints' | 'ports' | 'excludedReason' | 'rejectedAddresses' | 'reachabilityNote' | 'weight' | 'region' | 'zone'>;
+
+/** Reassembles one (service, cluster) set: endpoints, ports, the set's exclusion, refusals, weight and place. */
 export function assembleSlices(parts: readonly ParsedSlice[]): AssembledSlices {
   const { endpoints, ports, sorted } = assembleParts(parts);
   const result: AssembledSlices = { endpoints, ports };
+  const weight = sorted.find((p) => p.weight !== undefined)?.weight;
+  if (weight !== undefined) result.weight = weight;
+  const region = sorted.find((p) => p.region !== undefined)?.region;
+  if (region !== undefined) result.region = region;
+  const zone = sorted.find((p) => p.zone !== undefined)?.zone;
+  if (zone !== undefined) result.zone = zone;
   const reason = sorted.find((p) => p.excludedReason !== undefined)?.excludedReason;
   if (reason !== undefined) result.excludedReason = reason;
   const refused = sorted.find((p) => p.rejectedAddresses !== undefined)?.rejectedAddresses;
@@ -91,10 +130,3 @@ export function assembleSlices(parts: readonly ParsedSlice[]): AssembledSlices {
   return result;
 }
 
-export interface AssembledSlices {
-  endpoints: Endpoint[];
-  ports: ServicePort[];
-  excludedReason?: string;
-  rejectedAddresses?: string;
-  reachabilityNote?: string;
-}

@@ -8,18 +8,20 @@ import { validatePorts } from '../../model/broker-validation.ts';
 import { parseIp } from '../../model/ip.ts';
 import { isDns1035Label, isValidClusterId } from '../../model/names.ts';
 import type { ClusterId, IPFamily, ImportType, ImportedService } from '../../model/types.ts';
-import { LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, MANAGED_BY_VALUE } from '../labels.ts';
+import { ANNOTATION_POLICY, LABEL_MANAGED_BY, LABEL_MCS_SERVICE_NAME, MANAGED_BY_VALUE } from '../labels.ts';
+import { type PolicyName, parsePolicy } from '../../model/traffic-policy.ts';
 import { KIND_SERVICE_IMPORT } from '../objects.ts';
 import { asObj, mcsApiVersion, meta, str, type KubeObject, type Parsed } from './object-meta.ts';
 import { kubePorts, readPorts } from './slice-body.ts';
 
 /** The ServiceImport (spec) and its status, applied separately since status is a subresource. */
 export function buildImportedServiceImport(service: ImportedService, mcsVersion: string): { object: KubeObject; status: KubeObject } {
-  const metadata = {
+  const metadata: KubeObject['metadata'] = {
     name: service.name,
     namespace: service.namespace,
     labels: { [LABEL_MANAGED_BY]: MANAGED_BY_VALUE, [LABEL_MCS_SERVICE_NAME]: service.name },
   };
+  if (service.policy !== undefined) metadata.annotations = { [ANNOTATION_POLICY]: service.policy };
   return {
     object: {
       apiVersion: mcsApiVersion(mcsVersion),
@@ -89,6 +91,18 @@ export function parseImportedServiceImport(obj: unknown): Parsed<ImportedService
       else out.push(`status.clusters has an invalid cluster ${JSON.stringify(id)}`);
     }
   }
+  const policy = readPolicy(m.annotations[ANNOTATION_POLICY], out);
   if (out.length > 0) return { ok: false, problems: out };
-  return { ok: true, value: { namespace: m.namespace, name: m.name, type, ips, ports, sessionAffinity, ipFamilies, clusters } };
+  const value: ImportedService = { namespace: m.namespace, name: m.name, type, ips, ports, sessionAffinity, ipFamilies, clusters };
+  if (policy !== undefined) value.policy = policy;
+  return { ok: true, value };
+}
+
+/** The service's policy annotation; an unknown one refuses the object (never served under a guess). */
+function readPolicy(value: unknown, out: string[]): PolicyName | undefined {
+  if (value === undefined) return undefined;
+  const parsed = parsePolicy(typeof value === 'string' ? value : String(value));
+  if (parsed.ok) return parsed.value;
+  out.push(`annotation ${ANNOTATION_POLICY}: ${parsed.message}`);
+  return undefined;
 }
