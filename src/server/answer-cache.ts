@@ -219,8 +219,8 @@ const DOORKEEPER_BITS = 1 << 20;
 const DOORKEEPER_RESET_AFTER = 1 << 17;
 
 /**
- * Admits a negative answer to the cache on the second time its question is asked (the doorkeeper
- * of TinyLFU): a bit filter of the questions seen lately, reset after 131,072 of them. Measured in
+ * Admits a negative answer to a full negative cache on the second time its question is asked (the
+ * doorkeeper of TinyLFU): a bit filter of the questions seen lately, reset after 131,072 of them. Measured in
  * one worker under 200,000 unique junk names: caching every one (16,384 entries, each promoted to
  * the old generation before it is evicted) cost 11 full GCs of 26–39 ms and 43 µs per query;
  * admitting none, 3 of at most 10 ms and 28 µs. A name asked again (a client retrying, many pods
@@ -281,14 +281,18 @@ export interface AnswerCache {
 
 export function createAnswerCache(options: AnswerCacheOptions): AnswerCache {
   const main = new LRUCache<string, CachedAnswer>({ maxSize: options.maxBytes, maxEntrySize: options.maxBytes });
-  const negative = new LRUCache<string, CachedAnswer>({ max: Math.max(1, options.negativeEntries) });
+  const negativeMax = Math.max(1, options.negativeEntries);
+  const negative = new LRUCache<string, CachedAnswer>({ max: negativeMax });
   const doorkeeper = new NegativeDoorkeeper();
   let refused = 0;
   return {
     get: (key) => main.get(key) ?? negative.get(key),
     set: (key, entry) => {
       if (entry.negative) {
-        if (doorkeeper.seenBefore(key)) negative.set(key, entry);
+        // While there is room, every negative answer is kept (a client asking again is served from
+        // the cache); once the LRU is full, only questions asked before get in, so a flood of
+        // unique junk names cannot churn it.
+        if (negative.size < negativeMax || doorkeeper.seenBefore(key)) negative.set(key, entry);
         return;
       }
       const size = Math.max(1, entry.chargedBytes(key));
