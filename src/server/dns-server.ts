@@ -4,7 +4,6 @@
  */
 import type { DnsServer, DnsServerOptions, ServerDeps } from './api.ts';
 import type { Snapshot } from '../model/snapshot.ts';
-import { changedServiceKeys } from '../model/snapshot-build.ts';
 import { bindBoth } from './bind-both.ts';
 import { Responder } from './responder.ts';
 import { clusterHealth } from './snapshot-wire.ts';
@@ -78,9 +77,7 @@ function createInProcessServer(options: DnsServerOptions, deps: ServerDeps): Dns
       return { port: listeners.udp.port };
     },
     setSnapshot(snapshot: Snapshot) {
-      // Entries unchanged since the current snapshot are the same objects (buildSnapshot keeps them).
-      const current = responder.currentSnapshot();
-      responder.setSnapshot(snapshot, current === null ? undefined : changedServiceKeys(current, snapshot));
+      responder.setSnapshot(snapshot);
       metrics.setSnapshotInfo({ version: snapshot.version, builtAt: snapshot.builtAt, clusterHealthy: clusterHealth(snapshot) });
     },
     async stop() {

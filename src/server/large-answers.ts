@@ -81,10 +81,6 @@ export class LargeAnswerIndex {
     this.count++;
   }
 
-  get size(): number {
-    return this.count;
-  }
-
   clear(): void {
     this.byService.clear();
     this.count = 0;
@@ -92,11 +88,11 @@ export class LargeAnswerIndex {
 
   /**
    * Moves the cached large answers of services not in `changed` from `from`'s version to `to`'s;
-   * forgets the rest. Without `changed` (a whole new snapshot) or when something every answer
-   * depends on differs, nothing is kept and the result is false: every large answer is new then.
+   * forgets the rest. When something every answer depends on differs, nothing is kept and the
+   * result is false: every large answer is new then.
    */
-  carryOver(cache: AnswerCache, from: Snapshot, to: Snapshot, changed: readonly string[] | undefined): boolean {
-    const comparable = changed !== undefined && to.version > from.version && sameSurroundings(from, to);
+  carryOver(cache: AnswerCache, from: Snapshot, to: Snapshot, changed: readonly string[]): boolean {
+    const comparable = to.version > from.version && sameSurroundings(from, to);
     if (!comparable) {
       this.clear();
       return false;

@@ -11,6 +11,7 @@ import { answer as realAnswer } from '../dns/answer.ts';
 import { EdeCode, Rcode, type Answer, type Question } from '../dns/types.ts';
 import { matchZone } from '../dns/name.ts';
 import type { Snapshot } from '../model/snapshot.ts';
+import { changedServiceKeys } from '../model/snapshot-build.ts';
 import type { QueryStats } from '../observability/query-stats.ts';
 import type { QueryLog, QueryLogEntry } from '../observability/query-log.ts';
 import { CachedAnswer, createAnswerCache, DEFAULT_CACHE_BYTES, DEFAULT_NEGATIVE_ENTRIES, type AnswerCache } from './answer-cache.ts';
@@ -126,23 +127,22 @@ export class Responder {
   }
 
   /**
-   * Installs a snapshot. `changed` lists the services that differ from the current snapshot (a
-   * delta); without it every service may have changed. Large answers of unchanged services stay
-   * cached; the large services that changed (or all, without `changed`) are computed ahead in
-   * slices between queries, and `whenWarm` says when that is done.
+   * Installs a snapshot. A service whose entry is the current snapshot's own object is unchanged
+   * (buildSnapshot and snapshot deltas keep them; a snapshot received whole shares none): its large
+   * answers stay cached, and the large services that changed are computed ahead in slices between
+   * queries; `whenWarm` says when that is done.
    */
-  setSnapshot(snapshot: Snapshot, changed?: readonly string[]): void {
+  setSnapshot(snapshot: Snapshot): void {
     const previous = this.snapshot;
-    let recompute: readonly string[] | undefined = changed;
+    /** The services whose large answers are to be computed; undefined: every service. */
+    let recompute: readonly string[] | undefined;
     if (previous && snapshot.version <= previous.version) {
       // Versions only grow; if one ever repeats (a restarted source), cached bytes could be stale.
       this.cache.clear();
       this.largeAnswers.clear();
-      recompute = undefined;
     } else if (previous) {
-      if (!this.largeAnswers.carryOver(this.cache, previous, snapshot, changed)) recompute = undefined;
-    } else {
-      recompute = undefined;
+      const changed = changedServiceKeys(previous, snapshot);
+      if (this.largeAnswers.carryOver(this.cache, previous, snapshot, changed)) recompute = changed;
     }
     this.snapshot = snapshot;
     this.parser.setKeyVersion(snapshot.version);
@@ -157,11 +157,6 @@ export class Responder {
       return;
     }
     this.warmDone = done; // a newer snapshot's report supersedes an older one's
-  }
-
-  /** Large answers cached and indexed for carry-over (for tests and the abuse benchmark). */
-  largeAnswerCount(): number {
-    return this.largeAnswers.size;
   }
 
   private queueWarm(keys: readonly string[]): void {

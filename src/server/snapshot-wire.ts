@@ -52,23 +52,12 @@ export function snapshotDeltaToWire(base: Snapshot, next: Snapshot): SnapshotDel
   return { baseVersion: base.version, header, namespaces: [...next.namespaces], upserts, removals };
 }
 
-/**
- * `base` with the delta applied, and the keys of the services that changed. Entries not in the
- * delta are `base`'s own objects. The caller checks that `base` is the delta's base version.
- */
-export function applySnapshotDelta(base: Snapshot, delta: SnapshotDeltaWire): { snapshot: Snapshot; changed: string[] } {
+/** `base` with the delta applied: entries not in it are `base`'s own objects. The caller checks the base version. */
+export function applySnapshotDelta(base: Snapshot, delta: SnapshotDeltaWire): Snapshot {
   const services = new Map(base.services);
-  const changed: string[] = [];
-  for (const key of delta.removals) {
-    services.delete(key);
-    changed.push(key);
-  }
-  for (const entry of delta.upserts) {
-    const key = serviceKey(entry);
-    services.set(key, entry);
-    changed.push(key);
-  }
-  return { snapshot: { ...delta.header, services, namespaces: new Set(delta.namespaces) }, changed };
+  for (const key of delta.removals) services.delete(key);
+  for (const entry of delta.upserts) services.set(serviceKey(entry), entry);
+  return { ...delta.header, services, namespaces: new Set(delta.namespaces) };
 }
 
 export function snapshotToWire(snapshot: Snapshot): SnapshotWire {

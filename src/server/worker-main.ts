@@ -32,24 +32,20 @@ function runWorker(): void {
   const metrics = createMetrics();
   let responder: Responder | null = null;
   let listeners: { udp: UdpListener; tcp: TcpListener } | null = null;
-  /** The newest snapshot received (deltas apply to it), and whether the responder has it yet. */
+  /** The newest snapshot received (deltas apply to it), held until the responder exists. */
   let held: Snapshot | null = null;
-  let heldChanged: readonly string[] | undefined;
   let logger = createLogger({ level: 'info', base: { component: 'dns-worker' } });
 
   /** Hands the held snapshot to the responder; reports it installed once its large answers are computed. */
   const install = () => {
     if (!responder || !held) return;
     const snapshot = held;
-    // Changes that arrived before the responder existed are all "everything" to it.
-    responder.setSnapshot(snapshot, heldChanged);
-    heldChanged = [];
+    responder.setSnapshot(snapshot);
     responder.whenWarm(() => send({ type: 'snapshot-applied', version: snapshot.version }));
   };
 
   const receiveWhole = (wire: SnapshotWire) => {
     held = snapshotFromWire(wire);
-    heldChanged = undefined;
     install();
   };
 
@@ -59,9 +55,7 @@ function runWorker(): void {
       send({ type: 'snapshot-resync', holding: held?.version ?? -1, deltaBase: delta.baseVersion });
       return;
     }
-    const { snapshot, changed } = applySnapshotDelta(held, delta);
-    held = snapshot;
-    heldChanged = responder ? changed : undefined;
+    held = applySnapshotDelta(held, delta);
     install();
   };
 
@@ -77,7 +71,6 @@ function runWorker(): void {
     });
     watchPrimary(message.primaryPid);
     responder = current;
-    heldChanged = undefined;
     install();
     try {
       const udp = await listenUdp({ host: message.host, port: message.port, reusePort: true, responder: current, logger });

@@ -39,7 +39,8 @@ function state(parts: ReturnType<typeof imported>[], extra: Partial<ImportedStat
 function throughIpc(base: Snapshot, next: Snapshot) {
   const held = snapshotFromWire(JSON.parse(JSON.stringify(snapshotToWire(base))));
   const delta = JSON.parse(JSON.stringify(snapshotDeltaToWire(base, next)));
-  return { held, ...applySnapshotDelta(held, delta) };
+  const snapshot = applySnapshotDelta(held, delta);
+  return { held, snapshot, changed: changedServiceKeys(held, snapshot) };
 }
 
 function setup() {
@@ -142,7 +143,7 @@ describe('large answers in the responder', () => {
     expect(tcpBefore.packet.answers.length).toBe(600);
 
     const v2 = buildSnapshot(state([bigService(), webService('10.1.0.2')]), 'east', 2, 0, undefined, undefined, v1);
-    responder.setSnapshot(v2, changedServiceKeys(v1, v2));
+    responder.setSnapshot(v2);
     await warm();
     const misses = stats.cacheMisses;
     expect(ask(BIG, 1, TRANSPORT_TCP).packet.answers.length).toBe(600);
@@ -153,7 +154,7 @@ describe('large answers in the responder', () => {
 
     // The large service itself changes: its answers follow at once, never the old cached bytes.
     const v3 = buildSnapshot(state([bigService(['10.30.0.1']), webService('10.1.0.2')]), 'east', 3, 0, undefined, undefined, v2);
-    responder.setSnapshot(v3, changedServiceKeys(v2, v3));
+    responder.setSnapshot(v3);
     const tcpAfter = ask(BIG, 1, TRANSPORT_TCP);
     expect(tcpAfter.packet.answers.length).toBe(601);
     expect(tcpAfter.packet.answers.map((r) => r.address)).toContain('10.30.0.1');
@@ -166,7 +167,7 @@ describe('large answers in the responder', () => {
     await warm();
     const v2 = buildSnapshot(state([bigService()], { staleSource: { reason: 'API unreachable', since: 1000 } }), 'east', 2, 0, undefined, undefined, v1);
     expect(changedServiceKeys(v1, v2)).toEqual([]);
-    responder.setSnapshot(v2, changedServiceKeys(v1, v2));
+    responder.setSnapshot(v2);
     await warm();
     // The EDE text travels in the OPT record (EDNS was on).
     expect(ask(BIG, 1).raw.toString('latin1')).toContain('stale: API unreachable');
