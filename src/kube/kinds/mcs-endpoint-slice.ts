@@ -97,36 +97,32 @@ export function parseImportedSlice(obj: unknown, strictNames: boolean): Parsed<P
   return { ok: true, value };
 }
 
+/** What every slice of a (service, cluster) set carries for the whole set, besides endpoints and ports. */
+const SET_FIELDS = ['excludedReason', 'rejectedAddresses', 'reachabilityNote', 'weight', 'region', 'zone'] as const;
+type SetFields = Pick<ParsedSlice, (typeof SET_FIELDS)[number]>;
+
+/** Copies each set field `pick` finds a value for (absent fields stay absent, not undefined). */
+function copySetFields(to: SetFields, pick: <K extends keyof SetFields>(key: K) => SetFields[K]): void {
+  for (const key of SET_FIELDS) {
+    const value = pick(key);
+    if (value !== undefined) (to as Record<string, unknown>)[key] = value;
+  }
+}
+
 /** One parsed slice as the DNS side's model value (readers that do not reassemble sets). */
 export function importedSliceOf(p: ParsedSlice, sliceName: string): ImportedSlice {
   const slice: ImportedSlice = { ...p.ref, sourceCluster: p.cluster, sliceName, endpoints: p.endpoints, ports: p.ports };
-  if (p.excludedReason !== undefined) slice.excludedReason = p.excludedReason;
-  if (p.rejectedAddresses !== undefined) slice.rejectedAddresses = p.rejectedAddresses;
-  if (p.reachabilityNote !== undefined) slice.reachabilityNote = p.reachabilityNote;
-  if (p.weight !== undefined) slice.weight = p.weight;
-  if (p.region !== undefined) slice.region = p.region;
-  if (p.zone !== undefined) slice.zone = p.zone;
+  copySetFields(slice, (key) => p[key]);
   return slice;
 }
 
-export type AssembledSlices = Pick<ImportedSlice, 'endpoints' | 'ports' | 'excludedReason' | 'rejectedAddresses' | 'reachabilityNote' | 'weight' | 'region' | 'zone'>;
+export type AssembledSlices = Pick<ImportedSlice, 'endpoints' | 'ports' | (typeof SET_FIELDS)[number]>;
 
-/** Reassembles one (service, cluster) set: endpoints, ports, the set's exclusion, refusals, weight and place. */
+/** Reassembles one (service, cluster) set: endpoints, ports, and each set field from the first slice (in order) that has it. */
 export function assembleSlices(parts: readonly ParsedSlice[]): AssembledSlices {
   const { endpoints, ports, sorted } = assembleParts(parts);
   const result: AssembledSlices = { endpoints, ports };
-  const weight = sorted.find((p) => p.weight !== undefined)?.weight;
-  if (weight !== undefined) result.weight = weight;
-  const region = sorted.find((p) => p.region !== undefined)?.region;
-  if (region !== undefined) result.region = region;
-  const zone = sorted.find((p) => p.zone !== undefined)?.zone;
-  if (zone !== undefined) result.zone = zone;
-  const reason = sorted.find((p) => p.excludedReason !== undefined)?.excludedReason;
-  if (reason !== undefined) result.excludedReason = reason;
-  const refused = sorted.find((p) => p.rejectedAddresses !== undefined)?.rejectedAddresses;
-  if (refused !== undefined) result.rejectedAddresses = refused;
-  const note = sorted.find((p) => p.reachabilityNote !== undefined)?.reachabilityNote;
-  if (note !== undefined) result.reachabilityNote = note;
+  copySetFields(result, (key) => sorted.find((p) => p[key] !== undefined)?.[key]);
   return result;
 }
 
