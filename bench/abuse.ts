@@ -221,6 +221,9 @@ function udpWindow(port: number, window: number, until: number, next: (id: numbe
 
 if (!isMainThread) {
   const job = workerData as AttackJob;
+  // Said before the first packet, so the legitimate client starts with the attack, not with this
+  // thread's start-up (loading this module in a new isolate takes a moment of CPU of its own).
+  parentPort!.postMessage({ started: true });
   void runAttacker(job).then((result) => parentPort!.postMessage(result));
 } else {
   await main();
@@ -295,13 +298,25 @@ async function main(): Promise<void> {
       const restartsBefore = await metric(httpPort, 'clusterset_dns_worker_restarts_total');
       let peak = rssBefore;
       const sampler = setInterval(() => (peak = Math.max(peak, treeRss(server!.pid!))), 200);
+      const started: Promise<void>[] = [];
       const attackers = Array.from({ length: threads }, (_, thread) =>
         new Promise<{ sent: number }>((resolve, reject) => {
           const w = new Worker(fileURLToPath(import.meta.url), { workerData: { kind, port, httpPort, seconds, names, thread, threads } satisfies AttackJob });
-          w.once('message', resolve);
-          w.once('error', reject);
+          started.push(
+            new Promise((up, fail) => {
+              w.once('message', () => {
+                up();
+                w.once('message', resolve);
+              });
+              w.once('error', (error) => {
+                fail(error);
+                reject(error);
+              });
+            }),
+          );
         }),
       );
+      await Promise.all(started);
       await new Promise((r) => setTimeout(r, 300)); // let the attack take hold
       const stats = await legitimate(legit, port, healthPort, Date.now() + (seconds - 1) * 1000);
       const sent = (await Promise.all(attackers)).reduce((a, b) => a + b.sent, 0);

@@ -29,6 +29,11 @@ import { WeightedCursor, variantWeights } from './weighted-cursor.ts';
 
 export { cacheKey, type CacheKeyParts } from './cache-key.ts';
 
+/** Answers for names that do not exist (NXDOMAIN) or are not ours (REFUSED): the small negative cache's. */
+export function isNegativeRcode(rcode: number): boolean {
+  return rcode === Rcode.NXDOMAIN || rcode === Rcode.REFUSED;
+}
+
 /** Rotation variants per entry are capped; with more records the start positions are spread evenly. */
 export const MAX_ROTATION_VARIANTS = 32;
 /**
@@ -183,7 +188,7 @@ export class CachedAnswer {
 
   /** Negative answers go to the small separate cache. */
   get negative(): boolean {
-    return this.rcode === Rcode.NXDOMAIN || this.rcode === Rcode.REFUSED;
+    return isNegativeRcode(this.rcode);
   }
 
   /**
@@ -266,6 +271,12 @@ export interface AnswerCacheOptions {
 
 export interface AnswerCache {
   get(key: string): CachedAnswer | undefined;
+  /**
+   * Whether a negative answer to `key` is to be kept (records the question for the doorkeeper):
+   * ask before `set` of a negative entry; one not kept is answered and dropped.
+   */
+  admitsNegative(key: string): boolean;
+  /** Keeps an entry: a negative one in the small LRU (see admitsNegative), others by charged bytes. */
   set(key: string, entry: CachedAnswer): void;
   /** Removes and returns the entry under `key` (to keep it under another key). */
   take(key: string): CachedAnswer | undefined;
@@ -287,12 +298,13 @@ export function createAnswerCache(options: AnswerCacheOptions): AnswerCache {
   let refused = 0;
   return {
     get: (key) => main.get(key) ?? negative.get(key),
+    // While there is room, every negative answer is kept (a client asking again is served from
+    // the cache); once the LRU is full, only questions asked before get in, so a flood of unique
+    // junk names cannot churn it.
+    admitsNegative: (key) => negative.size < negativeMax || negative.has(key) || doorkeeper.seenBefore(key),
     set: (key, entry) => {
       if (entry.negative) {
-        // While there is room, every negative answer is kept (a client asking again is served from
-        // the cache); once the LRU is full, only questions asked before get in, so a flood of
-        // unique junk names cannot churn it.
-        if (negative.size < negativeMax || doorkeeper.seenBefore(key)) negative.set(key, entry);
+        negative.set(key, entry);
         return;
       }
       const size = Math.max(1, entry.chargedBytes(key));

@@ -14,13 +14,13 @@ import type { Snapshot } from '../model/snapshot.ts';
 import { changedServiceKeys } from '../model/snapshot-build.ts';
 import type { QueryStats } from '../observability/query-stats.ts';
 import type { QueryLog, QueryLogEntry } from '../observability/query-log.ts';
-import { CachedAnswer, createAnswerCache, DEFAULT_CACHE_BYTES, DEFAULT_NEGATIVE_ENTRIES, type AnswerCache } from './answer-cache.ts';
+import { CachedAnswer, createAnswerCache, DEFAULT_CACHE_BYTES, DEFAULT_NEGATIVE_ENTRIES, isNegativeRcode, type AnswerCache } from './answer-cache.ts';
 import { cacheKey } from './cache-key.ts';
 import { buildErrorReply } from './error-response.ts';
 import { LargeAnswerIndex, isLargeService, largeServiceKeys, warmQuestions, type WarmQuestion } from './large-answers.ts';
 import { labelsOfNameKey, QueryParser, type ParsedQuery } from './query-parser.ts';
-import { OUR_UDP_PAYLOAD_SIZE } from './response-encoder.ts';
-import { MAX_TCP_SIZE, patchResponse, udpLimit } from './response-fit.ts';
+import { encodeResponse, OUR_UDP_PAYLOAD_SIZE } from './response-encoder.ts';
+import { fitResponse, MAX_TCP_SIZE, patchResponse, udpLimit } from './response-fit.ts';
 
 export type AnswerFn = (snapshot: Snapshot, question: Question, opts: DnsOptions) => Answer;
 
@@ -50,7 +50,7 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
  * others by at most itself, not by the whole backlog of first-time questions an attacker sends at
  * once (issue 9).
  */
-const MISS_TURN_BUDGET_MS = 2;
+const MISS_TURN_BUDGET_MS = 0.5;
 /** Queries waiting for a deferred miss at most; beyond that a miss is answered at once (never dropped). */
 const MAX_DEFERRED_QUERIES = 4096;
 
@@ -425,19 +425,45 @@ export class Responder {
       this.stats.cacheMisses++;
       const missStarted = deliverLater === undefined ? 0 : performance.now();
       try {
-        entry = this.buildEntry(snapshot, query);
-        if (deliverLater !== undefined) this.chargeTurn(performance.now() - missStarted);
+        const answer = this.computeAnswer(snapshot, query);
+        if (isNegativeRcode(answer.rcode) && !this.cache.admitsNegative(key)) {
+          // A name that does not exist, asked for the first time while the negative cache is full
+          // (a junk-name flood): encoded for this query alone, with no cache entry to build.
+          const reply = this.oneOffReply(msg, query, transport, answer);
+          if (deliverLater !== undefined) this.chargeTurn(performance.now() - missStarted);
+          if (reply !== undefined) return reply;
+          entry = this.entryOf(query, answer); // too large for this transport as it is: fit it as any entry
+        } else {
+          entry = this.entryOf(query, answer);
+          if (deliverLater !== undefined) this.chargeTurn(performance.now() - missStarted);
+          this.store(key, entry);
+        }
       } catch (error) {
         this.noteAnswerError(error, msg);
         return servfail(msg, query, -1);
       }
-      this.store(key, entry);
     }
     return this.replyFromEntry(msg, query, transport, entry);
   }
 
-  /** Caches a newly built entry and updates the cache gauges. */
+  /**
+   * The reply to one query from an answer that is not cached, encoded once straight into a
+   * short-lived buffer; undefined when it does not fit the transport whole (the fitting rules of
+   * a cache entry then apply). The same bytes a cache entry would give.
+   */
+  private oneOffReply(msg: Buffer, query: ParsedQuery, transport: TransportIndex, answer: Answer): { bytes: Buffer; rcode: number; zone: number } | undefined {
+    const edns = query.edns;
+    const opt = edns ? { ede: this.dns.ede ? answer.ede : [] } : null;
+    const message = encodeResponse({ nameKey: query.nameKey, qtype: query.qtype, qclass: query.qclass }, answer, answer.answer, opt, undefined, Infinity, true);
+    const limit = transport === TRANSPORT_TCP ? MAX_TCP_SIZE : udpLimit(edns ? edns.payloadSize : null, OUR_UDP_PAYLOAD_SIZE);
+    if (message.bytes.length > limit) return undefined;
+    const bytes = patchResponse(fitResponse(message, limit), msg, query.id, query.flagsHi, query.flagsLo, query.qnameEnd, edns?.dnssecOk ?? false, true);
+    return { bytes, rcode: answer.rcode, zone: this.zoneIndexOf(query.nameKey) };
+  }
+
+  /** Caches a newly built entry (a negative one only when the cache admits it) and updates the cache gauges. */
   private store(key: string, entry: CachedAnswer): void {
+    if (entry.negative && !this.cache.admitsNegative(key)) return;
     this.cache.set(key, entry);
     this.largeAnswers.note(key, entry);
     this.stats.cacheBytes = this.cache.bytes;
@@ -461,14 +487,25 @@ export class Responder {
   }
 
   private buildEntry(snapshot: Snapshot, query: QuestionOfKey): CachedAnswer {
-    const question: Question = { labels: labelsOfNameKey(query.nameKey), qtype: query.qtype, qclass: query.qclass };
-    const answer = this.answerFn(snapshot, question, this.dns);
+    return this.entryOf(query, this.computeAnswer(snapshot, query));
+  }
+
+  private computeAnswer(snapshot: Snapshot, query: QuestionOfKey): Answer {
+    return this.answerFn(snapshot, { labels: labelsOfNameKey(query.nameKey), qtype: query.qtype, qclass: query.qclass }, this.dns);
+  }
+
+  private entryOf(query: QuestionOfKey, answer: Answer): CachedAnswer {
     const opt = query.edns ? { ede: this.dns.ede ? answer.ede : [] } : null;
     const entry = new CachedAnswer({ nameKey: query.nameKey, qtype: query.qtype, qclass: query.qclass }, answer, opt);
-    const zone = matchZone(question.labels, this.dns.zones);
-    if (zone !== null) entry.zoneIndex = this.dns.zones.indexOf(zone.zone);
+    entry.zoneIndex = this.zoneIndexOf(query.nameKey);
     entry.prepare(); // encode now so a failure is a SERVFAIL for this query, not a cached time bomb
     return entry;
+  }
+
+  /** Index of the served zone the name falls in, -1 for none (the metrics' `zone` label). */
+  private zoneIndexOf(nameKey: string): number {
+    const zone = matchZone(labelsOfNameKey(nameKey), this.dns.zones);
+    return zone === null ? -1 : this.dns.zones.indexOf(zone.zone);
   }
 
   private noteAnswerError(error: unknown, msg: Buffer): void {

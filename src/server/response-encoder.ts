@@ -11,7 +11,7 @@
  */
 import type { Answer, Ede, ResourceRecord } from '../dns/types.ts';
 import { ipBytes } from '../model/ip.ts';
-import { HEADER_SIZE, labelsOfNameKey } from './query-parser.ts';
+import { HEADER_SIZE } from './query-parser.ts';
 import { WireWriter } from './wire-writer.ts';
 
 /** The UDP payload size we advertise (DNS flag day 2020 value). */
@@ -66,8 +66,27 @@ export function encodeResponse(
   opt: { ede: readonly Ede[] } | null,
   addressBytes: AddressBytes = new Map(),
   byteBudget = Infinity,
+  /** The bytes go out once and are dropped (not cached): take them from Buffer's shared pool. */
+  pooled = false,
 ): EncodedMessage {
-  const writer = new WireWriter(byteBudget < 4096 ? 2048 : 1024);
+  const writer = new WireWriter();
+  try {
+    return encodeWith(writer, question, answer, answerRecords, opt, addressBytes, byteBudget, pooled);
+  } finally {
+    writer.release();
+  }
+}
+
+function encodeWith(
+  writer: WireWriter,
+  question: QuestionToEncode,
+  answer: Answer,
+  answerRecords: readonly ResourceRecord[],
+  opt: { ede: readonly Ede[] } | null,
+  addressBytes: AddressBytes,
+  byteBudget: number,
+  pooled: boolean,
+): EncodedMessage {
   writer.u16(0); // ID, patched per query
   writer.u8(0x80 | (answer.authoritative ? 0x04 : 0));
   writer.u8(answer.rcode & 0x0f);
@@ -78,7 +97,7 @@ export function encodeResponse(
 
   // The question is written from the received bytes (lowercased), not re-encoded from a dotted
   // string: a label that contains a dot must stay one label.
-  writer.bytes(Buffer.from(question.nameKey, 'latin1'));
+  writer.latin1(question.nameKey);
   writer.u16(question.qtype);
   writer.u16(question.qclass);
   const questionEnd = writer.offset;
@@ -111,7 +130,7 @@ export function encodeResponse(
   const additionalEnd = writer.offset;
   if (opt) encodeOpt(writer, opt.ede);
 
-  const bytes = writer.toBuffer();
+  const bytes = writer.toBuffer(pooled);
   if (partial) {
     bytes.writeUInt16BE(answerEnds.length, 6);
     bytes.writeUInt16BE(authorityCount, 8);
@@ -137,18 +156,27 @@ export function encodeResponse(
  * be ambiguous.
  */
 function seedCompression(writer: WireWriter, nameKey: string): void {
-  const labels = labelsOfNameKey(nameKey);
-  let offset = HEADER_SIZE;
-  const offsets = labels.map((label) => {
-    const at = offset;
-    offset += label.length + 1;
-    return at;
-  });
-  for (let i = labels.length - 1; i >= 0; i--) {
-    const label = labels[i]!;
-    // eslint-disable-next-line no-control-regex
-    if (label.includes('.') || /[^\x00-\x7f]/.test(label)) break;
-    writer.registerName(labels.slice(i).join('.'), offsets[i]!);
+  // Label start offsets, then suffixes registered from the zone end leftwards, each built from
+  // the one to its right (one string per suffix, no joins).
+  const starts: number[] = [];
+  let offset = 0;
+  while (offset < nameKey.length) {
+    const len = nameKey.charCodeAt(offset);
+    if (len === 0) break;
+    starts.push(offset);
+    offset += 1 + len;
+  }
+  let suffix = '';
+  for (let i = starts.length - 1; i >= 0; i--) {
+    const start = starts[i]!;
+    const end = start + 1 + nameKey.charCodeAt(start);
+    for (let j = start + 1; j < end; j++) {
+      const c = nameKey.charCodeAt(j);
+      if (c === 0x2e || c > 0x7f) return;
+    }
+    const label = nameKey.substring(start + 1, end);
+    suffix = suffix === '' ? label : `${label}.${suffix}`;
+    writer.registerName(suffix, HEADER_SIZE + start);
   }
 }
 
@@ -235,9 +263,17 @@ function txtChunks(text: string): Buffer[] {
 /** Finds owner names written literally (not as a pointer) that are the question name. */
 function literalQnameOwners(bytes: Buffer, nameKey: string, starts: readonly number[]): number[] {
   const offsets: number[] = [];
-  const wire = Buffer.from(nameKey, 'latin1');
+  const n = nameKey.length;
   for (const start of starts) {
-    if (start + wire.length <= bytes.length && bytes.subarray(start, start + wire.length).equals(wire)) offsets.push(start);
+    if (start + n > bytes.length) continue;
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (bytes[start + i] !== nameKey.charCodeAt(i)) {
+        same = false;
+        break;
+      }
+    }
+    if (same) offsets.push(start);
   }
   return offsets;
 }

@@ -111,11 +111,16 @@ export function patchResponse(
   queryFlagsLo: number,
   qnameEnd: number,
   dnssecOk: boolean,
+  /** The fitted bytes are this query's alone (a one-off reply): stamp them in place, no copy. */
+  inPlace = false,
 ): Buffer {
   // Per query, so plain TypedArray set and byte loops: Buffer#copy validates its arguments and
   // makes a view object for every partial copy, which costs more than copying ~40 name bytes.
-  const out = Buffer.allocUnsafe(fitted.bytes.length);
-  out.set(fitted.bytes);
+  let out = fitted.bytes;
+  if (!inPlace) {
+    out = Buffer.allocUnsafe(fitted.bytes.length);
+    out.set(fitted.bytes);
+  }
   out[0] = id >>> 8;
   out[1] = id & 0xff;
   out[2]! |= queryFlagsHi & 0x01; // RD

@@ -11,6 +11,14 @@
 const MAX_LABEL = 63;
 const MAX_NAME = 255;
 const POINTER_LIMIT = 0x4000;
+/**
+ * Every message is written into this one buffer first (encoding is synchronous, so one per thread
+ * is enough) and copied out by toBuffer: a cache miss then allocates only its result, not a 2 KiB
+ * working buffer too (issue 9: a flood of junk names is all misses).
+ */
+const SCRATCH_BYTES = 16 * 1024;
+let scratch: Buffer | null = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+const EMPTY = Buffer.alloc(0);
 
 export class WireWriter {
   private buffer: Buffer;
@@ -18,10 +26,15 @@ export class WireWriter {
   /** Lowercased dotted suffix → offset where it was written. */
   private readonly names = new Map<string, number>();
 
-  constructor(initialSize = 512) {
-    // Not from Buffer's shared pool: a pooled slice would pin its 8 KiB slab for as long as any
-    // neighbour lives, and cached answers live long (see toBuffer).
-    this.buffer = Buffer.allocUnsafeSlow(initialSize);
+  /** True while this writer holds the shared scratch buffer (given back by toBuffer). */
+  private holdsScratch: boolean;
+
+  constructor() {
+    // Taken, not shared: a second writer alive at once (none is today) gets its own buffer.
+    const shared = scratch;
+    scratch = null;
+    this.holdsScratch = shared !== null;
+    this.buffer = shared ?? Buffer.allocUnsafeSlow(SCRATCH_BYTES);
   }
 
   get offset(): number {
@@ -34,6 +47,8 @@ export class WireWriter {
     while (size < this.length + bytes) size *= 2;
     const grown = Buffer.allocUnsafeSlow(size);
     this.buffer.copy(grown, 0, 0, this.length);
+    if (this.holdsScratch) scratch = this.buffer; // the grown one is this message's alone
+    this.holdsScratch = false;
     this.buffer = grown;
   }
 
@@ -60,6 +75,12 @@ export class WireWriter {
     this.length += data.length;
   }
 
+  /** Bytes given as a latin1 string (one char per byte, as QueryParser's nameKey holds them). */
+  latin1(text: string): void {
+    this.reserve(text.length);
+    for (let i = 0; i < text.length; i++) this.buffer[this.length++] = text.charCodeAt(i) & 0xff;
+  }
+
   /** Overwrites a 16-bit value written earlier (RDLENGTH). */
   patchU16(at: number, value: number): void {
     this.buffer.writeUInt16BE(value & 0xffff, at);
@@ -79,6 +100,42 @@ export class WireWriter {
       this.u16(0xc000 | whole);
       return;
     }
+    // Empty labels (leading, trailing or doubled dots) are skipped: the suffixes are then not
+    // substrings of the text, so such names take the label-list path.
+    const lower = dotted.toLowerCase();
+    if (lower.length === 0 || lower.charCodeAt(0) === 0x2e || lower.charCodeAt(lower.length - 1) === 0x2e || lower.includes('..')) {
+      this.nameFromLabels(dotted);
+      return;
+    }
+    if (lower.length + 2 > MAX_NAME) throw new Error(`name encode: "${dotted}" encodes to ${lower.length + 2} octets (max ${MAX_NAME})`);
+    let start = 0;
+    while (start < lower.length) {
+      let end = lower.indexOf('.', start);
+      if (end < 0) end = lower.length;
+      if (end - start > MAX_LABEL) throw new Error(`name encode: label "${dotted.slice(start, end)}" is ${end - start} octets (max ${MAX_LABEL})`);
+      start = end + 1;
+    }
+    start = 0;
+    while (start < lower.length) {
+      const suffix = start === 0 ? lower : lower.substring(start);
+      const at = this.names.get(suffix);
+      if (at !== undefined) {
+        this.u16(0xc000 | at);
+        return;
+      }
+      if (this.length < POINTER_LIMIT) this.names.set(suffix, this.length);
+      let end = lower.indexOf('.', start);
+      if (end < 0) end = lower.length;
+      this.reserve(end - start + 1);
+      this.buffer[this.length++] = end - start;
+      for (let j = start; j < end; j++) this.buffer[this.length++] = dotted.charCodeAt(j) & 0xff;
+      start = end + 1;
+    }
+    this.u8(0);
+  }
+
+  /** name() for text with empty labels: the labels that are there, compressed the same way. */
+  private nameFromLabels(dotted: string): void {
     const labels = dotted.split('.').filter((label) => label !== '');
     let total = 1;
     for (const label of labels) {
@@ -104,13 +161,22 @@ export class WireWriter {
   }
 
   /**
-   * The bytes written so far, in a buffer of exactly that length and of its own: it is cached for
-   * the life of a snapshot, and a slice of Buffer's shared pool would pin the pool's whole 8 KiB
-   * slab (shared with short-lived per-query replies) for that long.
+   * The bytes written so far, in a buffer of exactly that length. By default one of its own: it is
+   * cached for the life of a snapshot, and a slice of Buffer's shared pool would pin the pool's
+   * whole 8 KiB slab (shared with short-lived per-query replies) for that long. `pooled`: from the
+   * shared pool, for a reply that is sent and dropped.
    */
-  toBuffer(): Buffer {
-    const out = Buffer.allocUnsafeSlow(this.length);
+  toBuffer(pooled = false): Buffer {
+    const out = pooled ? Buffer.allocUnsafe(this.length) : Buffer.allocUnsafeSlow(this.length);
     this.buffer.copy(out, 0, 0, this.length);
     return out;
+  }
+
+  /** Gives the shared scratch buffer back (call once, also when encoding failed); the writer is done. */
+  release(): void {
+    if (!this.holdsScratch) return;
+    scratch = this.buffer;
+    this.holdsScratch = false;
+    this.buffer = EMPTY;
   }
 }

@@ -8,7 +8,7 @@ import { createLogger } from '../../src/observability/logger.ts';
 import { QueryStats } from '../../src/observability/query-stats.ts';
 import { buildSnapshot } from '../../src/model/snapshot-build.ts';
 import { cacheKey, MIN_CACHE_BYTES } from '../../src/server/answer-cache.ts';
-import { Responder, TRANSPORT_UDP } from '../../src/server/responder.ts';
+import { Responder, TRANSPORT_TCP, TRANSPORT_UDP } from '../../src/server/responder.ts';
 import { ep, fixtureSnapshot, fixtureState, imported, OPTIONS, port } from '../helpers/dns-fixture.ts';
 import { buildQuery, decodeReply, type QuerySpec } from '../e2e/server-helpers.ts';
 
@@ -112,6 +112,41 @@ describe('answer cache', () => {
     const third = ask({ name, qtype: 1 });
     expect(stats.cacheMisses).toBe(misses);
     expect(third.rcode).toBe(Rcode.NXDOMAIN);
+  });
+
+  it('a junk name the full negative cache does not keep gets the same reply bytes a cached answer gives', () => {
+    // Two responders: one whose negative cache has room (every answer is cached and patched per
+    // query), one whose cache is full of other names (answers are encoded for the query alone).
+    const withRoom = new Responder({ dns: { ...OPTIONS, ede: true }, stats: new QueryStats(), logger, negativeCacheEntries: 10_000 });
+    const full = new Responder({ dns: { ...OPTIONS, ede: true }, stats: new QueryStats(), logger, negativeCacheEntries: 1 });
+    withRoom.setSnapshot(fixtureSnapshot());
+    full.setSnapshot(fixtureSnapshot());
+    full.respond(buildQuery({ name: 'filler.shop.svc.clusterset.local', qtype: 1 }), TRANSPORT_UDP);
+    const specs: QuerySpec[] = [];
+    const names = [
+      'Junk.Shop.svc.ClusterSet.local', // 0x20 case, echoed
+      'x.nowhere.svc.clusterset.local', // unknown namespace
+      'no-such-cluster.web.shop.svc.clusterset.local', // a cluster that does not export it
+      'ns.dns.clusterset.local', // SOA names the question holds: compression must point alike
+      'a.hostmaster.clusterset.local',
+      'host.example.org', // outside every zone: REFUSED
+      `${'l'.repeat(63)}.${'m'.repeat(63)}.${'n'.repeat(60)}.shop.svc.clusterset.local`, // long, with a long EDE
+    ];
+    let id = 1;
+    for (const name of names) {
+      for (const edns of [null, {}, { payloadSize: 512, dnssecOk: true }]) {
+        for (const qtype of [1, 28, 33, 255]) specs.push({ id: id++, name, qtype, edns, cd: id % 2 === 0, rd: id % 3 !== 0 });
+      }
+    }
+    for (const spec of specs) {
+      for (const transport of [TRANSPORT_UDP, TRANSPORT_TCP] as const) {
+        const expected = withRoom.respond(buildQuery(spec), transport)!;
+        const got = full.respond(buildQuery(spec), transport)!;
+        expect(got.toString('hex'), `${spec.name} ${spec.qtype} ${JSON.stringify(spec.edns)} ${transport}`).toBe(expected.toString('hex'));
+      }
+    }
+    expect(full.cacheUsage().negativeEntries).toBe(1); // none of them was kept
+    expect(withRoom.cacheUsage().negativeEntries).toBeGreaterThan(names.length);
   });
 
   it('stays within its byte budget under many distinct answers', () => {
