@@ -115,9 +115,11 @@ export function createTcpServer(options: Omit<TcpListenerOptions, 'host' | 'port
   });
 
   /**
-   * Closes, in this order of preference: the connection whose message began first if that was
-   * more than SLOW_MESSAGE_MS ago (a trickling sender), the oldest idle connection, the
-   * connection whose message began first.
+   * Closes the connection whose message began first if that was more than SLOW_MESSAGE_MS ago (a
+   * trickling sender); otherwise the one that has waited longest: the oldest idle connection, or
+   * the connection whose message began first if that began before the oldest idle one went idle.
+   * (A client just accepted is idle until its query arrives a moment later: when slow senders have
+   * just reconnected all at once, it must not be the one to go for being the only idle one.)
    */
   function evictOne(): void {
     let oldestIdle: Connection | undefined;
@@ -131,7 +133,9 @@ export function createTcpServer(options: Omit<TcpListenerOptions, 'host' | 'port
       if (slowest === undefined || connection.deadline < slowest.deadline) slowest = connection;
     }
     const slowSince = slowest === undefined ? Infinity : slowest.deadline - readTimeoutMs;
-    const victim = slowest !== undefined && now() - slowSince > SLOW_MESSAGE_MS ? slowest : (oldestIdle ?? slowest);
+    // Idle deadlines are the last activity (accept or a message done) + the idle timeout.
+    const idleSince = oldestIdle === undefined ? Infinity : oldestIdle.deadline - options.idleTimeoutMs;
+    const victim = slowest !== undefined && (now() - slowSince > SLOW_MESSAGE_MS || slowSince < idleSince) ? slowest : (oldestIdle ?? slowest);
     if (victim === undefined) return;
     connections.delete(victim.socket);
     close(victim, 'evicted');

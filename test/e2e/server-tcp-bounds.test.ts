@@ -60,6 +60,34 @@ describe('TCP deadlines and caps', () => {
     }
   });
 
+  it('at the cap, a client just accepted (its query not arrived yet) outlasts connections whose messages began before it', async () => {
+    // Slow senders that have all just (re)connected: each mid-message for under 250 ms, so none is
+    // "slow" yet, and the new client is the only idle connection.
+    const busy: TcpClient[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const c = await TcpClient.connect(s.port);
+        c.socket.write(Buffer.from([0]));
+        busy.push(c);
+      }
+      await sleep(20);
+      const fresh = await TcpClient.connect(s.port);
+      const next = await TcpClient.connect(s.port); // the cap is 3: someone goes
+      try {
+        expect(await busy[0]!.closedWithin(500)).toBe(true); // its message began first
+        expect(fresh.closed).toBe(false);
+        fresh.send(buildQuery({ name: WEB, qtype: 1 }));
+        const replies = await fresh.replies_(1);
+        expect(decodeReply(replies[0]!).rcode).toBe(Rcode.NOERROR);
+      } finally {
+        fresh.close();
+        next.close();
+      }
+    } finally {
+      for (const c of busy) c.close();
+    }
+  });
+
   it('closes a connection after its query cap, once the answered replies are written', async () => {
     const client = await TcpClient.connect(s.port);
     try {
