@@ -61,6 +61,7 @@ import { BROKER_NAMESPACE, agentBrokerToken } from '../test/integration/agent-he
 import { makePooledApiClient } from '../src/kube/client.ts';
 import { measureApplyCapacity } from './apply-capacity.ts';
 import { ConnectionSampler } from './proc-sockets.ts';
+import { mib, processTreeMemory } from './proc-mem.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -716,6 +717,14 @@ async function main(): Promise<void> {
     }
     for (const line of agentLines) log(`  ${line}`);
     for (const [agent, c] of burstSockets) log(`  ${agent}: ${c.opened} connections to the apiservers seen during the burst, at most ${c.peak} at once`);
+    // Issue 11's memory goals are stated after this burst: each agent against Lighthouse's agent
+    // (120 MB), each DNS server (primary and workers together) under 150 MB.
+    const burstMemory = [...pids].filter(([n]) => n.startsWith('agent ') || n.startsWith('dns ')).map(([n, pid]) => {
+      const tree = processTreeMemory(pid);
+      return { name: n, rssBytes: tree.reduce((a, m) => a + m.rssBytes, 0), peakBytes: tree.reduce((a, m) => a + m.peakBytes, 0) };
+    });
+    const memoryLine = burstMemory.map((m) => `${m.name} ${mib(m.rssBytes)} MiB (peak ${mib(m.peakBytes)})`).join(', ');
+    log(`  resident memory after the burst: ${memoryLine}`);
     log(`restart: every agent stopped and started again with ${N} exports in place ...`);
     await settle();
     const restart = await restartAgents(agentStarts);
@@ -794,6 +803,8 @@ async function main(): Promise<void> {
       out(`paced at ${RATE} exports/s: p99 export → resolvable ${fmt(paced.p99Ms)} (goal < 1 s at 20/s: ${RATE >= 20 && paced.p99Ms < 1000 ? 'met' : RATE < 20 ? 'not measured at 20/s' : 'NOT met'})`);
       Object.assign(goals, { pacedRate: RATE, pacedP99Ms: paced.p99Ms });
     }
+    out(`memory of our processes after the burst (RSS, peak; DNS servers with --workers 0): ${memoryLine}; goals: each agent ≤ 120 MB (Lighthouse's agent), each DNS server < 150 MB`);
+    Object.assign(goals, { memoryAfterBurst: burstMemory });
     const memory = set.memory();
     out(`memory: ${Object.entries(memory).map(([k, v]) => `${k} ${v === undefined ? '-' : Math.round(v / 1048576)} MiB`).join(', ')}`);
     if (args.json !== undefined) {
