@@ -239,13 +239,20 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     let pages = 0;
     try {
       // Read to the end or not at all: a prefix would be diffed below into false DELETED events.
-      // Each page is shrunk as it arrives (while the next is served): no more than about one page
-      // of whole objects is alive at a time.
-      const list = await listAllPages<KubernetesObject, T>(
-        async (token) => (await this.rawGet(resourcePath(r), { labelSelector: r.labelSelector, limit: this.opts.pageSize, continue: token }, this.opts.pageTimeoutMs)) as ListPage<KubernetesObject>,
+      // Each page is shrunk as it arrives: only one page of whole objects is alive at a time.
+      const list = await listAllPages<T>(
+        async (token) => {
+          const page = (await this.rawGet(resourcePath(r), { labelSelector: r.labelSelector, limit: this.opts.pageSize, continue: token }, this.opts.pageTimeoutMs)) as ListPage<KubernetesObject>;
+          // Anything but an array is left for listAllPages to refuse.
+          if (!Array.isArray(page.items)) return page as ListPage<unknown> as ListPage<T>;
+          const items: T[] = [];
+          for (const obj of page.items) {
+            const slim = this.cache.shrink(this.withType(obj));
+            if (slim !== undefined) items.push(slim);
+          }
+          return { ...page, items };
+        },
         {
-          // While the API server serves the next page (the next request is already out).
-          transform: (obj) => this.cache.shrink(this.withType(obj)),
           onRestart: (pagesRead) => {
             this.opts.logger.warn({ informer: this.name, pagesRead }, 'list continue token expired (etcd compacted mid-list); listing again from the first page');
             this.opts.onRestart?.('list-expired');

@@ -58,41 +58,23 @@ export function continueTokenOf(meta: ListMetaLike | undefined): string | undefi
   return typeof token === 'string' && token !== '' ? token : undefined;
 }
 
-/** Options of a list whose raw items are turned into something smaller as each page arrives. */
-export interface TransformedListOptions<R, T> extends ListAllOptions {
-  /**
-   * Called on each raw item once the next page has been asked for, so the API server serves that
-   * page while this one is turned into what is kept; undefined drops the item.
-   */
-  transform: (item: R) => T | undefined;
-}
-
-export function listAllPages<T>(fetchPage: FetchPage<T>, options?: ListAllOptions): Promise<CompleteList<T>>;
-export function listAllPages<R, T>(fetchPage: FetchPage<R>, options: TransformedListOptions<R, T>): Promise<CompleteList<T>>;
-export async function listAllPages<R, T>(fetchPage: FetchPage<R>, options: ListAllOptions & { transform?: (item: R) => T | undefined } = {}): Promise<CompleteList<T>> {
+export async function listAllPages<T>(fetchPage: FetchPage<T>, options: ListAllOptions = {}): Promise<CompleteList<T>> {
   const maxPages = options.maxPages ?? 100_000;
   const maxRestarts = options.maxRestarts ?? 5;
-  const transform = options.transform ?? ((item: R) => item as unknown as T);
-  /** A page asked for, with the token it was asked with (only a continued page can expire). */
-  const ask = (token: string | undefined): { token: string | undefined; body: Promise<ListPage<R>> } => {
-    const body = fetchPage(token);
-    // Awaited on the next turn of the loop; if the loop throws first, its failure is not unhandled.
-    body.catch(() => {});
-    return { token, body };
-  };
   let pages = 0;
   for (let restarts = 0; ; restarts++) {
     const items: T[] = [];
+    let token: string | undefined;
     let resourceVersion = '';
     let expired = false;
-    let asked = ask(undefined);
     for (let page = 0; ; page++) {
-      let body: ListPage<R>;
+      if (page >= maxPages) throw new IncompleteListError(`the list did not end within ${maxPages} pages; refusing a partial list`);
+      let body: ListPage<T>;
       try {
-        body = await asked.body;
+        body = await fetchPage(token);
       } catch (err) {
         // Only a continued page can expire; a 410 on the first page is a real error.
-        if (asked.token !== undefined && statusCodeOf(err) === 410) {
+        if (token !== undefined && statusCodeOf(err) === 410) {
           expired = true;
           break;
         }
@@ -102,6 +84,7 @@ export async function listAllPages<R, T>(fetchPage: FetchPage<R>, options: ListA
       if (body.items !== undefined && body.items !== null && !Array.isArray(body.items)) {
         throw new IncompleteListError(`page ${page + 1} of the list has an items field that is not an array`);
       }
+      for (const item of body.items ?? []) items.push(item);
       // Every page of one paged list carries the snapshot's resourceVersion; keep the first.
       if (resourceVersion === '') resourceVersion = body.metadata?.resourceVersion ?? '';
       const next = continueTokenOf(body.metadata);
@@ -110,17 +93,10 @@ export async function listAllPages<R, T>(fetchPage: FetchPage<R>, options: ListA
         if (typeof remaining === 'number' && remaining > 0) {
           throw new IncompleteListError(`page ${page + 1} of the list says ${remaining} more items remain but carries no continue token`);
         }
-      } else {
-        if (next === asked.token) throw new IncompleteListError(`page ${page + 1} of the list repeats the continue token it was asked with`);
-        if (page + 1 >= maxPages) throw new IncompleteListError(`the list did not end within ${maxPages} pages; refusing a partial list`);
-        // The next page is asked for before this one's items are transformed: the two overlap.
-        asked = ask(next);
+        return { items, resourceVersion, pages, restarts };
       }
-      for (const item of body.items ?? []) {
-        const kept = transform(item);
-        if (kept !== undefined) items.push(kept);
-      }
-      if (next === undefined) return { items, resourceVersion, pages, restarts };
+      if (next === token) throw new IncompleteListError(`page ${page + 1} of the list repeats the continue token it was asked with`);
+      token = next;
     }
     if (expired) {
       if (restarts >= maxRestarts) throw new IncompleteListError(`the list's continue token expired ${restarts + 1} times; giving up for now`);

@@ -50,53 +50,6 @@ describe('listAllPages', () => {
     expect(list.resourceVersion).toBe('rv1');
   });
 
-  it('asks for the next page before transforming this one, keeps what the transform keeps, in order', async () => {
-    const api = fakeList(7, 3);
-    const events: string[] = [];
-    const list = await listAllPages<Obj, string>(
-      async (token) => {
-        events.push(`ask ${token ?? 'first'}`);
-        return api.fetch(token);
-      },
-      {
-        transform: (o) => {
-          events.push(`transform ${o.name}`);
-          return o.name === 'o4' ? undefined : o.name.toUpperCase();
-        },
-      },
-    );
-    expect(list.items).toEqual(['O0', 'O1', 'O2', 'O3', 'O5', 'O6']);
-    expect(events).toEqual([
-      'ask first',
-      'ask 1:3', // page 2 is asked for before page 1 is transformed: the server works meanwhile
-      'transform o0', 'transform o1', 'transform o2',
-      'ask 1:6',
-      'transform o3', 'transform o4', 'transform o5',
-      'transform o6', // the last page: nothing more to ask for
-    ]);
-  });
-
-  it('a continued page that expires while the previous one is transformed starts the list over', async () => {
-    const api = fakeList(6, 3);
-    let compacted = false;
-    // The server answers later, as over a network (the fake would otherwise answer when asked).
-    const later = async (token: string | undefined) => {
-      await new Promise((r) => setImmediate(r));
-      return api.fetch(token);
-    };
-    const list = await listAllPages<Obj, Obj>(later, {
-      transform: (o) => {
-        if (!compacted) {
-          compacted = true;
-          api.compact(); // page 2 was asked for already; its answer is 410
-        }
-        return o;
-      },
-    });
-    expect(list.items.map((o) => o.name)).toEqual(['o0', 'o1', 'o2', 'o3', 'o4', 'o5']);
-    expect(list.restarts).toBe(1);
-  });
-
   it('follows `_continue` tokens too (client-node typed lists of built-in kinds)', async () => {
     const api = fakeList(7, 3, '_continue');
     expect((await listAllPages(api.fetch)).items).toHaveLength(7);
