@@ -35,9 +35,10 @@
  *   node bench/propagation.ts [--exports 1000] [--clusters 3] [--concurrency 32] [--rate 5]
  *                             [--trace 5] [--agent-concurrency 64] [--poll-ms 50] [--max-qps 4000]
  *                             [--capacity-writes 1000] [--capacity-inflight 32]
- *                             [--phase-timeout 300] [--json FILE] [--profile DIR]
+ *                             [--phase-timeout 300] [--json FILE] [--profile DIR] [--node-options OPTS]
  *
- * --rate 0 skips the paced phases; --trace 0 skips the trace.
+ * --rate 0 skips the paced phases; --trace 0 skips the trace. --node-options: NODE_OPTIONS of every agent
+ * and dns process, default the container image's (--max-semi-space-size=8), so memory is as deployed.
  *
  * Detection polls each pending name over UDP every --poll-ms, at most --max-qps queries per second
  * in total (so with many names pending, each is polled less often: the printed resolution). All
@@ -78,6 +79,8 @@ const { values: args } = parseArgs({
     'phase-timeout': { type: 'string', default: '300' },
     json: { type: 'string' },
     profile: { type: 'string' },
+    // The container image's NODE_OPTIONS (Dockerfile), so memory is measured as deployed.
+    'node-options': { type: 'string', default: '--max-semi-space-size=8' },
   },
 });
 const N = Number(args.exports);
@@ -92,6 +95,7 @@ const POLL_MS = Number(args['poll-ms']);
 const MAX_QPS = Number(args['max-qps']);
 const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
 const PROFILE_DIR = args.profile;
+const NODE_OPTIONS = args['node-options'];
 for (const [k, v] of Object.entries({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, 'agent-concurrency': AGENT_CONCURRENCY, 'capacity-writes': CAPACITY_WRITES, 'capacity-inflight': CAPACITY_INFLIGHT, 'poll-ms': POLL_MS, 'max-qps': MAX_QPS, 'phase-timeout': PHASE_TIMEOUT_MS })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive whole number`);
 }
@@ -420,7 +424,7 @@ function runCli(args: string[], logFile: string): ChildProcess {
     const script = `import { main } from ${JSON.stringify(MAIN)}; process.exitCode = await main(process.argv.slice(1), process.env, { stdout: process.stdout, stderr: process.stderr });`;
     // --profile DIR: V8 CPU profiles of every agent and dns process, written when they exit.
     const prof = PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
-    const child = spawn(process.execPath, [...prof, '--input-type=module', '-e', script, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env } });
+    const child = spawn(process.execPath, [...prof, '--input-type=module', '-e', script, ...args], { stdio: ['ignore', fd, fd], env: { ...process.env, NODE_OPTIONS: NODE_OPTIONS } });
     child.on('error', () => {});
     return child;
   } finally {
@@ -744,7 +748,7 @@ async function main(): Promise<void> {
 
     const out = (line: string): void => void process.stdout.write(`${line}\n`);
     out('');
-    out(`propagation on real kube-apiservers: ${N} exports across ${CLUSTER_COUNT} clusters (agent and dns: one process each per cluster, agent --concurrency ${AGENT_CONCURRENCY}); burst phases ${CONCURRENCY} writes in flight${RATE > 0 ? `, paced phases ${RATE} exports/s` : ''}; polled every ${POLL_MS} ms (at most ${MAX_QPS} queries/s)`);
+    out(`propagation on real kube-apiservers: ${N} exports across ${CLUSTER_COUNT} clusters (agent and dns: one process each per cluster, agent --concurrency ${AGENT_CONCURRENCY}); burst phases ${CONCURRENCY} writes in flight${RATE > 0 ? `, paced phases ${RATE} exports/s` : ''}; polled every ${POLL_MS} ms (at most ${MAX_QPS} queries/s); NODE_OPTIONS=${JSON.stringify(NODE_OPTIONS)}`);
     out('etcd: --unsafe-no-fsync (test harness; real clusters add ~1 ms of SSD fsync per write)');
     if (traceLines.length > 0) {
       out('');
