@@ -26,7 +26,7 @@ export class WireWriter {
   /** Lowercased dotted suffix → offset where it was written. */
   private readonly names = new Map<string, number>();
 
-  /** True while this writer holds the shared scratch buffer (given back by toBuffer). */
+  /** True while this writer holds the shared scratch buffer (given back by release). */
   private holdsScratch: boolean;
 
   constructor() {
@@ -101,9 +101,10 @@ export class WireWriter {
       return;
     }
     // Empty labels (leading, trailing or doubled dots) are skipped: the suffixes are then not
-    // substrings of the text, so such names take the label-list path.
+    // substrings of the text, so such names take the label-list path; so do names whose
+    // lowercase form has another length (non-ASCII), since offsets into one index the other.
     const lower = dotted.toLowerCase();
-    if (lower.length === 0 || lower.charCodeAt(0) === 0x2e || lower.charCodeAt(lower.length - 1) === 0x2e || lower.includes('..')) {
+    if (lower.length !== dotted.length || lower.length === 0 || lower.charCodeAt(0) === 0x2e || lower.charCodeAt(lower.length - 1) === 0x2e || lower.includes('..')) {
       this.nameFromLabels(dotted);
       return;
     }

@@ -66,6 +66,13 @@ describe('WireWriter names', () => {
     expect(written(['', '.']).bytes).toEqual(Buffer.from([0, 0])); // the root
   });
 
+  it('a name whose lowercase form is longer (non-ASCII) is still written label by label', () => {
+    // 'İ'.toLowerCase() is two code units: offsets into the lowercase text would cut the labels wrong.
+    const { bytes, starts } = written(['a.example', 'İ.example']);
+    expect(bytes.subarray(starts[1]!, starts[1]! + 2)).toEqual(Buffer.from([1, 0x30])); // one byte per code unit, as for any label
+    expect(readName(bytes, starts[1]!).length).toBe(2 + 2); // then a pointer to "example"
+  });
+
   it('refuses a label over 63 octets and a name over 255, with the name in the error', () => {
     expect(() => written([`${'x'.repeat(64)}.example`])).toThrow(/label "x{64}" is 64 octets/);
     const long = Array.from({ length: 5 }, () => 'y'.repeat(60)).join('.'); // 5 × 61 + 1 octets
