@@ -4,10 +4,10 @@
  *   trickling bytes: slowloris);
  * - an idle timeout between messages;
  * - a cap of queries per connection, after which it is closed once the replies are written;
- * - a connection cap at which the oldest idle connection is closed to admit the new one; when
- *   every connection is in the middle of a message, the one whose message began first goes (a
- *   slowloris connection trickling bytes is exactly that one; a real client's message arrives in
- *   one segment), so a new client is never refused;
+ * - a connection cap at which the connection that has waited longest is closed to admit the new
+ *   one: a message begun over 250 ms ago first (a slowloris connection trickling bytes is exactly
+ *   that one; a real client's message arrives in one segment), else the oldest idle connection or
+ *   the oldest message, whichever began waiting first; so a new client is never refused;
  * - linear frame reassembly: a frame's buffer is allocated once from its length prefix and filled
  *   in place, whatever the segmentation; and a message may arrive in at most
  *   maxSegments(length) reads (a real client's 64 KiB message is ~45 segments; one byte per
