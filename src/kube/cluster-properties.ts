@@ -7,12 +7,12 @@
  * without the CRD has no properties: that is not an error.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
 import { describeApiError, discoverAboutVersion, makeRawGet } from './client.ts';
-import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
+import { objectKey, type InformerEventType } from './informer.ts';
 import { parseClusterProperty } from './kinds/cluster-property.ts';
 import { ABOUT_GROUP, KIND_CLUSTER_PROPERTY, type AboutVersion } from './objects.ts';
 import { clusterPropertyOnly } from './projections.ts';
+import { WatchedObjects, type WatchedObjectsOptions } from './watched-objects.ts';
 
 const PLURAL = 'clusterproperties';
 /** Bound of the one-shot read: a cluster has a handful of properties. */
@@ -37,50 +37,22 @@ export async function readClusterProperties(kc: KubeConfig, timeoutMs: number): 
   return { properties, version, problems };
 }
 
-export interface KubeClusterPropertiesOptions {
-  kubeConfig: KubeConfig;
+export interface KubeClusterPropertiesOptions extends WatchedObjectsOptions {
   version: AboutVersion;
-  logger: Logger;
-  onRestart?: (reason: InformerRestartReason) => void;
-  initialBackoffMs?: number;
-  maxBackoffMs?: number;
 }
 
 /** The local ClusterProperties as a live map; listeners hear about every change (and must not throw). */
-export class KubeClusterProperties {
-  private readonly informer: Informer;
+export class KubeClusterProperties extends WatchedObjects {
   private readonly values = new Map<string, string>();
   /** Object key → property name, for deletes. */
   private readonly names = new Map<string, string>();
-  private readonly rejected = new Map<string, string>();
-  private readonly listeners = new Set<() => void>();
-  private readonly logger: Logger;
 
   constructor(options: KubeClusterPropertiesOptions) {
-    this.logger = options.logger.child({ component: 'cluster-properties' });
-    this.informer = new Informer({
-      kubeConfig: options.kubeConfig,
+    super(options, {
+      component: 'cluster-properties',
       resource: { apiVersion: `${ABOUT_GROUP}/${options.version}`, kind: KIND_CLUSTER_PROPERTY, plural: PLURAL },
       project: clusterPropertyOnly,
-      onEvent: (t, o) => this.onEvent(t, o),
-      logger: this.logger,
-      ...(options.onRestart === undefined ? {} : { onRestart: options.onRestart }),
-      ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
-      ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
     });
-  }
-
-  start(): void {
-    this.informer.start();
-  }
-
-  stop(): void {
-    this.informer.stop();
-    this.listeners.clear();
-  }
-
-  async waitForSync(timeoutMs: number): Promise<void> {
-    await this.informer.waitForSync(timeoutMs);
   }
 
   /** name → spec.value of every valid ClusterProperty. */
@@ -88,12 +60,7 @@ export class KubeClusterProperties {
     return this.values;
   }
 
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  private onEvent(type: InformerEventType, obj: KubernetesObject): void {
+  protected onEvent(type: InformerEventType, obj: KubernetesObject): void {
     const key = objectKey(obj);
     const before = this.names.get(key);
     if (before !== undefined) this.values.delete(before);
@@ -103,18 +70,11 @@ export class KubeClusterProperties {
       if (parsed.ok) {
         this.values.set(parsed.value.name, parsed.value.value);
         this.names.set(key, parsed.value.name);
-        this.rejected.delete(key);
-      } else if (this.rejected.get(key) !== obj.metadata?.resourceVersion) {
-        this.rejected.set(key, obj.metadata?.resourceVersion ?? '');
+        this.forgetRejection(key);
+      } else if (this.firstRejection(key, obj)) {
         this.logger.error({ object: key, problems: parsed.problems }, 'ignoring an invalid ClusterProperty');
       }
-    } else this.rejected.delete(key);
-    for (const l of this.listeners) {
-      try {
-        l();
-      } catch (err) {
-        this.logger.error({ err: describeApiError(err) }, 'cluster property listener threw');
-      }
-    }
+    } else this.forgetRejection(key);
+    this.notify((err) => this.logger.error({ err: describeApiError(err) }, 'cluster property listener threw'));
   }
 }

@@ -6,13 +6,13 @@
  * opinion (every cluster is judged by the probes alone). A projected informer like every other.
  */
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
 import type { ReachabilitySource } from '../agent/reachability.ts';
 import type { SourceVerdict } from '../model/reachability.ts';
 import { servedVersions } from './client.ts';
-import { Informer, objectKey, type InformerEventType, type InformerRestartReason } from './informer.ts';
+import { objectKey, type InformerEventType } from './informer.ts';
 import { KIND_SUBMARINER_GATEWAY, SUBMARINER_GATEWAY_API_VERSION, SUBMARINER_GROUP, parseSubmarinerGateway, type SubmarinerGateway } from './kinds/submariner-gateway.ts';
 import { identityOf } from './informer-cache.ts';
+import { WatchedObjects, type WatchedObjectsOptions } from './watched-objects.ts';
 
 /** Whether the API serves submariner.io/v1 (the Gateway CRD is installed). */
 export async function submarinerServed(kc: KubeConfig, timeoutMs = 10_000): Promise<boolean> {
@@ -28,51 +28,17 @@ function gatewayOnly(obj: KubernetesObject): KubernetesObject {
   return { metadata: identityOf(obj), ...(status === undefined ? {} : { status: { haStatus: status.haStatus, connections } }) } as KubernetesObject;
 }
 
-export interface KubeSubmarinerGatewaysOptions {
-  kubeConfig: KubeConfig;
-  logger: Logger;
-  onRestart?: (reason: InformerRestartReason) => void;
-  initialBackoffMs?: number;
-  maxBackoffMs?: number;
-}
+export type KubeSubmarinerGatewaysOptions = WatchedObjectsOptions;
 
-export class KubeSubmarinerGateways implements ReachabilitySource {
-  private readonly informer: Informer;
+export class KubeSubmarinerGateways extends WatchedObjects implements ReachabilitySource {
   private readonly gateways = new Map<string, SubmarinerGateway>();
-  private readonly listeners = new Set<() => void>();
-  private readonly logger: Logger;
-  private readonly rejected = new Map<string, string>();
 
   constructor(options: KubeSubmarinerGatewaysOptions) {
-    this.logger = options.logger.child({ component: 'submariner-gateways' });
-    this.informer = new Informer({
-      kubeConfig: options.kubeConfig,
+    super(options, {
+      component: 'submariner-gateways',
       resource: { apiVersion: SUBMARINER_GATEWAY_API_VERSION, kind: KIND_SUBMARINER_GATEWAY, plural: 'gateways' },
       project: gatewayOnly,
-      onEvent: (t, o) => this.onEvent(t, o),
-      logger: this.logger,
-      ...(options.onRestart === undefined ? {} : { onRestart: options.onRestart }),
-      ...(options.initialBackoffMs === undefined ? {} : { initialBackoffMs: options.initialBackoffMs }),
-      ...(options.maxBackoffMs === undefined ? {} : { maxBackoffMs: options.maxBackoffMs }),
     });
-  }
-
-  start(): void {
-    this.informer.start();
-  }
-
-  stop(): void {
-    this.informer.stop();
-    this.listeners.clear();
-  }
-
-  async waitForSync(timeoutMs: number): Promise<void> {
-    await this.informer.waitForSync(timeoutMs);
-  }
-
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** The active gateway's connections (the first active by name, should there be two). */
@@ -86,35 +52,26 @@ export class KubeSubmarinerGateways implements ReachabilitySource {
     return out;
   }
 
-  private onEvent(type: InformerEventType, obj: KubernetesObject): void {
+  protected onEvent(type: InformerEventType, obj: KubernetesObject): void {
     const key = objectKey(obj);
     if (type === 'DELETED') {
       this.gateways.delete(key);
-      this.rejected.delete(key);
+      this.forgetRejection(key);
     } else {
       const parsed = parseSubmarinerGateway(obj);
       if (parsed.ok) {
         const before = this.gateways.get(key);
         this.gateways.set(key, parsed.value);
-        this.rejected.delete(key);
+        this.forgetRejection(key);
         for (const c of parsed.value.connections) {
           const was = before?.connections.find((b) => b.cluster === c.cluster);
           if (parsed.value.active && was?.status !== c.status) this.logger.info({ gateway: parsed.value.name, sourceCluster: c.cluster, status: c.status, message: c.message }, 'Submariner connection state');
         }
       } else {
         this.gateways.delete(key);
-        if (this.rejected.get(key) !== obj.metadata?.resourceVersion) {
-          this.rejected.set(key, obj.metadata?.resourceVersion ?? '');
-          this.logger.warn({ object: key, problems: parsed.problems }, 'ignoring a Submariner Gateway that does not parse');
-        }
+        if (this.firstRejection(key, obj)) this.logger.warn({ object: key, problems: parsed.problems }, 'ignoring a Submariner Gateway that does not parse');
       }
     }
-    for (const l of this.listeners) {
-      try {
-        l();
-      } catch (err) {
-        this.logger.error({ err }, 'submariner listener threw');
-      }
-    }
+    this.notify((err) => this.logger.error({ err }, 'submariner listener threw'));
   }
 }
