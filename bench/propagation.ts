@@ -59,7 +59,7 @@ import { httpGet } from '../test/harness/net.ts';
 import { readState } from '../test/harness/clusters.ts';
 import { WriteMeter } from '../test/harness/request-counts.ts';
 import { BROKER_NAMESPACE, agentBrokerToken } from '../test/integration/agent-helpers.ts';
-import { makePooledApiClient } from '../src/kube/client.ts';
+import { makePooledApiClient } from '../test/harness/pooled-api.ts';
 import { measureApplyCapacity } from './apply-capacity.ts';
 import { ConnectionSampler } from './proc-sockets.ts';
 import { mib, processTreeMemory } from './proc-mem.ts';

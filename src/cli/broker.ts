@@ -36,7 +36,7 @@ export async function runBroker(argv: readonly string[], env: Readonly<Record<st
   }
   let admin;
   try {
-    admin = loadKubeConfig(config.kubeconfig, '--kubeconfig');
+    admin = loadKubeConfig(config.kubeconfig, '--kubeconfig', env);
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }

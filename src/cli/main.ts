@@ -1,16 +1,12 @@
 /**
  * Entry point: dispatches commands. The only place (with src/config) that sees argv and the
  * environment; everything below receives plain values.
+ *
+ * Each command's module is loaded only when that command runs: the CLI tools (doctor, status,
+ * coredns, broker) use client-node's typed APIs, and loading client-node would cost the
+ * long-running `agent` and `dns` ~85 MiB and most of a second each (src/kube/kubeconfig.ts).
  */
 import { UsageError } from '../config/flags.ts';
-import { runAgent } from './agent-command.ts';
-import { runDns } from './dns-command.ts';
-import { runServe } from './serve-command.ts';
-import { runExplain } from './explain.ts';
-import { runCoredns } from './coredns.ts';
-import { runDoctor } from './doctor.ts';
-import { runBroker } from './broker.ts';
-import { runStatus } from './status.ts';
 import { VERSION } from './version.ts';
 import type { Io } from './io.ts';
 
@@ -63,21 +59,21 @@ export async function main(
   try {
     switch (command) {
       case 'serve':
-        return await runServe(rest, env, io);
+        return await (await import('./serve-command.ts')).runServe(rest, env, io);
       case 'agent':
-        return await runAgent(rest, env, io);
+        return await (await import('./agent-command.ts')).runAgent(rest, env, io);
       case 'dns':
-        return await runDns(rest, env, io);
+        return await (await import('./dns-command.ts')).runDns(rest, env, io);
       case 'explain':
-        return await runExplain(rest, env, io);
+        return await (await import('./explain.ts')).runExplain(rest, env, io);
       case 'coredns':
-        return await runCoredns(rest, env, io);
+        return await (await import('./coredns.ts')).runCoredns(rest, env, io);
       case 'doctor':
-        return await runDoctor(rest, env, io);
+        return await (await import('./doctor.ts')).runDoctor(rest, env, io);
       case 'broker':
-        return await runBroker(rest, env, io);
+        return await (await import('./broker.ts')).runBroker(rest, env, io);
       case 'status':
-        return await runStatus(rest, env, io);
+        return await (await import('./status.ts')).runStatus(rest, env, io);
       case 'version':
       case '--version':
         io.stdout.write(`${VERSION}\n`);

@@ -17,7 +17,8 @@
  * Broker records of older agents (a separate ServiceImport-kind object per export) are not read:
  * removeLegacyRecords() deletes this cluster's own once, at start.
  */
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from 'pino';
 import type { AgentMetrics, BrokerChange, BrokerConnectivity, BrokerPublisher, BrokerView } from '../agent/stores.ts';
 import { BrokerSight } from '../model/broker-sight.ts';

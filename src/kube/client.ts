@@ -3,12 +3,13 @@
  * service-account config otherwise, and API discovery of which MCS versions a cluster serves.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ApiException, ApisApi, HttpMethod, KubeConfig, RequestContext, ServerConfiguration, createConfiguration, type Configuration } from '@kubernetes/client-node';
+import { RequestTimeoutError, connectionOf } from './api-connection.ts';
+import { LeanKubeConfig, type KubeConfig } from './kubeconfig.ts';
 import { ABOUT_GROUP, MCS_GROUP, pickAboutVersion, type AboutVersion } from './objects.ts';
 
 /** Loads a kubeconfig file, or the in-cluster config (service-account token + CA) when `path` is unset. */
-export function loadKubeConfig(path: string | undefined, what: string): KubeConfig {
-  const kc = new KubeConfig();
+export function loadKubeConfig(path: string | undefined, what: string, env: Readonly<Record<string, string | undefined>>): LeanKubeConfig {
+  const kc = new LeanKubeConfig();
   if (path !== undefined) {
     if (!existsSync(path)) throw new Error(`${what} ${path}: no such file`);
     try {
@@ -17,10 +18,10 @@ export function loadKubeConfig(path: string | undefined, what: string): KubeConf
       throw new Error(`${what} ${path}: ${err instanceof Error ? err.message : String(err)}`);
     }
   } else {
-    kc.loadFromCluster();
-    if (kc.getCurrentCluster()?.server === 'https://undefined:undefined') {
+    if ((env['KUBERNETES_SERVICE_HOST'] ?? '') === '') {
       throw new Error(`${what}: not running in a pod (KUBERNETES_SERVICE_HOST unset); pass a kubeconfig file`);
     }
+    kc.loadFromCluster(env);
   }
   if (kc.getCurrentCluster() === null) throw new Error(`${what}: the kubeconfig has no current cluster`);
   return kc;
@@ -29,10 +30,10 @@ export function loadKubeConfig(path: string | undefined, what: string): KubeConf
 /**
  * Follows a kubeconfig file whose token is renewed in place (a bound, expiring ServiceAccount token
  * from `clusterset-dns broker join-config`, in a Secret the kubelet updates in the pod): when the
- * file's content changes, the users of `kc` are replaced by the file's, so every client made from
- * `kc` authenticates with the new token from its next request on (pooled clients within
- * AUTH_REUSE_MS). The server and CA stay as loaded; a file that does not parse is reported and the
- * old credentials kept.
+ * file's content changes, the users of `kc` are replaced by the file's, so every request made with
+ * `kc` authenticates with the new token within the connection's reuse of its headers
+ * (api-connection.ts, AUTH_REUSE_MS). The server and CA stay as loaded; a file that does not parse
+ * is reported and the old credentials kept.
  */
 export function followKubeConfigFile(
   kc: KubeConfig,
@@ -44,7 +45,7 @@ export function followKubeConfigFile(
     const text = safeRead(path);
     if (text === undefined || text === last) return;
     last = text;
-    const fresh = new KubeConfig();
+    const fresh = new LeanKubeConfig();
     try {
       fresh.loadFromString(text);
     } catch (err) {
@@ -66,96 +67,19 @@ function safeRead(path: string): string | undefined {
   }
 }
 
-/**
- * How long one computation of the kubeconfig's request authentication is reused. Rotated
- * service-account tokens are refreshed by the kubelet long before they expire (minutes ahead),
- * so reading them at most this often loses nothing.
- */
-const AUTH_REUSE_MS = 10_000;
-
-/**
- * A client configuration whose requests share one connection pool. client-node 2.0.1 builds a new
- * undici Agent for every request when TLS options are set (a CA, client certificates), so each write
- * paid a TCP + TLS handshake, on both ends; under load that was most of an agent's write cost.
- * Computing the authentication itself is not free either (it re-reads the CA and token, and
- * builds that Agent each time): its headers are reused for AUTH_REUSE_MS, then computed again
- * (rotated tokens are picked up); the dispatcher is kept — so a rotated client certificate needs
- * a restart.
- *
- * One configuration per KubeConfig (pooledConfiguration): the writer's applies and deletes, every
- * informer's list pages and the status reads of one API server all reuse the same keep-alive
- * connections. Watches hold a connection of their own while they stream (client-node's Watch
- * builds its own dispatcher): one handshake per watch (about every 25 s per informer), not per
- * request.
- */
-function makePooledConfiguration(kc: KubeConfig): Configuration {
-  const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new Error('the kubeconfig has no current cluster');
-  let dispatcher: ReturnType<RequestContext['getDispatcher']>;
-  let auth: { headers: Record<string, string>; at: number } | undefined;
-  const method = {
-    getName: (): string => 'pooled kubeconfig authentication',
-    async applySecurityAuthentication(context: RequestContext): Promise<void> {
-      const now = Date.now();
-      if (auth === undefined || now - auth.at >= AUTH_REUSE_MS || now < auth.at) {
-        const probe = new RequestContext(cluster.server, HttpMethod.GET);
-        await kc.applySecurityAuthentication(probe);
-        dispatcher ??= probe.getDispatcher();
-        auth = { headers: probe.getHeaders(), at: now };
-      }
-      for (const [name, value] of Object.entries(auth.headers)) context.setHeaderParam(name, value);
-      if (dispatcher !== undefined) context.setDispatcher(dispatcher);
-    },
-  };
-  return createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: method } });
-}
-
-const pooled = new WeakMap<KubeConfig, Configuration>();
-
-/** The one pooled configuration of `kc` (made on first use). */
-function pooledConfiguration(kc: KubeConfig): Configuration {
-  let config = pooled.get(kc);
-  if (config === undefined) pooled.set(kc, (config = makePooledConfiguration(kc)));
-  return config;
-}
-
-/** An API client of `apiType` on the pooled configuration of `kc` (see makePooledConfiguration). */
-export function makePooledApiClient<T>(kc: KubeConfig, apiType: new (config: Configuration) => T): T {
-  return new apiType(pooledConfiguration(kc));
-}
-
 /** A GET whose JSON body is returned exactly as the API server sent it. */
 export type RawGet = (path: string, query: Record<string, string | number | undefined>, timeoutMs: number) => Promise<unknown>;
 
 /**
- * GET requests that bypass client-node's typed models, on the same pooled connections. Typed
- * models rename fields (a list's `metadata.continue` becomes `_continue` for built-in kinds, but
- * stays `continue` for custom resources, whose lists have no model), turn times into Date objects
- * and drop fields the model does not know. The watch delivers raw JSON; reading lists raw too means
- * list and watch objects have one shape, the one the API documents. A non-2xx answer throws
- * client-node's ApiException (so `statusCodeOf` reads its code); every request is bounded by
- * `timeoutMs`.
+ * GET requests on the kubeconfig's pooled connections (api-connection.ts), answered as the API
+ * documents its JSON: lists and watches have one object shape. A non-2xx answer throws
+ * KubeApiError (so `statusCodeOf` reads its code); every request is bounded by `timeoutMs`.
  */
 export function makeRawGet(kc: KubeConfig): RawGet {
-  const config = pooledConfiguration(kc);
+  const connection = connectionOf(kc);
   return async (path, query, timeoutMs) => {
-    const context = config.baseServer.makeRequestContext(path, HttpMethod.GET);
-    context.setHeaderParam('Accept', 'application/json');
-    for (const [name, value] of Object.entries(query)) if (value !== undefined) context.setQueryParam(name, String(value));
-    context.setSignal(AbortSignal.timeout(timeoutMs));
-    await config.authMethods.default?.applySecurityAuthentication(context);
-    const response = await config.httpApi.send(context).toPromise();
-    const text = await response.body.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // Not JSON (a proxy's error page, say): keep the text for the error message.
-    }
-    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
-      throw new ApiException(response.httpStatusCode, `GET ${path}`, body, response.headers);
-    }
-    if (typeof body !== 'object' || body === null) throw new Error(`GET ${path}: the API server answered ${response.httpStatusCode} with a body that is not a JSON object`);
+    const body = await connection.get(path, query, timeoutMs);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`GET ${path}: the API server answered with a body that is not a JSON object`);
     return body;
   };
 }
@@ -175,9 +99,7 @@ export type McsVersion = (typeof PREFERRED_MCS_VERSIONS)[number];
  * preferred version sees every object whichever version it was written with.
  */
 export async function discoverMcsVersion(kc: KubeConfig, timeoutMs = 10_000): Promise<McsVersion> {
-  const apis = kc.makeApiClient(ApisApi);
-  const groups = await withTimeout(apis.getAPIVersions(), timeoutMs, 'API discovery');
-  const group = groups.groups.find((g) => g.name === MCS_GROUP);
+  const group = (await apiGroups(kc, timeoutMs)).find((g) => g.name === MCS_GROUP);
   if (group === undefined) {
     throw new Error(`the API server does not serve ${MCS_GROUP}: apply the CRDs from manifests/crds first`);
   }
@@ -200,26 +122,33 @@ export async function discoverAboutVersion(kc: KubeConfig, timeoutMs = 10_000): 
 
 /** The versions of an API group the server serves; undefined when it does not serve the group. */
 export async function servedVersions(kc: KubeConfig, groupName: string, timeoutMs = 10_000): Promise<string[] | undefined> {
-  const apis = kc.makeApiClient(ApisApi);
-  const groups = await withTimeout(apis.getAPIVersions(), timeoutMs, 'API discovery');
-  return groups.groups.find((g) => g.name === groupName)?.versions.map((v) => v.version);
+  return (await apiGroups(kc, timeoutMs)).find((g) => g.name === groupName)?.versions.map((v) => v.version);
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+interface ApiGroup {
+  name: string;
+  versions: { version: string }[];
+}
+
+/** The API groups the server serves (`GET /apis`, an APIGroupList), checked for shape. */
+async function apiGroups(kc: KubeConfig, timeoutMs: number): Promise<ApiGroup[]> {
+  let list: unknown;
   try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
+    list = await connectionOf(kc).get('/apis', {}, timeoutMs);
+  } catch (err) {
+    if (err instanceof RequestTimeoutError) throw new Error(`API discovery timed out after ${timeoutMs} ms`);
+    throw err;
   }
+  const groups = (list as { groups?: unknown } | null)?.groups;
+  if (!Array.isArray(groups)) throw new Error('API discovery: GET /apis did not answer an APIGroupList');
+  return groups.flatMap((g: { name?: unknown; versions?: unknown }) =>
+    typeof g?.name === 'string' && Array.isArray(g.versions)
+      ? [{ name: g.name, versions: (g.versions as { version?: unknown }[]).filter((v) => typeof v?.version === 'string') as { version: string }[] }]
+      : [],
+  );
 }
 
-/** HTTP status of a client-node ApiException, if it is one. */
+/** HTTP status of an API error (KubeApiError, or client-node's ApiException), if it is one. */
 export function statusCodeOf(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
@@ -241,4 +170,5 @@ export function describeApiError(err: unknown): string {
   }
   return err instanceof Error ? err.message : String(err);
 }
-export type { KubeConfig } from '@kubernetes/client-node';
+export type { KubeConfig } from './kubeconfig.ts';
+export { KubeApiError } from './api-connection.ts';

@@ -6,7 +6,8 @@
  * v1 is read where the API serves it, v1alpha1 otherwise (discoverAboutVersion). An API server
  * without the CRD has no properties: that is not an error.
  */
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import { describeApiError, discoverAboutVersion, makeRawGet } from './client.ts';
 import { objectKey, type InformerEventType } from './informer.ts';
 import { parseClusterProperty } from './kinds/cluster-property.ts';

@@ -4,7 +4,9 @@
  * from, and on a 409 Conflict the edit is recomputed from a fresh read (bounded attempts).
  * The edit itself is a pure function passed in by the caller.
  */
-import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
+import { typedApi } from './typed-api.ts';
 import { statusCodeOf } from './client.ts';
 
 export interface ObjectRef {
@@ -71,7 +73,7 @@ function describe(err: unknown): string {
 
 /** The Corefile in a ConfigMap, or undefined when the ConfigMap does not exist. */
 export async function readCorefile(kc: KubeConfig, ref: ObjectRef, key = COREFILE_KEY): Promise<string | undefined> {
-  const cm = await readConfigMap(kc.makeApiClient(CoreV1Api), ref);
+  const cm = await readConfigMap(typedApi(kc, CoreV1Api), ref);
   if (cm === undefined) return undefined;
   const text = cm.data?.[key];
   if (text === undefined) throw new Error(`ConfigMap ${refText(ref)} has no "${key}" key`);
@@ -89,7 +91,7 @@ export async function updateCorefile(
   edit: (corefile: string) => CorefileEdit | Promise<CorefileEdit>,
   options: UpdateCorefileOptions = {},
 ): Promise<CorefileUpdate> {
-  const core = kc.makeApiClient(CoreV1Api);
+  const core = typedApi(kc, CoreV1Api);
   const key = options.key ?? COREFILE_KEY;
   const maxAttempts = options.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt++) {
@@ -120,7 +122,7 @@ export async function updateCorefile(
 
 /** The ClusterIP(s) of a Service (dual-stack: one per family); throws for headless or missing Services. */
 export async function serviceClusterIPs(kc: KubeConfig, ref: ObjectRef): Promise<string[]> {
-  const core = kc.makeApiClient(CoreV1Api);
+  const core = typedApi(kc, CoreV1Api);
   let ips: string[];
   try {
     const svc = await core.readNamespacedService({ namespace: ref.namespace, name: ref.name });

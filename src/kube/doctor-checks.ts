@@ -10,9 +10,10 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   DiscoveryV1Api,
-  KubeConfig,
   VersionApi,
 } from '@kubernetes/client-node';
+import { LeanKubeConfig, type KubeConfig } from './kubeconfig.ts';
+import { typedApi } from './typed-api.ts';
 import { describeApiError, statusCodeOf } from './client.ts';
 import { LABEL_SERVICE_NAME } from './labels.ts';
 import { leaseName } from './kinds/lease.ts';
@@ -48,7 +49,7 @@ function networkCause(err: unknown): string {
 /** Reaches an API server: its version. Throws ApiCallError naming the address and the network error. */
 export async function probeApi(kc: KubeConfig, timeoutMs: number): Promise<{ server: string; gitVersion: string }> {
   const server = kc.getCurrentCluster()?.server ?? '(unknown)';
-  const version = await bounded(`reaching the API server at ${server}`, timeoutMs, () => kc.makeApiClient(VersionApi).getCode());
+  const version = await bounded(`reaching the API server at ${server}`, timeoutMs, () => typedApi(kc, VersionApi).getCode());
   return { server, gitVersion: version.gitVersion };
 }
 
@@ -72,7 +73,7 @@ export interface CrdStatus {
 export const MCS_CRDS = [`serviceexports.${MCS_GROUP}`, `serviceimports.${MCS_GROUP}`] as const;
 
 export async function readCrdStatus(kc: KubeConfig, timeoutMs: number): Promise<CrdStatus[]> {
-  const api = kc.makeApiClient(ApiextensionsV1Api);
+  const api = typedApi(kc, ApiextensionsV1Api);
   const out: CrdStatus[] = [];
   for (const name of MCS_CRDS) {
     try {
@@ -90,7 +91,7 @@ export async function readCrdStatus(kc: KubeConfig, timeoutMs: number): Promise<
 /** The data of a ConfigMap, or undefined when it does not exist. */
 export async function readConfigMapData(kc: KubeConfig, ref: ObjectRef, timeoutMs: number): Promise<Record<string, string> | undefined> {
   try {
-    const cm = await bounded(`reading ConfigMap ${ref.namespace}/${ref.name}`, timeoutMs, () => kc.makeApiClient(CoreV1Api).readNamespacedConfigMap(ref));
+    const cm = await bounded(`reading ConfigMap ${ref.namespace}/${ref.name}`, timeoutMs, () => typedApi(kc, CoreV1Api).readNamespacedConfigMap(ref));
     return cm.data ?? {};
   } catch (err) {
     if (err instanceof ApiCallError && err.status === 404) return undefined;
@@ -105,7 +106,7 @@ export async function readConfigMapData(kc: KubeConfig, ref: ObjectRef, timeoutM
 export async function readBrokerKubeConfig(kc: KubeConfig, secret: ObjectRef, timeoutMs: number): Promise<KubeConfig | undefined> {
   let data: Record<string, string> | undefined;
   try {
-    const s = await bounded(`reading Secret ${secret.namespace}/${secret.name}`, timeoutMs, () => kc.makeApiClient(CoreV1Api).readNamespacedSecret(secret));
+    const s = await bounded(`reading Secret ${secret.namespace}/${secret.name}`, timeoutMs, () => typedApi(kc, CoreV1Api).readNamespacedSecret(secret));
     data = s.data ?? {};
   } catch (err) {
     if (err instanceof ApiCallError && err.status === 404) return undefined;
@@ -113,7 +114,7 @@ export async function readBrokerKubeConfig(kc: KubeConfig, secret: ObjectRef, ti
   }
   const encoded = data['kubeconfig'];
   if (encoded === undefined) throw new Error(`Secret ${secret.namespace}/${secret.name} has no "kubeconfig" key`);
-  const broker = new KubeConfig();
+  const broker = new LeanKubeConfig();
   try {
     broker.loadFromString(Buffer.from(encoded, 'base64').toString('utf8'));
   } catch (err) {
@@ -135,7 +136,7 @@ export async function readClusterLease(broker: KubeConfig, namespace: string, cl
   const name = leaseName(cluster);
   try {
     const lease = await bounded(`reading Lease ${namespace}/${name} on the broker`, timeoutMs, () =>
-      broker.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace, name }));
+      typedApi(broker, CoordinationV1Api).readNamespacedLease({ namespace, name }));
     const renew = lease.spec?.renewTime ?? lease.spec?.acquireTime;
     const state: LeaseState = { name, namespace };
     if (renew !== undefined) state.renewedAt = new Date(renew as unknown as string | Date);
@@ -157,9 +158,9 @@ export interface BrokerProbe {
 /** Reaches the broker with the given credentials: its version, then a list in the broker namespace. */
 export async function probeBroker(broker: KubeConfig, namespace: string, timeoutMs: number): Promise<BrokerProbe> {
   const server = broker.getCurrentCluster()?.server ?? '(unknown)';
-  const version = await bounded(`reaching the broker at ${server}`, timeoutMs, () => broker.makeApiClient(VersionApi).getCode());
+  const version = await bounded(`reaching the broker at ${server}`, timeoutMs, () => typedApi(broker, VersionApi).getCode());
   const leases = await bounded(`listing Leases in ${namespace} on the broker`, timeoutMs, () =>
-    broker.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace }));
+    typedApi(broker, CoordinationV1Api).listNamespacedLease({ namespace }));
   return { server, gitVersion: version.gitVersion, leases: leases.items.length };
 }
 
@@ -173,14 +174,14 @@ export interface ServiceState {
 export async function readServiceState(kc: KubeConfig, ref: ObjectRef, timeoutMs: number): Promise<ServiceState> {
   let clusterIPs: string[];
   try {
-    const svc = await bounded(`reading Service ${ref.namespace}/${ref.name}`, timeoutMs, () => kc.makeApiClient(CoreV1Api).readNamespacedService(ref));
+    const svc = await bounded(`reading Service ${ref.namespace}/${ref.name}`, timeoutMs, () => typedApi(kc, CoreV1Api).readNamespacedService(ref));
     clusterIPs = (svc.spec?.clusterIPs ?? (svc.spec?.clusterIP !== undefined ? [svc.spec.clusterIP] : [])).filter((ip) => ip !== '' && ip !== 'None');
   } catch (err) {
     if (err instanceof ApiCallError && err.status === 404) return { found: false, clusterIPs: [], readyAddresses: [] };
     throw err;
   }
   const slices = await bounded(`listing EndpointSlices of ${ref.namespace}/${ref.name}`, timeoutMs, () =>
-    kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ref.namespace, labelSelector: `${LABEL_SERVICE_NAME}=${ref.name}` }));
+    typedApi(kc, DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ref.namespace, labelSelector: `${LABEL_SERVICE_NAME}=${ref.name}` }));
   const readyAddresses = slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready !== false).flatMap((e) => e.addresses));
   return { found: true, clusterIPs, readyAddresses };
 }
@@ -188,7 +189,7 @@ export async function readServiceState(kc: KubeConfig, ref: ObjectRef, timeoutMs
 /** One imported service (namespace/name) to ask about, or undefined when there is none. */
 export async function firstServiceImport(kc: KubeConfig, version: string, timeoutMs: number): Promise<ObjectRef | undefined> {
   const list = (await bounded('listing ServiceImports', timeoutMs, () =>
-    kc.makeApiClient(CustomObjectsApi).listClusterCustomObject({ group: MCS_GROUP, version, plural: 'serviceimports', limit: 50 }))) as {
+    typedApi(kc, CustomObjectsApi).listClusterCustomObject({ group: MCS_GROUP, version, plural: 'serviceimports', limit: 50 }))) as {
     items?: Array<{ metadata?: { name?: string; namespace?: string } }>;
   };
   const refs = (list.items ?? [])

@@ -4,7 +4,9 @@
  * (which carry the records) for the service and the exporting clusters' leases, and the destination's
  * ServiceImport and MCS EndpointSlices. Every call is bounded (ApiCallError on failure).
  */
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, DiscoveryV1Api } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
+import { typedApi } from './typed-api.ts';
 import type { ExportCondition } from '../agent/stores.ts';
 import type { ClusterLease, ExportRecord } from '../model/types.ts';
 import { ApiCallError, probeApi } from './doctor-checks.ts';
@@ -45,7 +47,7 @@ export interface ServiceRefInput {
 
 export async function readServiceExport(kc: KubeConfig, mcsVersion: string, ref: ServiceRefInput, timeoutMs: number): Promise<{ found: boolean; conditions: ExportCondition[] }> {
   const obj = await call(`reading ServiceExport ${ref.namespace}/${ref.name}`, timeoutMs, () =>
-    kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: MCS_GROUP, version: mcsVersion, namespace: ref.namespace, plural: 'serviceexports', name: ref.name }));
+    typedApi(kc, CustomObjectsApi).getNamespacedCustomObject({ group: MCS_GROUP, version: mcsVersion, namespace: ref.namespace, plural: 'serviceexports', name: ref.name }));
   if (obj === undefined) return { found: false, conditions: [] };
   return { found: true, conditions: readExportConditions(obj)?.conditions ?? [] };
 }
@@ -60,8 +62,8 @@ export interface BrokerServiceState {
 export async function readBrokerService(broker: KubeConfig, namespace: string, ref: ServiceRefInput, timeoutMs: number): Promise<BrokerServiceState> {
   const selector = `${LABEL_MCS_SERVICE_NAME}=${ref.name},${LABEL_SOURCE_NAMESPACE}=${ref.namespace}`;
   const [slices, leases] = await Promise.all([
-    call(`listing the broker's EndpointSlices for ${ref.namespace}/${ref.name}`, timeoutMs, () => broker.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: selector })),
-    call(`listing Leases in ${namespace} on the broker`, timeoutMs, () => broker.makeApiClient(CoordinationV1Api).listNamespacedLease({ namespace })),
+    call(`listing the broker's EndpointSlices for ${ref.namespace}/${ref.name}`, timeoutMs, () => typedApi(broker, DiscoveryV1Api).listNamespacedEndpointSlice({ namespace, labelSelector: selector })),
+    call(`listing Leases in ${namespace} on the broker`, timeoutMs, () => typedApi(broker, CoordinationV1Api).listNamespacedLease({ namespace })),
   ]);
   const state: BrokerServiceState = { records: [], endpoints: new Map(), leases: new Map() };
   // One object kind per export: each cluster's slices carry its record and its endpoints.
@@ -85,11 +87,11 @@ export interface DestinationState {
 
 export async function readDestination(kc: KubeConfig, mcsVersion: string, ref: ServiceRefInput, timeoutMs: number): Promise<DestinationState> {
   const [ns, si, slices] = await Promise.all([
-    call(`reading Namespace ${ref.namespace}`, timeoutMs, () => kc.makeApiClient(CoreV1Api).readNamespace({ name: ref.namespace })),
+    call(`reading Namespace ${ref.namespace}`, timeoutMs, () => typedApi(kc, CoreV1Api).readNamespace({ name: ref.namespace })),
     call(`reading ServiceImport ${ref.namespace}/${ref.name}`, timeoutMs, () =>
-      kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: MCS_GROUP, version: mcsVersion, namespace: ref.namespace, plural: 'serviceimports', name: ref.name })),
+      typedApi(kc, CustomObjectsApi).getNamespacedCustomObject({ group: MCS_GROUP, version: mcsVersion, namespace: ref.namespace, plural: 'serviceimports', name: ref.name })),
     call(`listing MCS EndpointSlices of ${ref.namespace}/${ref.name}`, timeoutMs, () =>
-      kc.makeApiClient(DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ref.namespace, labelSelector: `${LABEL_MCS_SERVICE_NAME}=${ref.name}` })),
+      typedApi(kc, DiscoveryV1Api).listNamespacedEndpointSlice({ namespace: ref.namespace, labelSelector: `${LABEL_MCS_SERVICE_NAME}=${ref.name}` })),
   ]);
   const state: DestinationState = { namespaceExists: ns !== undefined, slices: new Map() };
   if (si !== undefined) {

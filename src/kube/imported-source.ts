@@ -6,7 +6,8 @@
  * the DNS side never sees a Kubernetes object. Not synced (SERVFAIL) until both informers listed once; while either fails,
  * the last state stays served and `staleSource` says why (fail static).
  */
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from 'pino';
 import type { ImportedState, ImportedStateSource } from '../model/imported-state.ts';
 import type { Place } from '../model/snapshot.ts';

@@ -13,8 +13,10 @@
  * - keeps only each object's projection (informer-cache.ts): pages are shrunk as they arrive, so
  *   not even a relist holds whole objects beyond the page being read.
  */
-import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { connectionOf } from './api-connection.ts';
 import { makeRawGet, type RawGet } from './client.ts';
+import type { KubeConfig } from './kubeconfig.ts';
 import { listAllPages, type ListPage } from './list-pages.ts';
 import { ProjectedCache, objectKey, type InformerEventType, type Projection } from './informer-cache.ts';
 
@@ -56,7 +58,7 @@ export interface InformerOptions<T extends KubernetesObject = KubernetesObject> 
   maxBackoffMs?: number;
   /** In [0, 1); the backoff is multiplied by (0.5 + random()) to spread reconnect storms. */
   random?: () => number;
-  /** Server-side watch timeout; below client-node's 30 s inactivity timeout so watches end cleanly. */
+  /** Server-side watch timeout: watches end cleanly this often and resume (the stream fails after 15 s more of silence). */
   watchTimeoutSeconds?: number;
   /** Objects per list page (the API's `limit`); lists of any length are read through every page. */
   pageSize?: number;
@@ -99,7 +101,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   private readonly rawGet: RawGet;
   private resourceVersion = '';
   private stopped = true;
-  private abort: AbortController | undefined;
+  private abort: (() => void) | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private backoffMs: number;
   private readonly state: InformerStatus = { synced: false, healthy: false, restarts: 0 };
@@ -141,7 +143,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    this.abort?.abort();
+    this.abort?.();
     this.abort = undefined;
   }
 
@@ -317,8 +319,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       }
     };
     try {
-      const watch = new Watch(this.opts.kubeConfig);
-      this.abort = await watch.watch(
+      this.abort = await connectionOf(this.opts.kubeConfig).watch(
         resourcePath(r),
         {
           resourceVersion: this.resourceVersion,
@@ -326,21 +327,27 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           timeoutSeconds: this.opts.watchTimeoutSeconds,
           labelSelector: r.labelSelector,
         },
-        (type: string, obj: KubernetesObject & { code?: number; message?: string }) => {
-          if (this.stopped) return;
-          if (type === 'ERROR') {
-            // 410 Gone: our resourceVersion is too old; anything else is a real failure.
-            if (obj.code === 410) expired = true;
-            else errorEvent = obj.message ?? 'watch ERROR event';
-            this.abort?.abort();
-            return;
-          }
-          const version = obj.metadata?.resourceVersion;
-          if (version) this.resourceVersion = version;
-          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') this.cache.applyWatchEvent(type, obj, this.emitBound);
+        {
+          onEvent: (type, raw) => {
+            if (this.stopped) return;
+            const obj = raw as KubernetesObject & { code?: number; message?: string };
+            if (type === 'ERROR') {
+              // 410 Gone: our resourceVersion is too old; anything else is a real failure.
+              if (obj.code === 410) expired = true;
+              else errorEvent = obj.message ?? 'watch ERROR event';
+              this.abort?.();
+              return;
+            }
+            const version = obj.metadata?.resourceVersion;
+            if (version) this.resourceVersion = version;
+            if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') this.cache.applyWatchEvent(type, obj, this.emitBound);
+          },
+          onDone,
         },
-        onDone,
+        { idleTimeoutMs: (this.opts.watchTimeoutSeconds + 15) * 1000 },
       );
+      // Stopped while the watch was being opened: close it now.
+      if (this.stopped) this.abort();
     } catch (err) {
       onDone(err);
     }

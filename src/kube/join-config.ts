@@ -6,7 +6,9 @@
  * credential never silently comes without the rule that limits it.
  */
 import { readFileSync } from 'node:fs';
-import { AdmissionregistrationV1Api, CoreV1Api, dumpYaml, type KubeConfig } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, CoreV1Api, dumpYaml } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
+import { typedApi } from './typed-api.ts';
 import { describeApiError, statusCodeOf } from './client.ts';
 
 /** The label the broker's policy bindings select the broker namespace by. */
@@ -50,7 +52,7 @@ function caData(kc: KubeConfig): string | undefined {
 }
 
 export async function buildJoinConfig(admin: KubeConfig, request: JoinConfigRequest): Promise<JoinConfig> {
-  const core = admin.makeApiClient(CoreV1Api);
+  const core = typedApi(admin, CoreV1Api);
   const { namespace, cluster } = request;
   const ns = await mustExist(`broker namespace ${namespace}`, 'apply manifests/overlays/broker first (or pass --broker-namespace)', () => core.readNamespace({ name: namespace }));
   if (ns.metadata?.labels?.[BROKER_NAMESPACE_LABEL] !== 'true') {
@@ -60,7 +62,7 @@ export async function buildJoinConfig(admin: KubeConfig, request: JoinConfigRequ
     );
   }
   await mustExist(`ValidatingAdmissionPolicyBinding ${OWNERSHIP_BINDING}`, 'apply manifests/overlays/broker: without it any member could write every other member\'s objects', () =>
-    admin.makeApiClient(AdmissionregistrationV1Api).readValidatingAdmissionPolicyBinding({ name: OWNERSHIP_BINDING }),
+    typedApi(admin, AdmissionregistrationV1Api).readValidatingAdmissionPolicyBinding({ name: OWNERSHIP_BINDING }),
   );
   const serviceAccount = memberServiceAccount(cluster);
   await mustExist(`ServiceAccount ${namespace}/${serviceAccount}`, `add manifests/overlays/broker/members/${cluster}.yaml (copy members/east.yaml) and apply the overlay`, () =>

@@ -12,9 +12,9 @@
  */
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { LeanKubeConfig, SERVICE_ACCOUNT_TOKEN, type KubeConfig } from './kubeconfig.ts';
 
-export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export { SERVICE_ACCOUNT_TOKEN } from './kubeconfig.ts';
 
 /** An expected, user-fixable problem with the credentials (printed as one line, exit code 1). */
 export class KubeconfigError extends Error {
@@ -41,15 +41,15 @@ export interface ResolveEnvironment {
 }
 
 export interface ResolvedKubeConfig {
-  kc: KubeConfig;
+  kc: LeanKubeConfig;
   /** Where the credentials came from, for logs and doctor: `--kubeconfig /x`, `$KUBECONFIG a:b`, `~/.kube/config`, `in-cluster`. */
   source: string;
   /** The selected context ('' for in-cluster). */
   context: string;
 }
 
-function loadFile(path: string, what: string): KubeConfig {
-  const kc = new KubeConfig();
+function loadFile(path: string, what: string): LeanKubeConfig {
+  const kc = new LeanKubeConfig();
   try {
     kc.loadFromFile(path);
   } catch (err) {
@@ -60,13 +60,13 @@ function loadFile(path: string, what: string): KubeConfig {
 }
 
 /** kubectl's merge of several kubeconfig files: the first definition of each name wins. */
-export function mergeKubeConfigs(configs: readonly KubeConfig[]): KubeConfig {
+export function mergeKubeConfigs(configs: readonly KubeConfig[]): LeanKubeConfig {
   const byName = <T extends { name: string }>(lists: T[][]): T[] => {
     const seen = new Map<string, T>();
     for (const list of lists) for (const item of list) if (!seen.has(item.name)) seen.set(item.name, item);
     return [...seen.values()];
   };
-  const merged = new KubeConfig();
+  const merged = new LeanKubeConfig();
   merged.loadFromOptions({
     clusters: byName(configs.map((c) => c.clusters)),
     users: byName(configs.map((c) => c.users)),
@@ -120,8 +120,8 @@ export function resolveKubeConfig(request: KubeconfigRequest, environment: Resol
   }
   if (env['KUBERNETES_SERVICE_HOST'] !== undefined && env['KUBERNETES_SERVICE_HOST'] !== '' && exists(SERVICE_ACCOUNT_TOKEN)) {
     if (request.context !== undefined) throw new KubeconfigError(`${request.contextFlag} ${request.context}: there are no contexts in a pod's in-cluster credentials; pass ${request.fileFlag} FILE`);
-    const kc = new KubeConfig();
-    kc.loadFromCluster();
+    const kc = new LeanKubeConfig();
+    kc.loadFromCluster(env);
     return { kc, source: 'in-cluster service account', context: '' };
   }
   throw new KubeconfigError(

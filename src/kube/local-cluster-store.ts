@@ -9,7 +9,8 @@
  * content. Only objects carrying our managed-by label are ever updated or deleted.
  */
 import { serviceKey } from '../model/service-key.ts';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from 'pino';
 import type { ExportCondition, ExportSource, ImportSink, LocalChange } from '../agent/stores.ts';
 import { ConditionType } from '../model/conflicts.ts';

@@ -5,7 +5,7 @@
  * the cluster leases and the exports (their EndpointSlices carry the records). Every call is
  * bounded by a timeout.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { ExportCondition } from '../agent/stores.ts';
 import type { ImportedState } from '../model/imported-state.ts';
 import type { ClusterLease, ExportRecord, ImportedService, ImportedSlice } from '../model/types.ts';

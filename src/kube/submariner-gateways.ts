@@ -5,7 +5,8 @@
  * `connecting` / `error` (unreachable) — the rule Lighthouse applies. No active gateway: no
  * opinion (every cluster is judged by the probes alone). A projected informer like every other.
  */
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { ReachabilitySource } from '../agent/reachability.ts';
 import type { SourceVerdict } from '../model/reachability.ts';
 import { servedVersions } from './client.ts';

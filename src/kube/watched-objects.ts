@@ -4,7 +4,8 @@
  * every change, and an invalid object logged once per version, not on every relist. A subclass
  * keeps its own state up to date in `onEvent` and calls `notify()` when it has.
  */
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from './kubeconfig.ts';
 import type { Logger } from 'pino';
 import { Informer, type InformerEventType, type InformerRestartReason, type ResourceRef } from './informer.ts';
 import type { Projection } from './informer-cache.ts';

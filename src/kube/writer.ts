@@ -9,9 +9,10 @@
  * (request-gate.ts): as many as the server absorbs, not more. Heartbeats (`urgent`) pass the
  * gate: a lease renewal must never wait behind a burst of a thousand exports.
  */
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import type { LimitChange } from './adaptive-limit.ts';
-import { makePooledApiClient, statusCodeOf } from './client.ts';
+import { RequestTimeoutError, connectionOf, type ApiConnection } from './api-connection.ts';
+import { statusCodeOf } from './client.ts';
+import type { KubeConfig } from './kubeconfig.ts';
 import { FIELD_MANAGER } from './labels.ts';
 import type { KubeObject } from './kinds/object-meta.ts';
 import { RequestGate, type RequestGateOptions } from './request-gate.ts';
@@ -35,8 +36,15 @@ export interface DeletePreconditions {
 /** Bounded time for one API request: a hung connection must not stall a reconciler forever. */
 const REQUEST_TIMEOUT_MS = 15_000;
 
-/** Every write is a server-side apply patch. */
-const APPLY_PATCH = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+/** Every write is a server-side apply patch (its body JSON, which is YAML). */
+const APPLY_PATCH = 'application/apply-patch+yaml';
+
+/** The path of a namespaced object of `resource`, or of one of its subresources. */
+function objectPath(resource: ResourceType, namespace: string, name: string, subresource?: string): string {
+  const base = resource.group === '' ? `/api/${resource.version}` : `/apis/${resource.group}/${resource.version}`;
+  const path = `${base}/namespaces/${encodeURIComponent(namespace)}/${resource.plural}/${encodeURIComponent(name)}`;
+  return subresource === undefined ? path : `${path}/${subresource}`;
+}
 
 /** Which API server a writer talks to, as metrics label it (a bounded set). */
 export type ApiTarget = 'local' | 'broker';
@@ -64,14 +72,14 @@ export interface WriteOptions {
 }
 
 export class KubeWriter {
-  private readonly api: CustomObjectsApi;
+  private readonly api: ApiConnection;
   private readonly fieldManager: string;
   private readonly target: ApiTarget;
   private readonly metrics: WriterMetrics;
   private readonly gate: RequestGate;
 
   constructor(kubeConfig: KubeConfig, options: KubeWriterOptions = {}) {
-    this.api = makePooledApiClient(kubeConfig, CustomObjectsApi);
+    this.api = connectionOf(kubeConfig);
     this.fieldManager = options.fieldManager ?? FIELD_MANAGER;
     this.target = options.target ?? 'local';
     this.metrics = options.metrics ?? {};
@@ -89,8 +97,7 @@ export class KubeWriter {
   /** Server-side apply of a namespaced object (spec, labels, annotations). */
   async apply(resource: ResourceType, object: KubeObject, options: WriteOptions = {}): Promise<KubeObject> {
     return (await this.send(
-      () => this.api.patchNamespacedCustomObject(this.applyRequest(resource, object), APPLY_PATCH),
-      `apply ${resource.plural} ${object.metadata.namespace}/${object.metadata.name}`,
+      () => this.applyRequest(resource, object),
       options,
     )) as KubeObject;
   }
@@ -98,17 +105,15 @@ export class KubeWriter {
   /** Server-side apply of the status subresource (fails with 404 when the object does not exist). */
   async applyStatus(resource: ResourceType, object: KubeObject): Promise<KubeObject> {
     return (await this.send(
-      () => this.api.patchNamespacedCustomObjectStatus(this.applyRequest(resource, object), APPLY_PATCH),
-      `apply ${resource.plural}/status ${object.metadata.namespace}/${object.metadata.name}`,
+      () => this.applyRequest(resource, object, 'status'),
     )) as KubeObject;
   }
 
   /** One request: through the gate (unless urgent), bounded in time, counted and timed. */
-  private async send<T>(request: () => Promise<T>, what: string, options: WriteOptions = {}): Promise<T> {
+  private async send<T>(request: () => Promise<T>, options: WriteOptions = {}): Promise<T> {
     const started = performance.now();
-    const bounded = (): Promise<T> => timed(request(), what);
     try {
-      const result = await (options.urgent ? bounded() : this.gate.run(bounded, isOverload));
+      const result = await (options.urgent ? request() : this.gate.run(request, isOverload));
       this.metrics.apiRequest?.(this.target, 'ok', (performance.now() - started) / 1000);
       return result;
     } catch (err) {
@@ -117,24 +122,21 @@ export class KubeWriter {
     }
   }
 
-  /** The request of a forced server-side apply under our field manager (object and status alike). */
-  private applyRequest(resource: ResourceType, object: KubeObject) {
-    return {
-      ...resource,
-      namespace: object.metadata.namespace ?? '',
-      name: object.metadata.name,
+  /** A forced server-side apply under our field manager (object and status alike), bounded in time. */
+  private applyRequest(resource: ResourceType, object: KubeObject, subresource?: string): Promise<unknown> {
+    return this.api.request('PATCH', objectPath(resource, object.metadata.namespace ?? '', object.metadata.name, subresource), {
+      query: { fieldManager: this.fieldManager, force: 'true' },
       body: object,
-      fieldManager: this.fieldManager,
-      force: true,
-    };
+      contentType: APPLY_PATCH,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+    });
   }
 
   /** Deletes with preconditions; an object already gone counts as deleted. Returns false on a precondition conflict. */
   async delete(resource: ResourceType, namespace: string, name: string, preconditions: DeletePreconditions): Promise<boolean> {
     try {
       await this.send(
-        () => this.api.deleteNamespacedCustomObject({ ...resource, namespace, name, body: { preconditions } }),
-        `delete ${resource.plural} ${namespace}/${name}`,
+        () => this.api.request('DELETE', objectPath(resource, namespace, name), { body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions }, timeoutMs: REQUEST_TIMEOUT_MS }),
       );
       return true;
     } catch (err) {
@@ -147,26 +149,9 @@ export class KubeWriter {
   }
 }
 
-/** A request that got no answer in time. */
-class RequestTimeout extends Error {}
-
-async function timed<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new RequestTimeout(`${what}: no answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** The server says it is overloaded (429: priority and fairness; 5xx), or did not answer in time. */
 export function isOverload(err: unknown): boolean {
-  if (err instanceof RequestTimeout) return true;
+  if (err instanceof RequestTimeoutError) return true;
   const code = statusCodeOf(err);
   return code === 429 || (code !== undefined && code >= 500);
 }

@@ -2,6 +2,7 @@
  * The room rules from DESIGN.md, checked on the source text so that a stray import fails CI
  * instead of slowly eroding the layering.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -147,4 +148,27 @@ describe('room import rules', () => {
       .map((f) => relative(SRC, f));
     expect(readers.filter((f) => f !== 'cli/main.ts')).toEqual([]);
   });
+
+  /**
+   * Loads `module` in a fresh Node process and counts the client-node modules it pulls in (a
+   * resolve hook sees every import, static and dynamic, type imports erased as at run time).
+   */
+  function clientNodeModulesLoadedBy(module: string): number {
+    const probe = [
+      "import { registerHooks } from 'node:module';",
+      'let n = 0;',
+      "registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); if (r.url.includes('/@kubernetes/client-node/')) n++; return r; } });",
+      `await import(${JSON.stringify(join(SRC, module))});`,
+      'process.stdout.write(String(n));',
+    ].join('\n');
+    return Number(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 60_000 }));
+  }
+
+  it('the long-running commands (agent, dns, serve) never load client-node: it costs each process ~85 MiB', () => {
+    for (const module of ['cli/main.ts', 'cli/agent-command.ts', 'cli/dns-command.ts', 'cli/serve-command.ts']) {
+      expect({ module, loaded: clientNodeModulesLoadedBy(module) }).toEqual({ module, loaded: 0 });
+    }
+    // The probe sees client-node where it is loaded (the doctor uses its typed APIs).
+    expect(clientNodeModulesLoadedBy('cli/doctor.ts')).toBeGreaterThan(10);
+  }, 120_000);
 });
