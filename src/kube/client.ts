@@ -3,6 +3,7 @@
  * service-account config otherwise, and API discovery of which MCS versions a cluster serves.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { RequestTimeoutError, connectionOf } from './api-connection.ts';
 import { LeanKubeConfig, type KubeConfig } from './kubeconfig.ts';
 import { ABOUT_GROUP, MCS_GROUP, pickAboutVersion, type AboutVersion } from './objects.ts';
@@ -47,7 +48,7 @@ export function followKubeConfigFile(
     last = text;
     const fresh = new LeanKubeConfig();
     try {
-      fresh.loadFromString(text);
+      fresh.loadFromString(text, dirname(path));
     } catch (err) {
       options.onError?.(`${path}: ${err instanceof Error ? err.message : String(err)}; keeping the previous credentials`);
       return;
