@@ -275,18 +275,14 @@ async function headersOf(user: KubeUser, kc: KubeConfig): Promise<Record<string,
   return headers;
 }
 
-/** Headers from an exec plugin or auth provider, as client-node computes them (loaded only here). */
+/**
+ * Headers from an exec plugin or auth provider, as client-node computes them: typed-api.ts (and
+ * client-node with it) is loaded only here, for such a user.
+ */
 async function pluginHeaders(kc: KubeConfig): Promise<Record<string, string>> {
-  const { KubeConfig: ClientNodeKubeConfig } = await import('@kubernetes/client-node');
-  const real = new ClientNodeKubeConfig();
-  real.loadFromOptions({
-    clusters: kc.clusters as never,
-    users: kc.users as never,
-    contexts: kc.contexts as never,
-    currentContext: kc.getCurrentContext(),
-  });
+  const { clientNodeConfig } = await import('./typed-api.ts');
   const options: { headers?: Record<string, string | number | string[]> } = {};
-  await real.applyToHTTPSOptions(options as never);
+  await clientNodeConfig(kc).applyToHTTPSOptions(options as never);
   return Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k, String(v)]));
 }
 

@@ -6,24 +6,28 @@
 import { KubeConfig as ClientNodeKubeConfig, type ApiType, type Configuration } from '@kubernetes/client-node';
 import type { KubeConfig } from './kubeconfig.ts';
 
-const converted = new WeakMap<KubeConfig, ClientNodeKubeConfig>();
+const converted = new WeakMap<KubeConfig, { users: KubeConfig['users']; real: ClientNodeKubeConfig }>();
 
-/** `kc` as a client-node KubeConfig (itself when it is one; the in-cluster token file mapped to client-node's). */
+/**
+ * `kc` as a client-node KubeConfig: itself when it is one; otherwise one conversion, kept while
+ * `kc.users` is the same list (followKubeConfigFile replaces it on a renewed file), with the lean
+ * token file mapped to client-node's tokenFile auth provider. Keeping it keeps client-node's own
+ * caches, such as an exec plugin's credential until it expires.
+ */
 export function clientNodeConfig(kc: KubeConfig): ClientNodeKubeConfig {
   if (kc instanceof ClientNodeKubeConfig) return kc;
-  let real = converted.get(kc);
-  if (real === undefined) {
-    real = new ClientNodeKubeConfig();
-    real.loadFromOptions({
-      clusters: kc.clusters.map((c) => ({ ...c, skipTLSVerify: c.skipTLSVerify === true })) as never,
-      users: kc.users.map(({ tokenFile, ...user }) =>
-        tokenFile ? { ...user, authProvider: { name: 'tokenFile', config: { tokenFile } } } : user,
-      ) as never,
-      contexts: kc.contexts as never,
-      currentContext: kc.getCurrentContext(),
-    });
-    converted.set(kc, real);
-  }
+  const cached = converted.get(kc);
+  if (cached !== undefined && cached.users === kc.users) return cached.real;
+  const real = new ClientNodeKubeConfig();
+  real.loadFromOptions({
+    clusters: kc.clusters.map((c) => ({ ...c, skipTLSVerify: c.skipTLSVerify === true })) as never,
+    users: kc.users.map(({ tokenFile, ...user }) =>
+      tokenFile ? { ...user, authProvider: { name: 'tokenFile', config: { tokenFile } } } : user,
+    ) as never,
+    contexts: kc.contexts as never,
+    currentContext: kc.getCurrentContext(),
+  });
+  converted.set(kc, { users: kc.users, real });
   return real;
 }
 
