@@ -5,14 +5,12 @@
  * metrics are per cluster: bounded by the number of clusters, and a cluster's series are removed
  * when it is no longer probed.
  */
-import promClient from 'prom-client';
 import type { Registry as RegistryT } from 'prom-client';
 import type { ReachabilityMetrics } from '../agent/reachability.ts';
 import type { KubeStoreMetrics } from '../kube/broker-store.ts';
 import { createApiMetrics } from './api-metrics.ts';
 import { informerRestartCounter } from './metrics.ts';
-
-const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = promClient;
+import { Counter, Gauge, Histogram, Registry, collectProcessMetrics } from './prom.ts';
 
 export interface AgentMetricsRegistry {
   readonly registry: RegistryT;
@@ -30,7 +28,7 @@ export interface AgentMetricsOptions {
 
 export function createAgentMetrics(options: AgentMetricsOptions = {}): AgentMetricsRegistry {
   const registry = options.registry ?? new Registry();
-  if (options.registry === undefined && options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.registry === undefined && options.defaultMetrics !== false) collectProcessMetrics(registry);
   const reconciles = new Counter({
     name: 'clusterset_dns_agent_reconciles_total',
     help: 'Reconciles of one service key, by reconciler (exporter, importer) and outcome (ok, error).',

@@ -3,10 +3,8 @@
  * cluster or broker), and the adaptive limit of requests in flight (kube/request-gate.ts) with
  * why it last moved. Labels are bounded sets: target (local, broker), outcome, reason.
  */
-import promClient from 'prom-client';
 import type { Registry as RegistryT } from 'prom-client';
-
-const { Counter, Gauge, Histogram } = promClient;
+import { Counter, Gauge, Histogram } from './prom.ts';
 
 export type ApiTargetLabel = 'local' | 'broker';
 

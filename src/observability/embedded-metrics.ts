@@ -2,10 +2,8 @@
  * Metrics of the embedded default (`serve`): the problems of the loaded files and the reloads.
  * Labels are a fixed set (severity, outcome), never a file name.
  */
-import promClient from 'prom-client';
 import type { Registry as RegistryT } from 'prom-client';
-
-const { Counter, Gauge } = promClient;
+import { Counter, Gauge } from './prom.ts';
 
 export interface EmbeddedMetrics {
   /** The current problems of the files, by severity (every call replaces the previous counts). */

@@ -3,7 +3,6 @@
  * objects, and a renderer that folds in metrics from other processes (DNS worker processes) with
  * prom-client's aggregation helper.
  */
-import promClient from 'prom-client';
 import type { Counter as CounterT, Gauge as GaugeT, Histogram as HistogramT, MetricObjectWithValues, MetricValue, Registry as RegistryT } from 'prom-client';
 import {
   DURATION_BUCKETS,
@@ -14,8 +13,7 @@ import {
   TCP_CLOSE_REASONS,
   TRANSPORTS,
 } from './query-stats.ts';
-
-const { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } = promClient;
+import { Counter, Gauge, Registry, aggregateMetrics, collectProcessMetrics } from './prom.ts';
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 /** Returns the metric JSON of each other process to merge (for example one array per DNS worker). */
@@ -69,7 +67,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const registry = new Registry();
   const stats = new QueryStats();
   const remoteSources: RemoteMetricsSource[] = [];
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) collectProcessMetrics(registry);
 
   // Counters read the accumulators as deltas since the previous scrape, so they stay monotonic.
   const flushedQueries = new Float64Array(stats.queries.length);
@@ -247,7 +245,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       }
       const own = await registry.getMetricsAsJSON();
       const remote = (await Promise.all(remoteSources.map((source) => source()))).flat();
-      const merged = AggregatorRegistry.aggregate([own, ...remote] as MetricsJson[]);
+      const merged = aggregateMetrics([own, ...remote] as MetricsJson[]);
       return { contentType: registry.contentType, body: await merged.metrics() };
     },
     async exportForAggregation() {

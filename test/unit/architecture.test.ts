@@ -150,19 +150,22 @@ describe('room import rules', () => {
   });
 
   /**
-   * Loads `module` in a fresh Node process and counts the client-node modules it pulls in (a
-   * resolve hook sees every import, static and dynamic, type imports erased as at run time).
+   * Loads `module` in a fresh Node process, runs `then` (a statement using the module's namespace as
+   * `m`), and counts the modules it pulled in whose path holds `marker` (a resolve hook sees every
+   * import and require, static and dynamic, type imports erased as at run time).
    */
-  function clientNodeModulesLoadedBy(module: string): number {
+  function modulesLoadedBy(module: string, marker: string, then = ''): number {
     const probe = [
       "import { registerHooks } from 'node:module';",
       'let n = 0;',
-      "registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); if (r.url.includes('/@kubernetes/client-node/')) n++; return r; } });",
-      `await import(${JSON.stringify(join(SRC, module))});`,
+      `registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); if (r.url.includes(${JSON.stringify(marker)})) n++; return r; } });`,
+      `const m = await import(${JSON.stringify(join(SRC, module))});`,
+      then,
       'process.stdout.write(String(n));',
     ].join('\n');
     return Number(execFileSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 60_000 }));
   }
+  const clientNodeModulesLoadedBy = (module: string): number => modulesLoadedBy(module, '/@kubernetes/client-node/');
 
   it('the long-running commands (agent, dns, serve) never load client-node: it costs each process ~85 MiB', () => {
     for (const module of ['cli/main.ts', 'cli/agent-command.ts', 'cli/dns-command.ts', 'cli/serve-command.ts']) {
@@ -171,4 +174,18 @@ describe('room import rules', () => {
     // The probe sees client-node where it is loaded (the doctor uses its typed APIs).
     expect(clientNodeModulesLoadedBy('cli/doctor.ts')).toBeGreaterThan(10);
   }, 120_000);
+
+  it('no process loads OpenTelemetry (prom-client\'s index does, for its CPU metric: ~11 MiB RSS each)', () => {
+    for (const module of ['cli/main.ts', 'cli/agent-command.ts', 'cli/dns-command.ts', 'cli/serve-command.ts', 'observability/metrics.ts', 'server/responder.ts']) {
+      expect({ module, loaded: modulesLoadedBy(module, '/@opentelemetry/') }).toEqual({ module, loaded: 0 });
+    }
+    // Registering the process metrics loads prom-client's default-metric modules, still not OpenTelemetry.
+    const registering = 'm.collectProcessMetrics(new m.Registry());';
+    expect(modulesLoadedBy('observability/prom.ts', '/prom-client/lib/metrics/', registering)).toBeGreaterThan(5);
+    expect(modulesLoadedBy('observability/prom.ts', '/@opentelemetry/', registering)).toBe(0);
+    // The probe sees OpenTelemetry where it is loaded (the worker entry, forked only by a primary, imports
+    // the metrics module checked above).
+    expect(modulesLoadedBy('observability/prom.ts', '/@opentelemetry/', "m.Registry; await import('prom-client');")).toBeGreaterThan(5);
+  }, 120_000);
 });
+
