@@ -150,7 +150,6 @@ export function createTcpServer(options: Omit<TcpListenerOptions, 'host' | 'port
   }, sweepEveryMs);
   sweep.unref();
   server.on('close', () => clearInterval(sweep));
-  server.on('error', (error) => options.logger.error({ err: error }, 'TCP listener error'));
   return { server, open, stop: () => clearInterval(sweep) };
 }
 
@@ -164,6 +163,9 @@ export function listenTcp(options: TcpListenerOptions): Promise<TcpListener> {
     server.once('error', onBindError);
     server.listen({ host: options.host, port: options.port, exclusive: options.exclusive ?? true }, () => {
       server.removeListener('error', onBindError);
+      // Only errors of a listening server are logged: a failed bind is the caller's to report or
+      // retry (bindBoth tries another port when the UDP port it got is taken for TCP).
+      server.on('error', (error) => options.logger.error({ err: error }, 'TCP listener error'));
       const address = server.address() as net.AddressInfo;
       resolve({
         port: address.port,
