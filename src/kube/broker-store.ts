@@ -418,7 +418,8 @@ export class KubeBrokerStore implements BrokerView, BrokerPublisher {
     this.own(record.cluster, 'an export');
     const desired = buildBrokerSlices(record, endpoints, this.opts.namespace);
     for (const obj of desired) {
-      if (!sameContent(obj, this.cached(this.slices, obj.metadata.name))) this.slices.observeWritten(await this.writer.apply(this.sliceResource, obj));
+      const current = this.cached(this.slices, obj.metadata.name);
+      if (!sameContent(obj, current)) this.slices.observeWritten(await this.writer.write(this.sliceResource, obj, current));
     }
     // Slices of families or chunks no longer needed go after the new ones exist (no empty gap).
     const wanted = new Set(desired.map((o) => `${this.opts.namespace}/${o.metadata.name}`));

@@ -370,8 +370,14 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
     }
     const { object, status } = buildImportedServiceImport(service, this.opts.mcsVersion);
     const informer = informerOf(this.importInformers, service.namespace);
-    if (!sameContent(object, current)) informer?.observeWritten(await this.writer.apply(this.importResource, object));
-    if (!sameContent(status, current, false)) informer?.observeWritten(await this.writer.applyStatus(this.importResource, status));
+    let latest: unknown = current;
+    if (!sameContent(object, current)) {
+      const written = await this.writer.write(this.importResource, object, current);
+      informer?.observeWritten(written);
+      latest = written;
+    }
+    // The status goes as a patch against the object as it is now (a new one has none yet).
+    if (!sameContent(status, latest, false)) informer?.observeWritten(await this.writer.writeStatus(this.importResource, status, latest));
   }
 
   async deleteImportedService(ref: ServiceRef): Promise<void> {
@@ -385,7 +391,7 @@ export class KubeLocalClusterStore implements ExportSource, ImportSink {
     for (const obj of desired) {
       const key = `${slice.namespace}/${obj.metadata.name}`;
       const current = this.importedSliceRaw.get(key);
-      if (!sameContent(obj, current)) informerOf(this.importedSliceInformers, slice.namespace)?.observeWritten(await this.writer.apply(this.sliceResource, obj));
+      if (!sameContent(obj, current)) informerOf(this.importedSliceInformers, slice.namespace)?.observeWritten(await this.writer.write(this.sliceResource, obj, current));
     }
     const wanted = new Set(desired.map((o) => `${slice.namespace}/${o.metadata.name}`));
     for (const key of [...(this.importedSliceIndex.get(serviceKey(slice))?.get(slice.sourceCluster)?.keys() ?? [])]) {

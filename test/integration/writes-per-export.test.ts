@@ -108,19 +108,21 @@ describe('writes per export (real apiservers, their own request counters)', () =
     });
     await settle();
     const { total, by } = await exportWrites();
-    // The user's own ServiceExport create is not the agents' (no status subresource).
+    // The user's own ServiceExport create is not the agents' (no status subresource). Objects the
+    // agents own are created plainly and their status merge-patched; the user's ServiceExport status
+    // is a server-side apply (its other conditions are not ours).
     expect(by).toEqual({
       'east APPLY serviceexports/status': 1,
-      'broker APPLY endpointslices': 1,
-      'east APPLY serviceimports': 1,
-      'east APPLY serviceimports/status': 1,
-      'east APPLY endpointslices': 1,
-      'west APPLY serviceimports': 1,
-      'west APPLY serviceimports/status': 1,
-      'west APPLY endpointslices': 1,
-      'north APPLY serviceimports': 1,
-      'north APPLY serviceimports/status': 1,
-      'north APPLY endpointslices': 1,
+      'broker POST endpointslices': 1,
+      'east POST serviceimports': 1,
+      'east PATCH serviceimports/status': 1,
+      'east POST endpointslices': 1,
+      'west POST serviceimports': 1,
+      'west PATCH serviceimports/status': 1,
+      'west POST endpointslices': 1,
+      'north POST serviceimports': 1,
+      'north PATCH serviceimports/status': 1,
+      'north POST endpointslices': 1,
     });
     expect(total).toBe(3 * CLUSTERS.length + 2);
     // The broker holds the export as one object kind: its slice, no separate record.
