@@ -130,8 +130,10 @@ export class ProjectedCache<T extends KubernetesObject> {
     const key = objectKey(obj);
     const cached = this.items.get(key);
     if (!writeIsNewer(cached, obj, this.deleting.get(key))) return;
-    // A plain copy first, so later changes by the writer's caller cannot reach the cache.
-    const slim = this.shrink(JSON.parse(JSON.stringify(obj)) as KubernetesObject);
+    // A plain copy first, so later changes by the writer's caller cannot reach the cache; without
+    // managedFields (about half of a written object, and no projection keeps them).
+    const { managedFields: _bulk, ...metadata } = obj.metadata ?? {};
+    const slim = this.shrink(JSON.parse(JSON.stringify({ ...obj, metadata })) as KubernetesObject);
     if (slim === undefined) return;
     this.deleting.delete(key);
     this.items.set(key, slim);

@@ -6,7 +6,9 @@
  * exactly once (cleanly, on an error answer, on silence, on abort), a keep-alive connection the
  * server dropped is retried once on a new one, and a request with no answer is bounded.
  */
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -124,6 +126,43 @@ describe('credentials reach the API server', () => {
     );
     await api.get('/version', {}, 10_000);
     expect(seen[0]?.authorization).toBe('Bearer from-exec');
+  });
+
+  it('a client certificate (mutual TLS), through the one secure context every connection shares', async () => {
+    // A client certificate from the same CA, and a server that requires one.
+    const run = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+    writeFileSync(join(dir, 'client.ext'), 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=agent-east/O=clusterset-dns']);
+    run(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '1', '-extfile', 'client.ext']);
+    const pki = { cert: readFileSync(join(dir, 'serving.crt')), key: readFileSync(join(dir, 'serving.key')), ca: readFileSync(caPath) };
+    const subjects: string[] = [];
+    const mtls = createServer({ ...pki, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      subjects.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ query: new URL(req.url ?? '/', 'https://x').searchParams.get('labelSelector') }));
+    });
+    await new Promise<void>((resolve) => mtls.listen(0, '127.0.0.1', resolve));
+    try {
+      const file = join(dir, 'mtls.kubeconfig');
+      const mtlsPort = (mtls.address() as { port: number }).port;
+      writeFileSync(file, [
+        'apiVersion: v1', 'kind: Config',
+        'clusters:', '  - name: m', '    cluster:', `      server: https://127.0.0.1:${mtlsPort}`, '      certificate-authority: ca.crt',
+        'users:', '  - name: u', '    user:', '      client-certificate: client.crt', '      client-key: client.key',
+        'contexts:', '  - name: m', '    context: { cluster: m, user: u }', 'current-context: m', '',
+      ].join('\n'));
+      const kc = new LeanKubeConfig();
+      kc.loadFromFile(file);
+      const api = new ApiConnection(kc);
+      // Two requests at once: two connections, both presenting the certificate; the query arrives as sent.
+      const selector = 'app!=web,tier in (a b),x=y&z';
+      const answers = await Promise.all([api.get('/api/v1/pods', { labelSelector: selector }, 5_000), api.get('/api/v1/pods', { labelSelector: selector }, 5_000)]);
+      expect(answers).toEqual([{ query: selector }, { query: selector }]);
+      expect(subjects).toEqual(['agent-east', 'agent-east']);
+    } finally {
+      mtls.closeAllConnections();
+      await new Promise<void>((resolve) => mtls.close(() => resolve()));
+    }
   });
 
   it("a pod's service account: host and port from the environment, CA and token from the mount", async () => {
