@@ -36,6 +36,7 @@
  *                             [--trace 5] [--agent-concurrency 64] [--poll-ms 50] [--max-qps 4000]
  *                             [--capacity-writes 1000] [--capacity-inflight 32]
  *                             [--phase-timeout 300] [--json FILE] [--profile DIR] [--node-options OPTS]
+ *                             [--apiserver-profile DIR]
  *
  * --rate 0 skips the paced phases; --trace 0 skips the trace. --node-options: NODE_OPTIONS of every agent
  * and dns process, default the container image's (--max-semi-space-size=8), so memory is as deployed.
@@ -79,6 +80,8 @@ const { values: args } = parseArgs({
     'phase-timeout': { type: 'string', default: '300' },
     json: { type: 'string' },
     profile: { type: 'string' },
+    // Go CPU profiles of every apiserver over the burst export (/debug/pprof/profile), for `go tool pprof`.
+    'apiserver-profile': { type: 'string' },
     // The container image's NODE_OPTIONS (Dockerfile), so memory is measured as deployed.
     'node-options': { type: 'string', default: '--max-semi-space-size=8' },
   },
@@ -95,6 +98,7 @@ const POLL_MS = Number(args['poll-ms']);
 const MAX_QPS = Number(args['max-qps']);
 const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
 const PROFILE_DIR = args.profile;
+const APISERVER_PROFILE_DIR = args['apiserver-profile'];
 const NODE_OPTIONS = args['node-options'];
 for (const [k, v] of Object.entries({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, 'agent-concurrency': AGENT_CONCURRENCY, 'capacity-writes': CAPACITY_WRITES, 'capacity-inflight': CAPACITY_INFLIGHT, 'poll-ms': POLL_MS, 'max-qps': MAX_QPS, 'phase-timeout': PHASE_TIMEOUT_MS })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive whole number`);
@@ -578,9 +582,15 @@ async function main(): Promise<void> {
     else rmSync(work, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  // A promise nobody awaited failed: stop every child and apiserver before exiting (otherwise the
+  // agents and DNS servers outlive the benchmark and take CPU from the next run).
+  process.once('unhandledRejection', (reason) => {
+    log(`unhandled rejection: ${String(reason)}`);
+    void stopAll().then(() => process.exit(1));
+  });
   try {
     log(`starting a broker and ${CLUSTER_COUNT} member clusters ...`);
-    set = await startClusters({ names: NAMES, broker: true, log: (l) => log(`[harness] ${l}`) });
+    set = await startClusters({ names: NAMES, broker: true, profiling: APISERVER_PROFILE_DIR !== undefined, log: (l) => log(`[harness] ${l}`) });
     const admins = new Map<string, KubernetesObjectApi>();
     const ready: Promise<void>[] = [];
     const pids = new Map<string, number>();
@@ -710,7 +720,11 @@ async function main(): Promise<void> {
     sockets.start();
     // Event-loop delay (reset by each scrape) and write latency of each agent, over the burst.
     const agentsBefore = new Map(await Promise.all([...agentStarts].map(async ([n, a]) => [n, await scrapeAgent(a.metrics)] as const)));
+    // --apiserver-profile DIR: each apiserver's Go CPU profile over the first 20 s of the burst.
+    const apiserverProfiles = APISERVER_PROFILE_DIR === undefined ? [] : endpoints.map((e) =>
+      saveGoProfile(e, 20, join(APISERVER_PROFILE_DIR, `apiserver-${e.name}.pb.gz`)).catch((err: unknown) => log(`  apiserver profile of ${e.name}: ${String(err)}`)));
     await run('burst export', () => measure('export → resolvable (burst)', indexes.map((i) => ({ name: name(i), prober: proberFor(i), act: exportAct(i) })), resolvable));
+    await Promise.all(apiserverProfiles);
 
     const burstSockets = sockets.stop();
     const agentLines: string[] = [];
@@ -914,3 +928,23 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** Fetches an apiserver's Go CPU profile over `seconds` (profiling is on by default) into `file`. */
+async function saveGoProfile(target: { server: string; caPem: string; token: string }, seconds: number, file: string): Promise<void> {
+  const { request } = await import('node:https');
+  const { mkdirSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  mkdirSync(dirname(file), { recursive: true });
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const req = request(new URL(`/debug/pprof/profile?seconds=${seconds}`, target.server), { ca: target.caPem, headers: { authorization: `Bearer ${target.token}` }, timeout: (seconds + 30) * 1000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`HTTP ${res.statusCode} from ${target.server}`))));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('profile not received in time')));
+    req.on('error', reject);
+    req.end();
+  });
+  writeFileSync(file, body);
+}

@@ -100,6 +100,8 @@ export interface StartClustersOptions {
   detached?: boolean;
   /** Bound on each wait for readiness. Default 60 s. */
   readyTimeoutMs?: number;
+  /** Serve /debug/pprof on every apiserver (benchmarks' CPU profiles). Default false. */
+  profiling?: boolean;
   /** Progress lines. Default: none. */
   log?: (line: string) => void;
 }
@@ -208,7 +210,7 @@ export async function startClusters(options: StartClustersOptions): Promise<Clus
     const clusters = await Promise.all(specs.map(async (spec, index) => {
       const info = await startApiserver({
         dir, binaries, pki, caPem, state, detached, readyTimeoutMs, index,
-        name: spec.name, role: spec.role, tokenUsers: options.tokenUsers ?? [],
+        name: spec.name, role: spec.role, tokenUsers: options.tokenUsers ?? [], profiling: options.profiling ?? false,
       });
       log(`apiserver ${spec.name} ready at ${info.server} (${Date.now() - started} ms)`);
       return info;
@@ -286,6 +288,7 @@ interface ApiserverParams {
   name: string;
   role: ClusterRole;
   tokenUsers: StaticTokenUser[];
+  profiling: boolean;
 }
 
 async function startApiserver(p: ApiserverParams): Promise<ClusterInfo> {
@@ -340,7 +343,7 @@ async function startApiserver(p: ApiserverParams): Promise<ClusterInfo> {
         // API rejects (loopback) and retries forever; with none, that Service has no endpoints.
         '--endpoint-reconciler-type=none',
         '--enable-priority-and-fairness=false',
-        '--profiling=false',
+        `--profiling=${String(p.profiling)}`,
         '--allow-privileged=true',
       ],
     });
