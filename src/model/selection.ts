@@ -97,6 +97,17 @@ function displayName(service: ServiceEntry): string {
   return `${service.namespace}/${service.name}`;
 }
 
+/**
+ * clusterHealth(backend).healthy without its counts and reason text: not excluded, and at least
+ * one ready endpoint with an address. For per-snapshot scans over every backend (the
+ * clusterset_dns_cluster_healthy gauge), where building reasons was most of the cost.
+ */
+export function isBackendHealthy(backend: ClusterBackend): boolean {
+  if (backend.excludedReason !== undefined) return false;
+  for (const endpoint of backend.endpoints) if (endpoint.ready && endpoint.addresses.length > 0) return true;
+  return false;
+}
+
 export function clusterHealth(backend: ClusterBackend): ClusterHealth {
   const total = backend.endpoints.length;
   let ready = 0;

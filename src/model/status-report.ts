@@ -5,7 +5,7 @@
  * so the three can never disagree. The callers collect the inputs (in memory for `serve`, from the
  * API for a real cluster); nothing here does IO.
  */
-import { clusterHealth, effectivePolicy, selectClusterSetIPs, selectHeadless, weightOf, type ClusterDecision, type SelectionOptions } from './selection.ts';
+import { clusterHealth, effectivePolicy, isBackendHealthy, selectClusterSetIPs, selectHeadless, weightOf, type ClusterDecision, type SelectionOptions } from './selection.ts';
 import type { PolicyName, PolicySource } from './traffic-policy.ts';
 import type { Place, ServiceEntry, Snapshot } from './snapshot.ts';
 import type { ClusterId, IPFamily } from './types.ts';
@@ -248,7 +248,10 @@ export function buildStatusReport(inputs: StatusInputs, filter: StatusFilter = {
 export function clusterHealthByCluster(snapshot: Snapshot): Map<ClusterId, boolean> {
   const health = new Map<ClusterId, boolean>();
   for (const service of snapshot.services.values()) {
-    for (const backend of service.backends) health.set(backend.cluster, (health.get(backend.cluster) ?? false) || clusterHealth(backend).healthy);
+    for (const backend of service.backends) {
+      // Once healthy, a cluster stays so: its other backends need no look.
+      if (health.get(backend.cluster) !== true) health.set(backend.cluster, isBackendHealthy(backend));
+    }
   }
   return health;
 }

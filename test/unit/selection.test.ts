@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { summarizeClusters } from '../../src/model/reasons.ts';
 import {
   clusterHealth,
+  isBackendHealthy,
   selectClusterSetIPs,
   selectExplicitCluster,
   selectHeadless,
@@ -39,6 +40,8 @@ describe('clusterHealth', () => {
     ['one ready of three is enough', backend('east', [ep(['a'], false), ep(['b']), ep(['c'], false)]), true, 'healthy (1 of 3 endpoints ready)'],
   ] as const)('%s', (_name, b, healthy, reason) => {
     expect(clusterHealth(b)).toMatchObject({ healthy, reason });
+    // The gauge's quick test decides the same.
+    expect(isBackendHealthy(b)).toBe(healthy);
   });
 });
 
