@@ -34,7 +34,7 @@
  *
  *   node bench/propagation.ts [--exports 1000] [--clusters 3] [--concurrency 32] [--rate 5]
  *                             [--trace 5] [--agent-concurrency 64] [--poll-ms 50] [--max-qps 4000]
- *                             [--capacity-writes 1000] [--capacity-inflight 32]
+ *                             [--capacity-writes 1000] [--capacity-inflight 32] [--capacity-rounds 3]
  *                             [--phase-timeout 300] [--json FILE] [--profile DIR] [--node-options OPTS]
  *                             [--apiserver-profile DIR]
  *
@@ -75,6 +75,7 @@ const { values: args } = parseArgs({
     'agent-concurrency': { type: 'string', default: '64' },
     'capacity-writes': { type: 'string', default: '1000' },
     'capacity-inflight': { type: 'string', default: '32' },
+    'capacity-rounds': { type: 'string', default: '3' },
     'poll-ms': { type: 'string', default: '50' },
     'max-qps': { type: 'string', default: '4000' },
     'phase-timeout': { type: 'string', default: '300' },
@@ -94,13 +95,14 @@ const TRACE = Number(args.trace);
 const AGENT_CONCURRENCY = Number(args['agent-concurrency']);
 const CAPACITY_WRITES = Number(args['capacity-writes']);
 const CAPACITY_INFLIGHT = Number(args['capacity-inflight']);
+const CAPACITY_ROUNDS = Number(args['capacity-rounds']);
 const POLL_MS = Number(args['poll-ms']);
 const MAX_QPS = Number(args['max-qps']);
 const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
 const PROFILE_DIR = args.profile;
 const APISERVER_PROFILE_DIR = args['apiserver-profile'];
 const NODE_OPTIONS = args['node-options'];
-for (const [k, v] of Object.entries({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, 'agent-concurrency': AGENT_CONCURRENCY, 'capacity-writes': CAPACITY_WRITES, 'capacity-inflight': CAPACITY_INFLIGHT, 'poll-ms': POLL_MS, 'max-qps': MAX_QPS, 'phase-timeout': PHASE_TIMEOUT_MS })) {
+for (const [k, v] of Object.entries({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, 'agent-concurrency': AGENT_CONCURRENCY, 'capacity-writes': CAPACITY_WRITES, 'capacity-inflight': CAPACITY_INFLIGHT, 'capacity-rounds': CAPACITY_ROUNDS, 'poll-ms': POLL_MS, 'max-qps': MAX_QPS, 'phase-timeout': PHASE_TIMEOUT_MS })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive whole number`);
 }
 for (const [k, v] of Object.entries({ rate: RATE, trace: TRACE })) {
@@ -606,10 +608,16 @@ async function main(): Promise<void> {
     log(`capacity: ${CAPACITY_WRITES} server-side applies of trivial ConfigMaps on each of the ${endpoints.length} apiservers at once, ${CAPACITY_INFLIGHT} in flight each ...`);
     const capacityCpu = new CpuMeter(pids);
     const capacityLoadBefore = loadAverage();
-    const capacity = await measureApplyCapacity(endpoints, { namespace: CAPACITY_NS, writesPerServer: CAPACITY_WRITES, inFlight: CAPACITY_INFLIGHT });
+    // The best of --capacity-rounds rounds: a round that other work on the machine slowed would
+    // lower the floor and make the burst look closer to it than it is.
+    const rounds: Awaited<ReturnType<typeof measureApplyCapacity>>[] = [];
+    for (let round = 0; round < CAPACITY_ROUNDS; round++) {
+      rounds.push(await measureApplyCapacity(endpoints, { namespace: CAPACITY_NS, writesPerServer: CAPACITY_WRITES, inFlight: CAPACITY_INFLIGHT }));
+    }
+    const capacity = rounds.reduce((best, r) => (r.appliesPerSecond > best.appliesPerSecond ? r : best));
     const capacityUsed = capacityCpu.take();
     const capacityLoad = `${capacityLoadBefore} → ${loadAverage()}`;
-    log(`  ${Math.round(capacity.appliesPerSecond)} applies/s (${capacity.writes} in ${fmt(capacity.wallMs)}, ${capacity.failures} failed; load ${capacityLoad})`);
+    log(`  ${rounds.map((r) => Math.round(r.appliesPerSecond)).join(', ')} applies/s in ${rounds.length} rounds; the best is the yardstick (${capacity.writes} in ${fmt(capacity.wallMs)}, ${capacity.failures} failed; load ${capacityLoad})`);
 
     /** Each agent's command line, so that the restart phase starts the very same agent again. */
     const agentStarts = new Map<string, AgentProcess>();
@@ -794,7 +802,7 @@ async function main(): Promise<void> {
       for (const line of all) out(`    ${line}`);
     }
     out('');
-    out(`capacity of the same apiservers (before the agents started; trivial ConfigMaps, all ${endpoints.length} at once, ${CAPACITY_INFLIGHT} in flight each): ${Math.round(capacity.appliesPerSecond)} server-side applies/s (${capacity.writes} in ${fmt(capacity.wallMs)}, ${capacity.failures} failed; load ${capacityLoad}; apiservers + etcd CPU ${(sumCpu(capacityUsed.cpu, (n) => n.startsWith('apiserver') || n === 'etcd') * 1000 / Math.max(1, capacity.writes)).toFixed(2)} ms per apply)`);
+    out(`capacity of the same apiservers (before the agents started; trivial ConfigMaps, all ${endpoints.length} at once, ${CAPACITY_INFLIGHT} in flight each, best of ${rounds.length} rounds: ${rounds.map((r) => Math.round(r.appliesPerSecond)).join(', ')}): ${Math.round(capacity.appliesPerSecond)} server-side applies/s (${capacity.writes} in ${fmt(capacity.wallMs)}, ${capacity.failures} failed; load ${capacityLoad}; apiservers + etcd CPU ${(sumCpu(capacityUsed.cpu, (n) => n.startsWith('apiserver') || n === 'etcd') * 1000 / Math.max(1, rounds.reduce((n, r) => n + r.writes, 0))).toFixed(2)} ms per apply)`);
     const burst = cpuPerPhase.find((p) => p.phase === 'burst export');
     const burstResult = results.find((r) => r.phase === 'export → resolvable (burst)');
     const goals: Record<string, unknown> = { capacityAppliesPerSecond: capacity.appliesPerSecond };
