@@ -9,9 +9,10 @@
  *   someone else sets (spec.ips from a VIP allocator) stays, and below those keys the value is
  *   replaced whole (keys we dropped there are removed).
  *
- * Why not server-side apply: on the API server an apply costs about twice a create or a merge patch
- * (measured on kube-apiserver 1.36 with our EndpointSlices: apply 1.6–2.2 ms of CPU per write,
- * create 0.8 ms, merge patch 1.3 ms), and creates are most of a burst's writes. Creates and patches
+ * Why not server-side apply: on the API server an apply costs up to twice a create or a merge patch
+ * (measured alone on kube-apiserver 1.36 with our EndpointSlices: apply 1.6–2.2 ms of CPU per
+ * write, create 0.8 ms, merge patch 1.3 ms), and creates are most of a burst's writes; in a whole
+ * burst the watch path and CRD status updates weigh as much (README, propagation). Creates and patches
  * record our field manager with operation Update, so later applies by the same manager could not
  * remove fields those own; that is why an object is never applied after it was created this way.
  */

@@ -1,7 +1,7 @@
 /**
  * Writes to one API server. Objects we own wholly (broker slices, imported ServiceImports and
  * their status, MCS EndpointSlices) are created with a plain create and changed with a JSON merge
- * patch of our fields only (merge-patch.ts: about half the API server's CPU of a server-side apply).
+ * patch of our fields only (merge-patch.ts: alone, up to half the API server's CPU of an apply).
  * Objects we share (a user's ServiceExport status, where other controllers may keep conditions of
  * their own) and our leases are server-side applies with our field manager (force: we own these
  * fields; the API server merges per field). Deletes carry uid + resourceVersion preconditions, so we
