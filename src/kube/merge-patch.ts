@@ -17,13 +17,7 @@
  * remove fields those own; that is why an object is never applied after it was created this way.
  */
 import { deepEqual } from '../model/equal.ts';
-import { OWN_ANNOTATION_PREFIX, type KubeObject } from './kinds/object-meta.ts';
-
-type Obj = Record<string, unknown>;
-
-function asObj(value: unknown): Obj | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : undefined;
-}
+import { OWN_ANNOTATION_PREFIX, asObj, type KubeObject, type Obj } from './kinds/object-meta.ts';
 
 /** `want` replacing `have` whole: a nested merge patch that also removes the keys `want` lacks. */
 function replacement(want: unknown, have: unknown): unknown {

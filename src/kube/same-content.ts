@@ -5,13 +5,7 @@
  * storm) while a field someone else changed, or one we stopped setting, is repaired.
  */
 import { deepEqual } from '../model/equal.ts';
-import { OWN_ANNOTATION_PREFIX, type KubeObject } from './kinds/object-meta.ts';
-
-type Obj = Record<string, unknown>;
-
-function asObj(v: unknown): Obj | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : undefined;
-}
+import { OWN_ANNOTATION_PREFIX, asObj, type KubeObject, type Obj } from './kinds/object-meta.ts';
 
 function normalize(value: unknown, key: string): unknown {
   if (Array.isArray(value)) {
