@@ -48,9 +48,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { KubernetesObjectApi, PatchStrategy, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
@@ -939,12 +940,9 @@ await main();
 
 /** Fetches an apiserver's Go CPU profile over `seconds` (profiling is on by default) into `file`. */
 async function saveGoProfile(target: { server: string; caPem: string; token: string }, seconds: number, file: string): Promise<void> {
-  const { request } = await import('node:https');
-  const { mkdirSync } = await import('node:fs');
-  const { dirname } = await import('node:path');
   mkdirSync(dirname(file), { recursive: true });
   const body = await new Promise<Buffer>((resolve, reject) => {
-    const req = request(new URL(`/debug/pprof/profile?seconds=${seconds}`, target.server), { ca: target.caPem, headers: { authorization: `Bearer ${target.token}` }, timeout: (seconds + 30) * 1000 }, (res) => {
+    const req = httpsRequest(new URL(`/debug/pprof/profile?seconds=${seconds}`, target.server), { ca: target.caPem, headers: { authorization: `Bearer ${target.token}` }, timeout: (seconds + 30) * 1000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`HTTP ${res.statusCode} from ${target.server}`))));

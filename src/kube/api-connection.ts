@@ -103,7 +103,7 @@ export class ApiConnection {
     const what = `${method} ${path}`;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.send(method, this.url(path, options.query), headers, payload, options.timeoutMs, what);
+        return await this.send(method, this.target(path, options.query), headers, payload, options.timeoutMs, what);
       } catch (err) {
         // The server closed an idle keep-alive connection as we reused it: nothing was processed.
         if (attempt === 0 && err instanceof StaleSocket) continue;
@@ -143,7 +143,7 @@ export class ApiConnection {
       return () => undefined;
     }
     touch();
-    req = this.transport.request({ ...this.url(path, { ...query, watch: 'true' }), method: 'GET', headers, agent: this.tlsAgent() }, (res) => {
+    req = this.transport.request({ ...this.target(path, { ...query, watch: 'true' }), method: 'GET', headers, agent: this.tlsAgent() }, (res) => {
       if (res.statusCode !== 200) {
         readBody(res).then(
           (text) => finish(apiError(res.statusCode ?? 0, `watch ${path}`, text)),
@@ -186,7 +186,7 @@ export class ApiConnection {
    * request, parsed and turned back into options by node:http, was a measurable share of an
    * agent's CPU in a burst of writes).
    */
-  private url(path: string, query: Query | undefined): https.RequestOptions {
+  private target(path: string, query: Query | undefined): https.RequestOptions {
     let search = '';
     for (const [name, value] of Object.entries(query ?? {})) {
       if (value !== undefined) search += `${search === '' ? '?' : '&'}${encodeURIComponent(name)}=${encodeURIComponent(String(value))}`;
@@ -194,7 +194,7 @@ export class ApiConnection {
     return { protocol: this.base.protocol, hostname: this.hostname, port: this.port, path: this.basePath + path + search };
   }
 
-  private send(method: string, url: https.RequestOptions, headers: Record<string, string>, payload: Buffer | undefined, timeoutMs: number, what: string): Promise<unknown> {
+  private send(method: string, target: https.RequestOptions, headers: Record<string, string>, payload: Buffer | undefined, timeoutMs: number, what: string): Promise<unknown> {
     return new Promise((resolve, reject) => {
       let settled = false;
       const settle = (fn: () => void): void => {
@@ -203,7 +203,7 @@ export class ApiConnection {
         clearTimeout(timer);
         fn();
       };
-      const req = this.transport.request({ ...url, method, headers, agent: this.tlsAgent() }, (res) => {
+      const req = this.transport.request({ ...target, method, headers, agent: this.tlsAgent() }, (res) => {
         readBody(res).then(
           (text) =>
             settle(() => {
