@@ -12,6 +12,7 @@ import type { Io } from './io.ts';
 import { brokerCredentials, clusterCredentials } from './kube-credentials.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { VERSION } from './version.ts';
+import { startMemoryReducer } from '../observability/memory-reducer.ts';
 
 const AGENT_HELP = `Usage: clusterset-dns agent [--cluster-id ID] --broker-kubeconfig FILE [flags]
 
@@ -37,10 +38,12 @@ export async function runAgent(argv: readonly string[], env: Readonly<Record<str
   const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat });
   const metrics = createAgentMetrics();
   registerBuildInfo(metrics.registry, VERSION, 'agent');
+  const memoryReducer = startMemoryReducer({ logger, registry: metrics.registry });
   const clusterId = await clusterIdAtStart(local, config.clusterId, logger);
   const running = await startAgentService({ ...config, clusterId }, { local, broker, logger, metrics });
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');
   await running.stop();
+  memoryReducer.stop();
   return 0;
 }

@@ -11,6 +11,7 @@ import type { Io } from './io.ts';
 import { clusterCredentials } from './kube-credentials.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { VERSION } from './version.ts';
+import { startMemoryReducer } from '../observability/memory-reducer.ts';
 
 const DNS_HELP = `Usage: clusterset-dns dns [--cluster-id ID] [--kubeconfig FILE] [flags]
 
@@ -32,11 +33,13 @@ export async function runDns(argv: readonly string[], env: Readonly<Record<strin
   const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
   const metrics = createMetrics();
   registerBuildInfo(metrics.registry, VERSION, 'dns');
+  const memoryReducer = startMemoryReducer({ logger, registry: metrics.registry });
   const clusterId = await clusterIdAtStart(kubeConfig, config.clusterId, logger);
   const running = await startDns({ clusterId, kubeConfig, server: config, logger, logFormat: resolveLogFormat(config.logFormat ?? 'auto', io.stdout), metrics });
   logger.info({ dns: `${config.listen.host}:${running.dnsPort}`, http: `${config.httpListen.host}:${running.httpPort}`, cluster: clusterId }, 'clusterset-dns dns serving');
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');
   await running.stop();
+  memoryReducer.stop();
   return 0;
 }

@@ -13,6 +13,7 @@ import type { Io } from './io.ts';
 import { waitForShutdownSignal } from './signals.ts';
 import { tryLines } from './try-lines.ts';
 import { VERSION } from './version.ts';
+import { startMemoryReducer } from '../observability/memory-reducer.ts';
 
 const SERVE_HELP = `Usage: clusterset-dns serve --from-dir DIR --cluster-id ID [flags]
 
@@ -64,6 +65,7 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   const logger = createLogger({ level: config.logLevel, destination: io.stdout, format: config.logFormat ?? 'auto' });
   const metrics = createMetrics();
   registerBuildInfo(metrics.registry, VERSION, 'serve');
+  const memoryReducer = startMemoryReducer({ logger, registry: metrics.registry });
   const running = await startServe(config, { logger, metrics, logFormat: resolveLogFormat(config.logFormat ?? 'auto', io.stdout) });
   const synced = await firstSynced(() => running.snapshot(), SYNC_WAIT_MS);
   if (!synced) {
@@ -76,5 +78,6 @@ export async function runServe(argv: readonly string[], env: Readonly<Record<str
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');
   await running.stop();
+  memoryReducer.stop();
   return 0;
 }

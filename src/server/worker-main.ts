@@ -9,6 +9,7 @@ import type { LevelWithSilent } from 'pino';
 import { createLogger } from '../observability/logger.ts';
 import { createQueryLog } from '../observability/query-log.ts';
 import { createMetrics } from '../observability/metrics.ts';
+import { startMemoryReducer } from '../observability/memory-reducer.ts';
 import { Responder } from './responder.ts';
 import type { Snapshot } from '../model/snapshot.ts';
 import { applySnapshotDelta, snapshotFromWire, type SnapshotDeltaWire, type SnapshotWire } from './snapshot-wire.ts';
@@ -70,6 +71,9 @@ function runWorker(): void {
       ...(message.queryLog === true ? { queryLog: createQueryLog(logger) } : {}),
     });
     watchPrimary(message.primaryPid);
+    // A whole snapshot (tens of MB at 10,000 services) grows the heap and the young generation;
+    // give that back once this worker is idle again.
+    startMemoryReducer({ logger, registry: metrics.registry });
     responder = current;
     install();
     try {
