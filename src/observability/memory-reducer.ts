@@ -95,7 +95,7 @@ export function startMemoryReducer(options: MemoryReducerOptions): MemoryReducer
   const utilization = options.utilization ?? eventLoopUtilizationSinceLastCall();
   const rssBytes = options.rssBytes ?? (() => process.memoryUsage.rss());
   const now = options.now ?? Date.now;
-  const counters = options.registry === undefined ? undefined : reducerCounters(options.registry);
+  const counters = options.registry === undefined ? undefined : memoryReducerCounters(options.registry);
 
   let baselineBytes = heapBytes();
   let lastRunAt: number | null = null;
@@ -163,7 +163,8 @@ function eventLoopUtilizationSinceLastCall(): () => number {
   };
 }
 
-function reducerCounters(registry: RegistryT): ReducerCounters {
+/** The reducer's counters in `registry` (the ones already there, or new ones). */
+export function memoryReducerCounters(registry: RegistryT): ReducerCounters {
   const counter = (name: string, help: string): CounterT<string> =>
     (registry.getSingleMetric(name) as CounterT<string> | undefined) ?? new Counter({ name, help, registers: [registry] });
   return {

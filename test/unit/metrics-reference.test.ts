@@ -6,6 +6,7 @@ import promClient from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createAgentMetrics } from '../../src/observability/agent-metrics.ts';
 import { createEmbeddedMetrics, createMetrics, registerBuildInfo } from '../../src/observability/index.ts';
+import { memoryReducerCounters } from '../../src/observability/memory-reducer.ts';
 
 const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
 
@@ -15,6 +16,7 @@ async function registered(): Promise<string[]> {
   const embedded = new promClient.Registry();
   createEmbeddedMetrics(embedded);
   registerBuildInfo(embedded, '0.0.0', 'test');
+  memoryReducerCounters(embedded); // every long-running process starts a memory reducer
   const names = new Set<string>();
   for (const registry of [dns.registry, agent.registry, embedded]) for (const m of await registry.getMetricsAsJSON()) names.add(m.name);
   return [...names].filter((n) => n.startsWith('clusterset_dns_')).sort();
