@@ -10,6 +10,12 @@ export interface ProcessMemory {
   depth: number;
   rssBytes: number;
   peakBytes: number;
+  /**
+   * The private part of rssBytes (heap, stacks, malloc). The rest is file-backed, mostly the node
+   * binary's pages (~45 MiB in a DNS worker), which every process counts in its own RSS although
+   * the kernel holds them once for all.
+   */
+  anonBytes: number;
 }
 
 function field(status: string, name: string): number {
@@ -43,7 +49,7 @@ export function processTreeMemory(rootPid: number): ProcessMemory[] {
     if (depth > 4) return; // our trees are a primary and its workers; a bound keeps a cycle (pid reuse) harmless
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      out.push({ pid, depth, rssBytes: field(status, 'VmRSS'), peakBytes: field(status, 'VmHWM') });
+      out.push({ pid, depth, rssBytes: field(status, 'VmRSS'), peakBytes: field(status, 'VmHWM'), anonBytes: field(status, 'RssAnon') });
     } catch {
       return;
     }

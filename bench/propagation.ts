@@ -754,9 +754,9 @@ async function main(): Promise<void> {
     // (120 MB), each DNS server (primary and workers together) under 150 MB.
     const burstMemory = [...pids].filter(([n]) => n.startsWith('agent ') || n.startsWith('dns ')).map(([n, pid]) => {
       const tree = processTreeMemory(pid);
-      return { name: n, rssBytes: tree.reduce((a, m) => a + m.rssBytes, 0), peakBytes: tree.reduce((a, m) => a + m.peakBytes, 0) };
+      return { name: n, rssBytes: tree.reduce((a, m) => a + m.rssBytes, 0), peakBytes: tree.reduce((a, m) => a + m.peakBytes, 0), anonBytes: tree.reduce((a, m) => a + m.anonBytes, 0) };
     });
-    const memoryLine = burstMemory.map((m) => `${m.name} ${mib(m.rssBytes)} MiB (peak ${mib(m.peakBytes)})`).join(', ');
+    const memoryLine = burstMemory.map((m) => `${m.name} ${mib(m.rssBytes)} MiB (peak ${mib(m.peakBytes)}, anonymous ${mib(m.anonBytes)})`).join(', ');
     log(`  resident memory after the burst: ${memoryLine}`);
     log(`restart: every agent stopped and started again with ${N} exports in place ...`);
     await settle();

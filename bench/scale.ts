@@ -185,7 +185,7 @@ function tail(file: string): string {
 
 function describeMemory(memory: readonly ProcessMemory[]): string {
   const total = memory.reduce((sum, p) => sum + p.rssBytes, 0);
-  const parts = memory.map((p) => `${p.depth === 0 ? 'primary' : 'worker'} ${mib(p.rssBytes)} (peak ${mib(p.peakBytes)})`);
+  const parts = memory.map((p) => `${p.depth === 0 ? 'primary' : 'worker'} ${mib(p.rssBytes)} (peak ${mib(p.peakBytes)}, anonymous ${mib(p.anonBytes)})`);
   return `${mib(total)} MiB = ${parts.join(' + ')}`;
 }
 

@@ -18,7 +18,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Counter as CounterT, Registry as RegistryT } from 'prom-client';
 import type { Logger } from './logger.ts';
-import { Counter } from './prom.ts';
+import { sharedCounter } from './prom.ts';
 
 const MIB = 1024 * 1024;
 
@@ -165,8 +165,7 @@ function eventLoopUtilizationSinceLastCall(): () => number {
 
 /** The reducer's counters in `registry` (the ones already there, or new ones). */
 export function memoryReducerCounters(registry: RegistryT): ReducerCounters {
-  const counter = (name: string, help: string): CounterT<string> =>
-    (registry.getSingleMetric(name) as CounterT<string> | undefined) ?? new Counter({ name, help, registers: [registry] });
+  const counter = (name: string, help: string): CounterT<string> => sharedCounter(registry, { name, help });
   return {
     runs: counter('clusterset_dns_memory_reductions_total', 'Memory-reducing garbage collections run once the process was idle after its heap grew.'),
     seconds: counter('clusterset_dns_memory_reduction_seconds_total', 'Time the process was paused by memory-reducing garbage collections.'),

@@ -13,7 +13,7 @@ import {
   TCP_CLOSE_REASONS,
   TRANSPORTS,
 } from './query-stats.ts';
-import { Counter, Gauge, Registry, aggregateMetrics, collectProcessMetrics } from './prom.ts';
+import { Counter, Gauge, Registry, aggregateMetrics, collectProcessMetrics, sharedCounter } from './prom.ts';
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 /** Returns the metric JSON of each other process to merge (for example one array per DNS worker). */
@@ -260,14 +260,10 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
  * shares one registry between the DNS server's and the agent's metrics), or a new one.
  */
 export function informerRestartCounter(registry: RegistryT): CounterT<'informer' | 'reason'> {
-  const name = 'clusterset_dns_informer_restarts_total';
-  const existing = registry.getSingleMetric(name);
-  if (existing !== undefined) return existing as CounterT<'informer' | 'reason'>;
-  return new Counter({
-    name,
+  return sharedCounter(registry, {
+    name: 'clusterset_dns_informer_restarts_total',
     help: 'Informer restarts (list or watch failed or expired: relist after backoff), by informer and reason.',
     labelNames: ['informer', 'reason'] as const,
-    registers: [registry],
   });
 }
 

@@ -18,6 +18,18 @@ export const Counter = require('prom-client/lib/counter') as typeof PromClient.C
 export const Gauge = require('prom-client/lib/gauge') as typeof PromClient.Gauge;
 export const Histogram = require('prom-client/lib/histogram') as typeof PromClient.Histogram;
 
+/**
+ * The counter `name` in `registry`: the one already there, or a new one registered there. Several
+ * parts of one process register the same counter in a shared registry (the embedded default runs
+ * the DNS server's and the agent's metrics in one; each long-running loop registers its own), and
+ * prom-client throws on a second registration of a name.
+ */
+export function sharedCounter<L extends string>(registry: PromClient.Registry, config: { name: string; help: string; labelNames?: readonly L[] }): PromClient.Counter<L> {
+  const existing = registry.getSingleMetric(config.name);
+  if (existing !== undefined) return existing as PromClient.Counter<L>;
+  return new Counter<L>({ ...config, registers: [registry] });
+}
+
 /** prom-client's static metric-JSON merge of several processes, loaded when first used. */
 export function aggregateMetrics(metrics: Parameters<typeof PromClient.AggregatorRegistry.aggregate>[0]): PromClient.Registry {
   const aggregator = require('prom-client/lib/cluster') as typeof PromClient.AggregatorRegistry;

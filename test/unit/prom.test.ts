@@ -5,7 +5,7 @@
  */
 import promClient from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { Counter, Gauge, Histogram, Registry, aggregateMetrics, collectProcessMetrics } from '../../src/observability/prom.ts';
+import { Counter, Gauge, Histogram, Registry, aggregateMetrics, collectProcessMetrics, sharedCounter } from '../../src/observability/prom.ts';
 
 describe('prom-client parts', () => {
   it('are the classes prom-client exports', () => {
@@ -49,5 +49,18 @@ describe('prom-client parts', () => {
     };
     const merged = aggregateMetrics([await json(2), await json(3)]);
     expect(await merged.metrics()).toContain('probe_total 5');
+  });
+
+  it('a shared counter is registered once per registry and counts from every part that asks for it', async () => {
+    const registry = new Registry();
+    const config = { name: 'shared_total', help: 'h', labelNames: ['why'] as const };
+    const first = sharedCounter(registry, config);
+    const second = sharedCounter(registry, config);
+    expect(second).toBe(first);
+    first.inc({ why: 'a' });
+    second.inc({ why: 'a' }, 2);
+    expect(await registry.metrics()).toContain('shared_total{why="a"} 3');
+    // Another registry gets a counter of its own.
+    expect(sharedCounter(new Registry(), config)).not.toBe(first);
   });
 });
