@@ -103,6 +103,8 @@ const PHASE_TIMEOUT_MS = Number(args['phase-timeout']) * 1000;
 const PROFILE_DIR = args.profile;
 const APISERVER_PROFILE_DIR = args['apiserver-profile'];
 const NODE_OPTIONS = args['node-options'];
+/** How long after the burst the memory is read a second time, the processes idle. */
+const IDLE_MEMORY_WAIT_MS = 10_000;
 for (const [k, v] of Object.entries({ exports: N, clusters: CLUSTER_COUNT, concurrency: CONCURRENCY, 'agent-concurrency': AGENT_CONCURRENCY, 'capacity-writes': CAPACITY_WRITES, 'capacity-inflight': CAPACITY_INFLIGHT, 'capacity-rounds': CAPACITY_ROUNDS, 'poll-ms': POLL_MS, 'max-qps': MAX_QPS, 'phase-timeout': PHASE_TIMEOUT_MS })) {
   if (!Number.isInteger(v) || v < 1) throw new Error(`--${k} must be a positive whole number`);
 }
@@ -510,6 +512,12 @@ interface AgentScrape {
   /** `<target> sum|count` of clusterset_dns_agent_api_request_seconds over every outcome. */
   writes: Map<string, number>;
   limits: Map<string, number>;
+  /** V8's heap in use and committed, and memory held outside it (buffers), in bytes. */
+  heapUsedBytes: number;
+  heapTotalBytes: number;
+  externalBytes: number;
+  /** Memory-reducing collections run so far. */
+  reductions: number;
 }
 
 /** An agent's event-loop delay since its last scrape, its write latency totals and its limits (undefined if unreachable). */
@@ -524,7 +532,17 @@ async function scrapeAgent(url: string): Promise<AgentScrape | undefined> {
     const l = /^clusterset_dns_agent_api_concurrency_limit\{target="(\w+)"\} (\S+)$/.exec(line);
     if (l !== null) limits.set(l[1]!, Number(l[2]));
   }
-  return { lagP99S: metricSum(page.body, 'nodejs_eventloop_lag_p99_seconds') ?? Number.NaN, lagMaxS: metricSum(page.body, 'nodejs_eventloop_lag_max_seconds') ?? Number.NaN, writes, limits };
+  const sum = (metric: string): number => metricSum(page.body, metric) ?? Number.NaN;
+  return {
+    lagP99S: sum('nodejs_eventloop_lag_p99_seconds'),
+    lagMaxS: sum('nodejs_eventloop_lag_max_seconds'),
+    writes,
+    limits,
+    heapUsedBytes: sum('nodejs_heap_size_used_bytes'),
+    heapTotalBytes: sum('nodejs_heap_size_total_bytes'),
+    externalBytes: sum('nodejs_external_memory_bytes'),
+    reductions: metricSum(page.body, 'clusterset_dns_memory_reductions_total') ?? 0,
+  };
 }
 
 /** Sum of the samples of `metric` in a Prometheus text page (undefined when there is none). */
@@ -747,17 +765,30 @@ async function main(): Promise<void> {
         return count > 0 ? `${count} writes to ${target}, mean ${fmt((1000 * sum) / count)} (gate wait included), limit now ${after.limits.get(target) ?? '-'}` : `no writes to ${target}`;
       };
       agentLines.push(`agent ${n}: event-loop delay p99 ${fmt(after.lagP99S * 1000)}, max ${fmt(after.lagMaxS * 1000)}; ${mean('broker')}; ${mean('local')}`);
+      agentLines.push(`agent ${n}: V8 heap ${mib(after.heapUsedBytes)} MiB used of ${mib(after.heapTotalBytes)} committed, ${mib(after.externalBytes)} MiB external; ${after.reductions} memory reductions so far`);
     }
     for (const line of agentLines) log(`  ${line}`);
     for (const [agent, c] of burstSockets) log(`  ${agent}: ${c.opened} connections to the apiservers seen during the burst, at most ${c.peak} at once`);
     // Issue 11's memory goals are stated after this burst: each agent against Lighthouse's agent
     // (120 MB), each DNS server (primary and workers together) under 150 MB.
-    const burstMemory = [...pids].filter(([n]) => n.startsWith('agent ') || n.startsWith('dns ')).map(([n, pid]) => {
-      const tree = processTreeMemory(pid);
-      return { name: n, rssBytes: tree.reduce((a, m) => a + m.rssBytes, 0), peakBytes: tree.reduce((a, m) => a + m.peakBytes, 0), anonBytes: tree.reduce((a, m) => a + m.anonBytes, 0) };
-    });
-    const memoryLine = burstMemory.map((m) => `${m.name} ${mib(m.rssBytes)} MiB (peak ${mib(m.peakBytes)}, anonymous ${mib(m.anonBytes)})`).join(', ');
+    const sampleMemory = () =>
+      [...pids]
+        .filter(([n]) => n.startsWith('agent ') || n.startsWith('dns '))
+        .map(([n, pid]) => {
+          const tree = processTreeMemory(pid);
+          const total = (field: 'rssBytes' | 'peakBytes' | 'anonBytes') => tree.reduce((a, m) => a + m[field], 0);
+          return { name: n, rssBytes: total('rssBytes'), peakBytes: total('peakBytes'), anonBytes: total('anonBytes') };
+        });
+    const describe = (sample: ReturnType<typeof sampleMemory>): string =>
+      sample.map((m) => `${m.name} ${mib(m.rssBytes)} MiB (peak ${mib(m.peakBytes)}, anonymous ${mib(m.anonBytes)})`).join(', ');
+    const burstMemory = sampleMemory();
+    const memoryLine = describe(burstMemory);
     log(`  resident memory after the burst: ${memoryLine}`);
+    // Once idle, each process's memory reducer may give a burst's heap back (it checks every 2 s).
+    await new Promise((r) => setTimeout(r, IDLE_MEMORY_WAIT_MS));
+    const idleMemory = sampleMemory();
+    const idleMemoryLine = describe(idleMemory);
+    log(`  resident memory ${IDLE_MEMORY_WAIT_MS / 1000} s later: ${idleMemoryLine}`);
     log(`restart: every agent stopped and started again with ${N} exports in place ...`);
     await settle();
     const restart = await restartAgents(agentStarts);
@@ -837,7 +868,8 @@ async function main(): Promise<void> {
       Object.assign(goals, { pacedRate: RATE, pacedP99Ms: paced.p99Ms });
     }
     out(`memory of our processes after the burst (RSS, peak; DNS servers with --workers 0): ${memoryLine}; goals: each agent ≤ 120 MB (Lighthouse's agent), each DNS server < 150 MB`);
-    Object.assign(goals, { memoryAfterBurst: burstMemory });
+    out(`memory of our processes ${IDLE_MEMORY_WAIT_MS / 1000} s later, idle: ${idleMemoryLine}`);
+    Object.assign(goals, { memoryAfterBurst: burstMemory, memoryIdleAfterBurst: idleMemory });
     const memory = set.memory();
     out(`memory: ${Object.entries(memory).map(([k, v]) => `${k} ${v === undefined ? '-' : Math.round(v / 1048576)} MiB`).join(', ')}`);
     if (args.json !== undefined) {

@@ -18,10 +18,13 @@
  *   node bench/scale.ts [--services 10000] [--clusters 5] [--workers 2] [--sample 200]
  *                       [--concurrency 64] [--settle 5] [--ready-timeout 180]
  *                       [--skip-embedded] [--skip-kube] [--baseline DIR] [--json FILE]
- *                       [--node-options OPTS]
+ *                       [--node-options OPTS] [--log-level warn] [--logs DIR]
  *
  * --node-options: NODE_OPTIONS of every server process; default the container image's
  * (Dockerfile), so that the figures are those of a deployment. '' measures Node's defaults.
+ *
+ * --log-level: the servers' (info shows each informer's list time and each memory reduction);
+ * --logs DIR: their logs are kept there (appended: `embedded.log`, `dns.log`) instead of removed.
  *
  * --baseline DIR: also start DIR/bin/clusterset-dns.js (a checkout of an older version, built, with
  * node_modules reachable) over the same state, to compare a change in one run.
@@ -69,6 +72,8 @@ const { values: args } = parseArgs({
     baseline: { type: 'string' },
     'node-options': { type: 'string', default: '--max-semi-space-size=8' },
     json: { type: 'string' },
+    'log-level': { type: 'string', default: 'warn' },
+    logs: { type: 'string' },
   },
   strict: true,
 });
@@ -198,7 +203,7 @@ async function startTwice(what: string, cliArgs: (dnsPort: number, httpPort: num
     for (const attempt of ['start', 'restart']) {
       const dnsPort = await freeDnsPort();
       const httpPort = await freePort();
-      const { result, child } = await measureStart(`${what} ${attempt}${build.label}`, build.bin, cliArgs(dnsPort, httpPort), dnsPort, path.join(dir, `${what}.log`));
+      const { result, child } = await measureStart(`${what} ${attempt}${build.label}`, build.bin, cliArgs(dnsPort, httpPort), dnsPort, path.join(args.logs ?? dir, `${what}.log`));
       results.push(result);
       await stopChild(child);
     }
@@ -211,7 +216,7 @@ const serverFlags = (dnsPort: number, httpPort: number): string[] => [
   '--listen', `127.0.0.1:${dnsPort}`,
   '--http-listen', `127.0.0.1:${httpPort}`,
   '--workers', String(WORKERS),
-  '--log-level', 'warn',
+  '--log-level', args['log-level'],
 ];
 
 // ---- the two set-ups ---------------------------------------------------------------------------

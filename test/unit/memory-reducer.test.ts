@@ -21,8 +21,8 @@ describe('reductionReason', () => {
     ['busy (at the idle bound)', { utilization: 0.1 }, false],
     ['busy', { utilization: 0.9 }, false],
     ['utilization unknown (NaN)', { utilization: Number.NaN }, false],
-    ['grown by exactly the minimum', { heapBytes: 132 * MIB }, true],
-    ['grown by less than the minimum', { heapBytes: 131 * MIB }, false],
+    ['grown by exactly the minimum', { heapBytes: 116 * MIB }, true],
+    ['grown by less than the minimum', { heapBytes: 115 * MIB }, false],
     ['heap shrank', { heapBytes: 50 * MIB }, false],
   ];
   for (const [what, change, expected] of cases) {
